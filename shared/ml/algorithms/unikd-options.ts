@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+/**
+ * Every divergence between the released UNI-KD code and the paper's intent is a named flag (unikd-spec §2.7).
+ * Defaults reproduce the released code (`UDA_KD.update`); the `paper` preset flips them all.
+ */
+export const UniKdOptionsSchema = z.strictObject({
+  /** false (code): the "target" KD term reuses the source logits, weighted by target-sample weights. */
+  targetKdUsesTargetLogits: z.boolean().default(false),
+  /** false (code): L_adv is computed on detached adapted features, so it trains nothing. */
+  advGradToStudent: z.boolean().default(false),
+  /** 'log10' (code): β rises 0.11 → 0.26; 'ln' (paper, JKU rule): 0.125 → 0.9. */
+  betaLog: z.enum(['log10', 'ln']).default('log10'),
+  /** false (code): the KD weights w are not detached, so the KD loss also trains D_d and, through the GRL, the student. */
+  detachDomainWeights: z.boolean().default(false),
+  /** true (code): the student runs a second time on the target batch for D_d (new dropout mask, third BN update). */
+  secondTargetForward: z.boolean().default(true),
+});
+export type UniKdOptions = z.infer<typeof UniKdOptionsSchema>;
+
+export const UNIKD_PRESETS = {
+  code: UniKdOptionsSchema.parse({}),
+  paper: UniKdOptionsSchema.parse({
+    targetKdUsesTargetLogits: true,
+    advGradToStudent: true,
+    betaLog: 'ln',
+    detachDomainWeights: true,
+    secondTargetForward: false,
+  }),
+} as const satisfies Record<string, UniKdOptions>;
+export type UniKdPreset = keyof typeof UNIKD_PRESETS;
+
+/** β(epoch) = 0.1·exp(g·epoch), g = LOG(0.9/0.1)/E (unikd-spec §2.4). */
+export function kdBeta(epoch: number, epochs: number, log: UniKdOptions['betaLog']): number {
+  const g = (log === 'log10' ? Math.log10(9) : Math.log(9)) / epochs;
+  return 0.1 * Math.exp(g * epoch);
+}

@@ -1,0 +1,143 @@
+/**
+ * The training loop shared by every algorithm (unikd-spec §2.5, §7.13): each epoch shuffles both training sets,
+ * zips them, drops the last partial batch and stops at the shorter one.
+ */
+import { createRng, deriveSeed } from '../random';
+import { ErrorCode, SitekdError } from '../errors';
+import {
+  HParamsSchema,
+  type AlgorithmName,
+  type DistillAlgorithm,
+  type HParams,
+  type StepLosses,
+  type TeacherOutputs,
+} from './algorithms/algorithm';
+import { PlainKd, SourceOnly } from './algorithms/baselines';
+import { Dann } from './algorithms/dann';
+import { UniKd } from './algorithms/unikd';
+import { UniKdOptionsSchema, type UniKdOptions } from './algorithms/unikd-options';
+import { mapChunks, oneHot, toChannelsLast, windowsTensor, type Rows } from './batches';
+import { classify, createCnn, featuresEval, type Cnn } from './cnn';
+import type { CnnSpec } from './model-spec';
+import { tf, type Tensor2D } from './tf';
+import type { WindowSet } from './types';
+
+export interface TrainRequest {
+  readonly algorithm: AlgorithmName;
+  /** The network to train: teacher spec for `dann`, student spec otherwise. */
+  readonly spec: CnnSpec;
+  readonly source: WindowSet; // labelled
+  readonly target: WindowSet; // labels, if any, are never read
+  readonly seed: number;
+  readonly hparams?: Partial<HParams>;
+  readonly unikd?: Partial<UniKdOptions>;
+  /** Required for `kd` and `unikd`. */
+  readonly teacher?: Cnn;
+  readonly onEpoch?: (epoch: number, epochs: number, losses: StepLosses) => void;
+}
+
+export interface TrainResult {
+  readonly net: Cnn;
+  readonly hparams: HParams;
+  readonly unikd?: UniKdOptions;
+  readonly history: StepLosses[];
+  readonly trainSeconds: number;
+}
+
+/** Teacher features and logits of every row, eval mode, in chunks. */
+export function teacherOutputs(teacher: Cnn, rows: Rows): { features: Rows; logits: Rows } {
+  const { windowLength: len, inChannels: c } = teacher.spec;
+  const features = mapChunks(rows, 128, (idx) => featuresEval(teacher, windowsTensor(rows, idx, len, c)));
+  const logits = mapChunks(features, 512, (idx) => {
+    const f = tf.tensor2d(features.data.subarray(idx[0]! * features.width, (idx[idx.length - 1]! + 1) * features.width), [idx.length, features.width]);
+    return classify(teacher, f);
+  });
+  return { features, logits };
+}
+
+function makeAlgorithm(req: TrainRequest, net: Cnn, hp: HParams, opts: UniKdOptions, src: Rows, tgt: Rows): DistillAlgorithm {
+  const rng = createRng(deriveSeed(req.seed, 2)); // dropout masks and auxiliary-head init
+  if (req.algorithm === 'dann') return new Dann(net, hp, rng);
+  if (req.algorithm === 'source-only') return new SourceOnly(net, hp, rng);
+  if (req.teacher === undefined) throw new SitekdError(ErrorCode.CLI_USAGE, `algorithm ${req.algorithm} needs a teacher`);
+  const s = teacherOutputs(req.teacher, src);
+  const t = teacherOutputs(req.teacher, tgt);
+  const outputs: TeacherOutputs = { srcFeatures: s.features, srcLogits: s.logits, tgtFeatures: t.features, tgtLogits: t.logits };
+  if (req.algorithm === 'kd') return new PlainKd(net, hp, rng, outputs);
+  return new UniKd(net, hp, opts, rng, outputs);
+}
+
+export function train(req: TrainRequest): TrainResult {
+  const hp = HParamsSchema.parse(req.hparams ?? {});
+  const opts = UniKdOptionsSchema.parse(req.unikd ?? {});
+  const { windowLength: len, inChannels: c, numClasses } = req.spec;
+  for (const [role, ws] of [['source', req.source], ['target', req.target]] as const) {
+    if (ws.channels !== c || ws.length !== len) {
+      throw new SitekdError(ErrorCode.INPUT_SHAPE, `${role} windows are ${ws.channels}×${ws.length}, the model expects ${c}×${len}`);
+    }
+  }
+  const ys = req.source.y;
+  if (ys === undefined) throw new SitekdError(ErrorCode.INPUT_SHAPE, 'source windows need labels');
+  const batch = Math.min(hp.batchSize, req.source.n, req.target.n);
+  if (batch < 2) {
+    throw new SitekdError(ErrorCode.DISTILL_TOO_FEW_SAMPLES, `need at least 2 source and 2 target windows (have ${req.source.n} and ${req.target.n})`);
+  }
+  const src = toChannelsLast(req.source);
+  const tgt = toChannelsLast(req.target);
+  const started = performance.now();
+  const net = createCnn(req.spec, createRng(deriveSeed(req.seed, 0)));
+  const alg = makeAlgorithm(req, net, hp, opts, src, tgt);
+  const shuffle = createRng(deriveSeed(req.seed, 1));
+  const stepsPerEpoch = Math.min(Math.floor(src.n / batch), Math.floor(tgt.n / batch));
+  const history: StepLosses[] = [];
+  try {
+    for (let epoch = 1; epoch <= hp.epochs; epoch++) {
+      const ps = shuffle.permutation(src.n);
+      const pt = shuffle.permutation(tgt.n);
+      const sums: Record<string, number> = {};
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        const srcIdx = ps.subarray(step * batch, (step + 1) * batch);
+        const tgtIdx = pt.subarray(step * batch, (step + 1) * batch);
+        const losses = tf.tidy(() => {
+          const b = { xs: windowsTensor(src, srcIdx, len, c), ysOneHot: oneHot(ys, srcIdx, numClasses), xt: windowsTensor(tgt, tgtIdx, len, c), srcIdx, tgtIdx };
+          return alg.step(b, { epoch, step, stepsPerEpoch, epochs: hp.epochs });
+        });
+        for (const [k, v] of Object.entries(losses)) {
+          if (!Number.isFinite(v)) {
+            throw new SitekdError(ErrorCode.DISTILL_NONFINITE, `${req.algorithm}: loss ${k} is ${v} at epoch ${epoch} step ${step}`);
+          }
+          sums[k] = (sums[k] ?? 0) + v / stepsPerEpoch;
+        }
+      }
+      history.push(sums);
+      req.onEpoch?.(epoch, hp.epochs, sums);
+    }
+  } catch (err) {
+    alg.dispose();
+    for (const v of Object.values(net.vars)) v.dispose();
+    throw err;
+  }
+  alg.dispose();
+  const trainSeconds = (performance.now() - started) / 1000;
+  return { net, hparams: hp, ...(req.algorithm === 'unikd' ? { unikd: opts } : {}), history, trainSeconds };
+}
+
+/** Eval-mode logits `[n, classes]` of a window set, as plain rows. */
+export function predictLogits(net: Cnn, ws: WindowSet): Rows {
+  const rows = toChannelsLast(ws);
+  const { windowLength: len, inChannels: c } = net.spec;
+  if (ws.channels !== c || ws.length !== len) {
+    throw new SitekdError(ErrorCode.INPUT_SHAPE, `windows are ${ws.channels}×${ws.length}, the model expects ${c}×${len}`);
+  }
+  return mapChunks(rows, 128, (idx) => classify(net, featuresEval(net, windowsTensor(rows, idx, len, c))) as Tensor2D);
+}
+
+export function argmaxRows(rows: Rows): Uint8Array {
+  const out = new Uint8Array(rows.n);
+  for (let i = 0; i < rows.n; i++) {
+    let best = 0;
+    for (let j = 1; j < rows.width; j++) if (rows.data[i * rows.width + j]! > rows.data[i * rows.width + best]!) best = j;
+    out[i] = best;
+  }
+  return out;
+}
