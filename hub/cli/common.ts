@@ -1,0 +1,76 @@
+/** Pieces the ML subcommands share: backend choice, data loading, output. */
+import { z } from 'zod';
+import { ErrorCode, SitekdError } from '../../shared/errors';
+import { loadDomain, loadManifest, resolveDataDir } from '../../shared/data/har';
+import { BackendNameSchema, selectBackend, type BackendChoice } from '../../shared/ml/backend';
+import type { Domain } from '../../shared/ml/types';
+import { ProgressReporter } from '../../shared/cli/progress';
+import type { OptionTable } from '../../shared/cli/args';
+
+export interface CommandIo {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface Command {
+  readonly summary: string;
+  /** For `--help`: the option table and schema (required options are marked). */
+  readonly usage?: { readonly table: OptionTable; readonly schema: z.ZodType };
+  run(argv: readonly string[], io: CommandIo): Promise<number>;
+}
+
+export const backendOption = {
+  backend: { type: 'string', description: 'tfjs backend: auto, tensorflow, wasm or cpu (env SITEKD_BACKEND)', placeholder: 'name' },
+} as const satisfies OptionTable;
+
+export const backendArg = BackendNameSchema.optional();
+
+export async function chooseBackend(flag: string | undefined, io: CommandIo): Promise<BackendChoice> {
+  const raw = flag ?? io.env.SITEKD_BACKEND ?? 'auto';
+  const pref = BackendNameSchema.safeParse(raw);
+  if (!pref.success) throw new SitekdError(ErrorCode.CLI_USAGE, `unknown backend '${raw}' (use auto, tensorflow, wasm or cpu)`);
+  return selectBackend(pref.data);
+}
+
+export interface LoadedPair {
+  readonly source: Domain;
+  readonly target: Domain;
+  readonly numClasses: number;
+  readonly classNames: readonly string[];
+}
+
+export function loadPair(data: string, sourceId: string, targetId: string): LoadedPair {
+  const dir = resolveDataDir(data);
+  const manifest = loadManifest(dir);
+  return {
+    source: loadDomain(manifest, sourceId),
+    target: loadDomain(manifest, targetId),
+    numClasses: manifest.classNames.length,
+    classNames: manifest.classNames,
+  };
+}
+
+/** A progress reporter per trained model: a bar on a TTY, one plain line per epoch otherwise (always on stderr). */
+export function epochReporter(io: CommandIo): (what: string, epoch: number, epochs: number, losses: Record<string, number>) => void {
+  let current: { what: string; bar: ProgressReporter } | undefined;
+  return (what, epoch, epochs, losses) => {
+    if (current?.what !== what) {
+      current?.bar.finish();
+      io.stderr.write(`${what}:\n`);
+      current = { what, bar: new ProgressReporter(epochs, { stream: io.stderr }) };
+    }
+    const loss = losses.total;
+    current.bar.epochEnd({ epoch, ...(loss !== undefined ? { loss } : {}) });
+    if (epoch === epochs) {
+      current.bar.finish();
+      current = undefined;
+    }
+  };
+}
+
+export const seedArg = z.string().regex(/^\d+$/).transform(Number).default(0);
+
+export function fmt(x: number, digits = 2): string {
+  return x.toFixed(digits);
+}

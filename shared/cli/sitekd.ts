@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * The `sitekd` executable: picks a subcommand and loads it lazily. This is the only shared/ file allowed to name
+ * hub/ and agent/ modules (test/unit/architecture.test.ts): it is the process entry, not library code.
+ */
+import { isSitekdError } from '../errors';
+import { formatUsage, splitSubcommand, wantsHelp } from './args';
+import type { Command, CommandIo } from '../../hub/cli/common';
+
+// require() keeps each command's dependencies (tfjs, mqtt, …) unloaded until that command runs.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const commands: Record<string, () => Promise<Command>> = {
+  demo: async () => (require('../../hub/cli/demo') as typeof import('../../hub/cli/demo')).demoCommand,
+  'train-teacher': async () => (require('../../hub/cli/train-teacher') as typeof import('../../hub/cli/train-teacher')).trainTeacherCommand,
+  distill: async () => (require('../../hub/cli/distill') as typeof import('../../hub/cli/distill')).distillCommand,
+  eval: async () => (require('../../hub/cli/eval') as typeof import('../../hub/cli/eval')).evalCommand,
+};
+
+async function main(argv: string[], io: CommandIo): Promise<number> {
+  const { command, rest } = splitSubcommand(argv);
+  const load = command === undefined ? undefined : commands[command];
+  if (load === undefined) {
+    const names = await Promise.all(Object.entries(commands).map(async ([n, l]) => `  ${n.padEnd(14)} ${(await l()).summary}`));
+    io.stderr.write(`${command === undefined ? '' : `unknown command '${command}'\n\n`}Usage: sitekd <command> [options]\n\nCommands:\n${names.join('\n')}\n`);
+    return command === undefined && wantsHelp(argv) ? 0 : 64;
+  }
+  const cmd = await load();
+  if (wantsHelp(rest)) {
+    io.stdout.write(cmd.usage ? formatUsage(command as string, cmd.usage.table, { summary: cmd.summary, schema: cmd.usage.schema }) : `${cmd.summary}\n`);
+    return 0;
+  }
+  return cmd.run(rest, io);
+}
+
+const io: CommandIo = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+main(process.argv.slice(2), io).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (isSitekdError(err)) {
+      process.stderr.write(`sitekd: ${err.code}: ${err.message}\n`);
+      process.exitCode = err.code === 'SITEKD_ERR_CLI_USAGE' || err.code === 'SITEKD_ERR_CONFIG_INVALID' ? 64 : 1;
+    } else {
+      process.stderr.write(`sitekd: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 70;
+    }
+  },
+);
