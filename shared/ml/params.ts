@@ -23,11 +23,21 @@ export function uniformFanIn(shape: number[], fanIn: number, rng: Rng, name: str
   const bound = 1 / Math.sqrt(fanIn);
   const v = new Float32Array(size);
   for (let i = 0; i < size; i++) v[i] = rng.uniform(-bound, bound);
-  return tf.variable(tf.tensor(v, shape), trainable, uniqueName(name));
+  return variableFrom(tf.tensor(v, shape), trainable, name);
 }
 
 export function constantVar(shape: number[], value: number, name: string, trainable: boolean): Variable {
-  return tf.variable(tf.fill(shape, value), trainable, uniqueName(name));
+  return variableFrom(tf.fill(shape, value), trainable, name);
+}
+
+/**
+ * tf.variable shares the initial tensor's data but leaves that tensor alive (and counted) as well: dispose it, or
+ * every variable leaves one orphan tensor behind when it is disposed.
+ */
+function variableFrom(init: Tensor, trainable: boolean, name: string): Variable {
+  const v = tf.variable(init, trainable, uniqueName(name));
+  init.dispose();
+  return v;
 }
 
 export function exportVars(vars: VarMap): NamedWeights {
@@ -46,7 +56,8 @@ export function importVars(vars: VarMap, weights: NamedWeights, prefix = ''): vo
     if (w.shape.length !== v.shape.length || w.shape.some((d, i) => d !== v.shape[i])) {
       throw new SitekdError(ErrorCode.MODEL_SPEC_MISMATCH, `weight ${prefix + name} has shape [${w.shape.join(',')}], expected [${v.shape.join(',')}]`);
     }
-    v.assign(tf.tensor(w.data, [...w.shape]));
+    // assign() takes over the data of the new tensor but not the tensor itself: dispose it.
+    tf.tidy(() => v.assign(tf.tensor(w.data, [...w.shape])));
   }
 }
 
