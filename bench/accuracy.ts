@@ -33,15 +33,16 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       epochs: { type: 'string', default: '10' }, seeds: { type: 'string', default: '0,1,2' }, presets: { type: 'string', default: 'code,paper' },
-      workers: { type: 'string', default: '2' }, data: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: 'wasm' },
+      workers: { type: 'string', default: '2' }, 'teacher-epochs': { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: 'wasm' },
     },
   });
   const dataDir = resolveDataDir(values.data);
   const scenarios = loadScenarios(join(dataDir, '..'));
   const seeds = values.seeds.split(',').map(Number);
-  const presets = values.presets.split(',') as ScenarioJob['presets'][number][];
+  const presets = values.presets.split(',');
   const epochs = Number(values.epochs);
-  const jobs: ScenarioJob[] = scenarios.flatMap((s) => seeds.map((seed) => ({ dataDir, source: s.source, target: s.target, seed, epochs, presets, backend: values.backend as ScenarioJob['backend'] })));
+  const teacherEpochs = Number(values['teacher-epochs'] ?? values.epochs);
+  const jobs: ScenarioJob[] = scenarios.flatMap((s) => seeds.map((seed) => ({ dataDir, source: s.source, target: s.target, seed, epochs, teacherEpochs, presets, backend: values.backend as ScenarioJob['backend'] })));
   const started = performance.now();
   const results = await runPool<ScenarioJob, ScenarioJobResult>(join(__dirname, 'scenario-worker.js'), jobs, Number(values.workers), (r, j) => {
     process.stderr.write(`${j.source}→${j.target} seed ${j.seed}: ${r.models.map((m) => `${m.name} ${m.macroF1.toFixed(1)}`).join(', ')}\n`);
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
     results.filter((r) => key(r.job) === sc).map((r) => r.models.find((m) => m.name === name)?.[field] as number);
   const lines: string[] = [];
   lines.push('# Accuracy on UCI-HAR: the 5 UNI-KD scenarios', '');
-  lines.push(`Command: \`npm run bench:accuracy -- --epochs ${epochs} --seeds ${values.seeds} --presets ${values.presets} --workers ${values.workers}\``);
+  lines.push(`Command: \`npm run bench:accuracy -- --epochs ${epochs} --teacher-epochs ${teacherEpochs} --seeds ${values.seeds} --presets ${values.presets} --workers ${values.workers}\``);
   lines.push(`Run ${new Date().toISOString()} on backend ${results[0]?.backend ?? '?'}, ${values.workers} worker threads; wall time ${wall.toFixed(0)} s for ${jobs.length} jobs.`, '');
   lines.push('Macro-F1 (%) on each target\'s full test split, mean ± sd over seeds. Student = 16/32/32 CNN (13,366 params), teacher = DANN 64/128/128 (200,902).', '');
   lines.push(`| scenario | ${names.join(' | ')} | PyTorch official: teacher / source-only / UNI-KD |`);

@@ -3,7 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import { loadDomain, loadManifest } from '../shared/data/har';
 import { selectBackend } from '../shared/ml/backend';
 import { runScenario, type ModelOutcome } from '../hub/distill/scenario';
-import type { UniKdPreset } from '../shared/ml/algorithms/unikd-options';
+import { parseUniKdVariant } from '../shared/ml/algorithms/unikd-options';
 
 export interface ScenarioJob {
   readonly dataDir: string;
@@ -11,7 +11,9 @@ export interface ScenarioJob {
   readonly target: string;
   readonly seed: number;
   readonly epochs: number;
-  readonly presets: readonly UniKdPreset[];
+  readonly teacherEpochs: number;
+  /** UNI-KD variants: `code`, `paper` or `code+ln+tgt…` (unikd-options.ts). */
+  readonly presets: readonly string[];
   readonly backend: 'wasm' | 'cpu' | 'tensorflow';
 }
 
@@ -39,11 +41,16 @@ async function run(job: ScenarioJob): Promise<ScenarioJobResult> {
   const manifest = loadManifest(job.dataDir);
   const source = loadDomain(manifest, job.source);
   const target = loadDomain(manifest, job.target);
-  const base = { source, target, seed: job.seed, numClasses: manifest.classNames.length, hparams: { epochs: job.epochs }, teacherHparams: { epochs: job.epochs } };
-  const first = runScenario({ ...base, students: ['source-only', 'kd', 'unikd'], preset: job.presets[0] ?? 'code' });
+  const base = { source, target, seed: job.seed, numClasses: manifest.classNames.length, hparams: { epochs: job.epochs }, teacherHparams: { epochs: job.teacherEpochs } };
+  const variant = (v: string): NonNullable<Parameters<typeof runScenario>[0]['unikd']> => {
+    const o = parseUniKdVariant(v);
+    if (o === undefined) throw new Error(`unknown UNI-KD variant ${v}`);
+    return o;
+  };
+  const first = runScenario({ ...base, students: ['source-only', 'kd', 'unikd'], unikd: variant(job.presets[0] ?? 'code') });
   const models = [score('teacher', first.teacher), ...first.students.map((s) => score(s.algorithm === 'unikd' ? `unikd-${job.presets[0] ?? 'code'}` : s.algorithm, s))];
   for (const preset of job.presets.slice(1)) {
-    const more = runScenario({ ...base, teacher: first.teacher.net, students: ['unikd'], preset });
+    const more = runScenario({ ...base, teacher: first.teacher.net, students: ['unikd'], unikd: variant(preset) });
     models.push(score(`unikd-${preset}`, more.students[0] as ModelOutcome));
     for (const s of more.students) for (const v of Object.values(s.net.vars)) v.dispose();
   }

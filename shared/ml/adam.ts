@@ -29,13 +29,14 @@ export class AdamL2 {
   /** Applies the gradients of this optimizer's variables found in `grads` (keyed by tfjs variable name). */
   step(grads: tf.NamedTensorMap): void {
     tf.tidy(() => {
-      const named: { name: string; tensor: Tensor }[] = [];
+      // tfjs' Adam keys its moment slots by the position in this list, not by name, so every variable keeps its
+      // position; a missing gradient is passed as null, which tfjs skips (like PyTorch skips `grad is None`).
+      const named: { name: string; tensor: Tensor | null }[] = [];
       for (const v of this.vars) {
         const g = grads[v.name];
-        if (g === undefined) continue;
-        named.push({ name: v.name, tensor: this.options.weightDecay > 0 ? tf.add(g, tf.mul(v, this.options.weightDecay)) : g });
+        named.push({ name: v.name, tensor: g === undefined ? null : this.options.weightDecay > 0 ? tf.add(g, tf.mul(v, this.options.weightDecay)) : g });
       }
-      this.opt.applyGradients(named);
+      this.opt.applyGradients(named as { name: string; tensor: Tensor }[]);
     });
   }
 

@@ -33,7 +33,8 @@ async function tryBackend(name: BackendName): Promise<string | null> {
 let current: BackendChoice | undefined;
 
 export async function selectBackend(pref: BackendPreference = 'auto'): Promise<BackendChoice> {
-  if (current !== undefined && (pref === 'auto' || pref === current.name)) return current;
+  // The remembered choice only counts while tfjs is still on it (tf.setBackend elsewhere switches behind our back).
+  if (current !== undefined && tf.getBackend() === current.name && (pref === 'auto' || pref === current.name)) return current;
   const order: BackendName[] = pref === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [pref];
   const skipped: string[] = [];
   for (const name of order) {

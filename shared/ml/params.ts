@@ -56,6 +56,9 @@ export function importVars(vars: VarMap, weights: NamedWeights, prefix = ''): vo
     if (w.shape.length !== v.shape.length || w.shape.some((d, i) => d !== v.shape[i])) {
       throw new SitekdError(ErrorCode.MODEL_SPEC_MISMATCH, `weight ${prefix + name} has shape [${w.shape.join(',')}], expected [${v.shape.join(',')}]`);
     }
+    if (w.data.length !== v.size) {
+      throw new SitekdError(ErrorCode.MODEL_SPEC_MISMATCH, `weight ${prefix + name} has ${w.data.length} values for shape [${w.shape.join(',')}]`);
+    }
     // assign() takes over the data of the new tensor but not the tensor itself: dispose it.
     tf.tidy(() => v.assign(tf.tensor(w.data, [...w.shape])));
   }

@@ -3,6 +3,7 @@
  * zips them, drops the last partial batch and stops at the shorter one.
  */
 import { createRng, deriveSeed } from '../random';
+import type { z } from 'zod';
 import { ErrorCode, SitekdError } from '../errors';
 import {
   HParamsSchema,
@@ -67,9 +68,19 @@ function makeAlgorithm(req: TrainRequest, net: Cnn, hp: HParams, opts: UniKdOpti
   return new UniKd(net, hp, opts, rng, outputs);
 }
 
+/** Zod parse with a coded error (a ZodError would reach the CLI as an unexpected crash). */
+function parseConfig<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new SitekdError(ErrorCode.CONFIG_INVALID, `invalid ${what}: ${issues}`, { details: { issues: r.error.issues } });
+  }
+  return r.data;
+}
+
 export function train(req: TrainRequest): TrainResult {
-  const hp = HParamsSchema.parse(req.hparams ?? {});
-  const opts = UniKdOptionsSchema.parse(req.unikd ?? {});
+  const hp = parseConfig(HParamsSchema, req.hparams ?? {}, 'training hyper-parameters');
+  const opts = parseConfig(UniKdOptionsSchema, req.unikd ?? {}, 'UNI-KD options');
   const { windowLength: len, inChannels: c, numClasses } = req.spec;
   for (const [role, ws] of [['source', req.source], ['target', req.target]] as const) {
     if (ws.channels !== c || ws.length !== len) {
@@ -78,15 +89,35 @@ export function train(req: TrainRequest): TrainResult {
   }
   const ys = req.source.y;
   if (ys === undefined) throw new SitekdError(ErrorCode.INPUT_SHAPE, 'source windows need labels');
+  if (ys.length !== req.source.n) throw new SitekdError(ErrorCode.INPUT_SHAPE, `source has ${ys.length} labels for ${req.source.n} windows`);
+  // oneHot() would silently drop an out-of-range label (an all-zero target row).
+  const badLabel = ys.findIndex((y) => y >= numClasses);
+  if (badLabel >= 0) throw new SitekdError(ErrorCode.INPUT_SHAPE, `source label ${ys[badLabel]} at window ${badLabel} is not below numClasses ${numClasses}`);
   const batch = Math.min(hp.batchSize, req.source.n, req.target.n);
   if (batch < 2) {
     throw new SitekdError(ErrorCode.DISTILL_TOO_FEW_SAMPLES, `need at least 2 source and 2 target windows (have ${req.source.n} and ${req.target.n})`);
+  }
+  if (req.algorithm === 'kd' || req.algorithm === 'unikd') {
+    if (req.teacher === undefined) throw new SitekdError(ErrorCode.CLI_USAGE, `algorithm ${req.algorithm} needs a teacher`);
+    const t = req.teacher.spec;
+    if (t.inChannels !== c || t.windowLength !== len || t.numClasses !== numClasses) {
+      throw new SitekdError(
+        ErrorCode.MODEL_SPEC_MISMATCH,
+        `the teacher expects ${t.inChannels}×${t.windowLength} windows and ${t.numClasses} classes, the student ${c}×${len} and ${numClasses}`,
+      );
+    }
   }
   const src = toChannelsLast(req.source);
   const tgt = toChannelsLast(req.target);
   const started = performance.now();
   const net = createCnn(req.spec, createRng(deriveSeed(req.seed, 0)));
-  const alg = makeAlgorithm(req, net, hp, opts, src, tgt);
+  let alg: DistillAlgorithm;
+  try {
+    alg = makeAlgorithm(req, net, hp, opts, src, tgt);
+  } catch (err) {
+    for (const v of Object.values(net.vars)) v.dispose();
+    throw err;
+  }
   const shuffle = createRng(deriveSeed(req.seed, 1));
   const stepsPerEpoch = Math.min(Math.floor(src.n / batch), Math.floor(tgt.n / batch));
   const history: StepLosses[] = [];

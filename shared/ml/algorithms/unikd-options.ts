@@ -35,3 +35,25 @@ export function kdBeta(epoch: number, epochs: number, log: UniKdOptions['betaLog
   const g = (log === 'log10' ? Math.log10(9) : Math.log(9)) / epochs;
   return 0.1 * Math.exp(g * epoch);
 }
+
+/** Short names of the paper-intent flags, for variants like `code+ln+tgt` (benchmarks, CLI). */
+const FLAG_ON: Record<string, Partial<UniKdOptions>> = {
+  tgt: { targetKdUsesTargetLogits: true },
+  adv: { advGradToStudent: true },
+  ln: { betaLog: 'ln' },
+  detach: { detachDomainWeights: true },
+  single: { secondTargetForward: false },
+};
+
+/** `code`, `paper`, or a preset plus flags: `code+ln+tgt`. Unknown parts → undefined. */
+export function parseUniKdVariant(variant: string): UniKdOptions | undefined {
+  const [base, ...flags] = variant.split('+');
+  if (base !== 'code' && base !== 'paper') return undefined;
+  let opts: UniKdOptions = { ...UNIKD_PRESETS[base] };
+  for (const f of flags) {
+    const on = FLAG_ON[f];
+    if (on === undefined) return undefined;
+    opts = { ...opts, ...on };
+  }
+  return opts;
+}

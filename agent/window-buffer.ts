@@ -1,0 +1,370 @@
+/**
+ * Joins readings from several sensor topics onto one fixed sample grid and cuts model windows from it (the hot path).
+ *
+ * The grid: points at k · (1000 / sampleRateHz) ms since the epoch, so every source and every restart share the same
+ * phase. A grid point's value for a source comes from the source's readings just before (`prev`) and at/after (`next`) it:
+ * - an exact hit uses that reading;
+ * - otherwise, if `next.ts − prev.ts ≤ maxGapMs`, the point is filled: `fill: 'linear'` interpolates between the two
+ *   (the default: it resamples a sensor whose clock runs at another phase or rate without a step), `fill: 'hold'` repeats
+ *   `prev` (no look-ahead smoothing; matches a zero-order-hold ADC);
+ * - otherwise the point lies in a gap.
+ * A point is complete only when every source fills it ("partial channels" never reach the model). A gap, in any source,
+ * ends the current run of complete points, so no window ever spans one. Windows of `windowLength` points are cut from a
+ * run every `stride` points (HAR: 128 at 50 Hz, stride 64 = 50 % overlap), channels-last `[L·C]`, with the grid time of
+ * their first row.
+ *
+ * Ordering (event time, not arrival time): the watermark is the newest timestamp seen on any topic minus `reorderMs`.
+ * Readings at or after the watermark are inserted in order; older ones are late and dropped (counted), since the grid
+ * up to the watermark may already be cut. A grid point is decided only once it is at or below the watermark, so a
+ * window's content does not depend on arrival order within `reorderMs`; the price is `reorderMs` of latency. `reorderMs`
+ * must therefore also cover the difference in delivery delay between topics.
+ * Duplicates (same topic, same ts) are ignored and counted; the first copy wins.
+ * Clock jumps: after `resyncAfterLate` late readings in a row from one topic (a sensor rebooted with another clock, or
+ * one reading far in the future moved the watermark), the buffer starts over from that reading instead of dropping
+ * that sensor's data for ever.
+ *
+ * Memory is fixed at construction: one ring of readings per source (sized for `maxSourceRateHz` over the longest span a
+ * grid point can wait for) and one ring of L grid rows. `push` allocates nothing; only an emitted window is new memory
+ * (the consumer keeps it). A full ring drops the incoming reading (counted as `overflows`).
+ */
+import { ErrorCode, SitekdError } from '../shared/errors';
+
+export type FillMode = 'hold' | 'linear';
+
+export interface WindowBufferOptions {
+  /** Model channels C. */
+  channelCount: number;
+  /** Per source (the SensorParser's `sourceChannels`): the model channel of each value it delivers. */
+  sources: readonly (readonly number[])[];
+  sampleRateHz: number;
+  /** L, in samples. */
+  windowLength: number;
+  /** Samples between window starts. */
+  stride: number;
+  /** Reorder horizon. Default 250 ms. */
+  reorderMs?: number;
+  /** Longest spacing between two readings of a source that is still filled. Default 5 sample periods. */
+  maxGapMs?: number;
+  /** Default 'linear'. */
+  fill?: FillMode;
+  /** Fastest rate a single topic is expected to publish at; sizes the rings. Default 4 × sampleRateHz. */
+  maxSourceRateHz?: number;
+  /** Consecutive late readings from one topic that mean its clock jumped. Default 25. */
+  resyncAfterLate?: number;
+  /** Receives each window `[windowLength · channelCount]` and the time of its first sample (ms). */
+  onWindow: (window: Float32Array, startTs: number) => void;
+}
+
+export type PushOutcome = 'accepted' | 'duplicate' | 'late' | 'overflow' | 'resync';
+
+export interface WindowBufferCounters {
+  accepted: number;
+  duplicates: number;
+  late: number;
+  overflows: number;
+  /** Buffer restarts after a clock jump. */
+  resyncs: number;
+  /** Runs of complete points broken by a gap. */
+  gapResets: number;
+  /** Complete grid points. */
+  gridPoints: number;
+  windows: number;
+}
+
+/** Sorted readings of one source in a fixed ring. Index 0 is the oldest kept reading. */
+class ReadingRing {
+  private readonly ts: Float64Array;
+  private readonly vals: Float64Array;
+  private head = 0;
+  count = 0;
+
+  constructor(
+    private readonly cap: number,
+    readonly width: number,
+  ) {
+    this.ts = new Float64Array(cap);
+    this.vals = new Float64Array(cap * width);
+  }
+
+  private phys(i: number): number {
+    return (this.head + i) % this.cap;
+  }
+
+  tsAt(i: number): number {
+    return this.ts[this.phys(i)] as number;
+  }
+
+  valueAt(i: number, k: number): number {
+    return this.vals[this.phys(i) * this.width + k] as number;
+  }
+
+  has(ts: number): boolean {
+    for (let i = this.count - 1; i >= 0; i--) if (this.tsAt(i) === ts) return true;
+    return false;
+  }
+
+  /** In-order insert; scans from the newest end because readings are nearly always in order. */
+  insert(ts: number, values: ArrayLike<number>): 'ok' | 'dup' | 'full' {
+    let j = this.count;
+    while (j > 0 && this.tsAt(j - 1) > ts) j--;
+    if (j > 0 && this.tsAt(j - 1) === ts) return 'dup';
+    if (this.count === this.cap) return 'full';
+    for (let i = this.count; i > j; i--) this.copy(this.phys(i - 1), this.phys(i));
+    const p = this.phys(j);
+    this.ts[p] = ts;
+    for (let k = 0; k < this.width; k++) this.vals[p * this.width + k] = values[k] as number;
+    this.count++;
+    return 'ok';
+  }
+
+  private copy(from: number, to: number): void {
+    this.ts[to] = this.ts[from] as number;
+    this.vals.copyWithin(to * this.width, from * this.width, (from + 1) * this.width);
+  }
+
+  popHead(): void {
+    this.head = (this.head + 1) % this.cap;
+    this.count--;
+  }
+
+  clear(): void {
+    this.head = 0;
+    this.count = 0;
+  }
+}
+
+// resolveSource results besides a jump index (which is always ≥ the current grid index + 1).
+const COMPLETE = -1;
+const PENDING = -2;
+
+export class WindowBuffer {
+  private readonly periodMs: number;
+  private readonly channelCount: number;
+  private readonly windowLength: number;
+  private readonly stride: number;
+  private readonly reorderMs: number;
+  private readonly maxGapMs: number;
+  private readonly isLinear: boolean;
+  private readonly resyncAfterLate: number;
+  private readonly sourceChannels: readonly (readonly number[])[];
+  private readonly rings: readonly ReadingRing[];
+  private readonly lateStreak: Int32Array;
+  private readonly onWindow: (window: Float32Array, startTs: number) => void;
+  /** L grid rows × C, circular; `writeRow` is the next row to fill (and, once the run ≥ L, the oldest row). */
+  private readonly rows: Float32Array;
+  private writeRow = 0;
+  private run = 0;
+  private maxTs = -Infinity;
+  /** Grid index of the next undecided point; NaN until the watermark passes the first reading. */
+  private cursor = Number.NaN;
+  private readonly c: WindowBufferCounters = {
+    accepted: 0, duplicates: 0, late: 0, overflows: 0, resyncs: 0, gapResets: 0, gridPoints: 0, windows: 0,
+  };
+
+  constructor(opts: WindowBufferOptions) {
+    const rate = positive(opts.sampleRateHz, 'sampleRateHz');
+    this.periodMs = 1000 / rate;
+    this.channelCount = positiveInt(opts.channelCount, 'channelCount');
+    this.windowLength = positiveInt(opts.windowLength, 'windowLength');
+    this.stride = positiveInt(opts.stride, 'stride');
+    this.reorderMs = nonNegative(opts.reorderMs ?? 250, 'reorderMs');
+    this.maxGapMs = positive(opts.maxGapMs ?? 5 * this.periodMs, 'maxGapMs');
+    this.isLinear = (opts.fill ?? 'linear') === 'linear';
+    this.resyncAfterLate = positiveInt(opts.resyncAfterLate ?? 25, 'resyncAfterLate');
+    const sourceRate = positive(opts.maxSourceRateHz ?? 4 * rate, 'maxSourceRateHz');
+    checkCoverage(opts.sources, this.channelCount);
+    this.sourceChannels = opts.sources.map((s) => [...s]);
+    // The longest a kept reading can wait: a point pends for up to maxGapMs while its prev may be maxGapMs older still,
+    // and readings up to reorderMs past the watermark are already in (see the module comment).
+    const spanMs = 2 * this.maxGapMs + this.reorderMs + 2 * this.periodMs;
+    const cap = Math.ceil((spanMs * sourceRate) / 1000) + 4;
+    this.rings = opts.sources.map((s) => new ReadingRing(cap, s.length));
+    this.lateStreak = new Int32Array(opts.sources.length);
+    this.rows = new Float32Array(this.windowLength * this.channelCount);
+    this.onWindow = opts.onWindow;
+  }
+
+  get counters(): WindowBufferCounters {
+    return { ...this.c };
+  }
+
+  /** Adds one reading of `source` (values in that source's channel order) and emits every window it completes. */
+  push(source: number, ts: number, values: ArrayLike<number>): PushOutcome {
+    const ring = this.rings[source];
+    if (ring === undefined) throw new SitekdError(ErrorCode.INPUT_SHAPE, `unknown source ${source}`);
+    if (values.length !== ring.width) {
+      throw new SitekdError(ErrorCode.INPUT_SHAPE, `source ${source} has ${ring.width} channels, got ${values.length}`);
+    }
+    // Epoch milliseconds, so never negative; that also keeps grid indices clear of the COMPLETE/PENDING markers.
+    if (!Number.isFinite(ts) || ts < 0) throw new SitekdError(ErrorCode.INPUT_NONFINITE, `reading ts ${ts} is not an epoch time`);
+    for (let k = 0; k < values.length; k++) {
+      if (!Number.isFinite(values[k])) throw new SitekdError(ErrorCode.INPUT_NONFINITE, 'reading value is not finite');
+    }
+    let outcome: PushOutcome = 'accepted';
+    if (ts < this.maxTs - this.reorderMs) {
+      if (ring.has(ts)) return this.count('duplicates', 'duplicate');
+      const streak = (this.lateStreak[source] as number) + 1;
+      this.lateStreak[source] = streak;
+      if (streak < this.resyncAfterLate) return this.count('late', 'late');
+      this.reset();
+      this.c.resyncs++;
+      outcome = 'resync';
+    }
+    const r = ring.insert(ts, values);
+    if (r === 'dup') return this.count('duplicates', 'duplicate');
+    if (r === 'full') return this.count('overflows', 'overflow');
+    this.lateStreak[source] = 0;
+    this.c.accepted++;
+    if (ts > this.maxTs) this.maxTs = ts;
+    this.resolve();
+    return outcome;
+  }
+
+  /** Forgets all readings and the current run (counters are kept). */
+  reset(): void {
+    for (const ring of this.rings) ring.clear();
+    this.lateStreak.fill(0);
+    this.maxTs = -Infinity;
+    this.cursor = Number.NaN;
+    this.run = 0;
+    this.writeRow = 0;
+  }
+
+  private count(key: 'duplicates' | 'late' | 'overflows', outcome: PushOutcome): PushOutcome {
+    this.c[key]++;
+    return outcome;
+  }
+
+  /** Decides grid points up to the watermark, in order, until one must wait for more data. */
+  private resolve(): void {
+    const watermark = this.maxTs - this.reorderMs;
+    if (Number.isNaN(this.cursor)) {
+      // Start at the earliest reading once nothing earlier can still arrive (it would be late by then).
+      let earliest = Infinity;
+      for (const ring of this.rings) if (ring.count > 0 && ring.tsAt(0) < earliest) earliest = ring.tsAt(0);
+      if (earliest > watermark) return;
+      this.cursor = this.ceilIndex(earliest);
+    }
+    while (this.cursor * this.periodMs <= watermark) {
+      const t = this.cursor * this.periodMs;
+      let jump = COMPLETE;
+      let isPending = false;
+      for (let s = 0; s < this.rings.length; s++) {
+        const r = this.resolveSource(s, t, watermark);
+        if (r === PENDING) isPending = true;
+        else if (r !== COMPLETE && r > jump) jump = r;
+      }
+      if (jump !== COMPLETE) {
+        // A gap in any source makes every point before `jump` incomplete, whatever the pending sources deliver.
+        if (this.run > 0) this.c.gapResets++;
+        this.run = 0;
+        this.cursor = jump;
+        continue;
+      }
+      if (isPending) return;
+      this.completeRow();
+    }
+  }
+
+  /** COMPLETE (values written to the current row), PENDING, or the first grid index that may be complete again. */
+  private resolveSource(s: number, t: number, watermark: number): number {
+    const ring = this.rings[s] as ReadingRing;
+    const afterWatermark = this.indexAfter(watermark);
+    if (ring.count === 0) return afterWatermark;
+    // Keep exactly one reading at or before t (prev); older ones can no longer matter, since the cursor only moves on.
+    while (ring.count >= 2 && ring.tsAt(1) <= t) ring.popHead();
+    const prevTs = ring.tsAt(0);
+    if (prevTs > t) return Math.min(this.ceilIndex(prevTs), afterWatermark);
+    if (prevTs === t) {
+      this.writeSource(s, ring, 0);
+      return COMPLETE;
+    }
+    if (ring.count >= 2) {
+      const nextTs = ring.tsAt(1);
+      if (nextTs <= watermark) {
+        if (nextTs - prevTs > this.maxGapMs) return this.ceilIndex(nextTs);
+        this.writeSource(s, ring, (t - prevTs) / (nextTs - prevTs));
+        return COMPLETE;
+      }
+    }
+    // Nothing known between prev and the watermark: any reading still to come lies at or after the watermark.
+    return watermark - prevTs > this.maxGapMs ? afterWatermark : PENDING;
+  }
+
+  /** Writes the source's channels into the current row: prev + frac · (next − prev), or prev when holding. */
+  private writeSource(s: number, ring: ReadingRing, frac: number): void {
+    const channels = this.sourceChannels[s] as readonly number[];
+    const base = this.writeRow * this.channelCount;
+    const isInterpolated = this.isLinear && frac > 0;
+    for (let k = 0; k < channels.length; k++) {
+      const a = ring.valueAt(0, k);
+      const v = isInterpolated ? a + (ring.valueAt(1, k) - a) * frac : a;
+      this.rows[base + (channels[k] as number)] = v;
+    }
+  }
+
+  private completeRow(): void {
+    this.writeRow = (this.writeRow + 1) % this.windowLength;
+    this.run++;
+    this.cursor++;
+    this.c.gridPoints++;
+    const L = this.windowLength;
+    if (this.run < L || (this.run - L) % this.stride !== 0) return;
+    // Oldest row first: rows [writeRow, L) then [0, writeRow). Shape [L, C] channels-last, flattened.
+    const window = new Float32Array(L * this.channelCount);
+    const split = this.writeRow * this.channelCount;
+    window.set(this.rows.subarray(split), 0);
+    window.set(this.rows.subarray(0, split), this.rows.length - split);
+    this.c.windows++;
+    this.onWindow(window, (this.cursor - L) * this.periodMs);
+  }
+
+  /** The first grid index whose time is ≥ x, in the same arithmetic as `index · periodMs`. */
+  private ceilIndex(x: number): number {
+    let i = Math.ceil(x / this.periodMs);
+    while ((i - 1) * this.periodMs >= x) i--;
+    while (i * this.periodMs < x) i++;
+    return i;
+  }
+
+  /** The first grid index whose time is > x. */
+  private indexAfter(x: number): number {
+    let i = Math.floor(x / this.periodMs) + 1;
+    while ((i - 1) * this.periodMs > x) i--;
+    while (i * this.periodMs <= x) i++;
+    return i;
+  }
+}
+
+function checkCoverage(sources: readonly (readonly number[])[], channelCount: number): void {
+  const seen = new Uint8Array(channelCount);
+  for (const s of sources) {
+    if (s.length === 0) throw configError('a source must feed at least one channel');
+    for (const ch of s) {
+      if (!Number.isInteger(ch) || ch < 0 || ch >= channelCount || seen[ch] === 1) {
+        throw configError(`channel ${ch} is out of range or fed twice`);
+      }
+      seen[ch] = 1;
+    }
+  }
+  if (seen.includes(0)) throw configError('every model channel needs a source, or no grid point is ever complete');
+}
+
+function positive(v: number, name: string): number {
+  if (!Number.isFinite(v) || v <= 0) throw configError(`${name} must be a positive number, got ${v}`);
+  return v;
+}
+
+function nonNegative(v: number, name: string): number {
+  if (!Number.isFinite(v) || v < 0) throw configError(`${name} must be a non-negative number, got ${v}`);
+  return v;
+}
+
+function positiveInt(v: number, name: string): number {
+  if (!Number.isInteger(v) || v <= 0) throw configError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function configError(message: string): SitekdError {
+  return new SitekdError(ErrorCode.CONFIG_INVALID, message);
+}

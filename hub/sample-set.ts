@@ -1,0 +1,100 @@
+/**
+ * The data the sample store takes (a batch) and hands out (a set of windows with their logits and provenance), plus
+ * the pure helpers to build, split and compare sets. Kept apart from hub/sample-store.ts, which is about files.
+ */
+import { createHash } from 'node:crypto';
+import type { Segment } from './sample-segment';
+
+export interface Shape {
+  readonly channels: number;
+  readonly windowLength: number;
+  readonly numClasses: number;
+}
+
+export interface SampleBatch {
+  readonly batchId: string;
+  readonly agent: string;
+  readonly modelVersion: string;
+  readonly channels: number;
+  readonly windowLength: number;
+  readonly numClasses: number;
+  readonly n: number;
+  /** `[n, windowLength, channels]` (channels-last, the tfjs layout). */
+  readonly windows: Float32Array;
+  /** `[n, numClasses]`, the student's logits for each window. */
+  readonly logits: Float32Array;
+  readonly windowStarts: readonly number[];
+}
+
+export interface AddResult {
+  /** Windows stored by this call (0 for a duplicate). */
+  readonly stored: number;
+  readonly duplicate: boolean;
+}
+
+export interface ReadOptions {
+  /** Only the newest `limit` windows. */
+  readonly limit?: number;
+  /** Only windows with a sequence number above this marker. */
+  readonly afterSeq?: number;
+}
+
+export interface SampleSet extends Shape {
+  readonly n: number;
+  readonly windows: Float32Array;
+  readonly logits: Float32Array;
+  /** Per window. */
+  readonly batchIds: readonly string[];
+  readonly seq: readonly number[];
+  readonly windowStarts: readonly number[];
+}
+
+/** Whether a batch belongs to the held-out side for `fraction` (deterministic: sha256 of the id). */
+export function isHeldOut(batchId: string, fraction: number): boolean {
+  return createHash('sha256').update(batchId, 'utf8').digest().readUInt32BE(0) / 2 ** 32 < fraction;
+}
+
+export function assemble(shape: Shape, parts: ReadonlyArray<{ seg: Segment; from: number }>): SampleSet {
+  const per = shape.windowLength * shape.channels;
+  const n = parts.reduce((sum, p) => sum + p.seg.header.n - p.from, 0);
+  const out = { ...emptySet(shape), n, windows: new Float32Array(n * per), logits: new Float32Array(n * shape.numClasses) };
+  let i = 0;
+  for (const { seg, from } of parts) {
+    const h = seg.header;
+    out.windows.set(seg.windows.subarray(from * per), i * per);
+    out.logits.set(seg.logits.subarray(from * shape.numClasses), i * shape.numClasses);
+    for (let k = from; k < h.n; k++, i++) {
+      out.batchIds.push(h.batchId);
+      out.seq.push(h.seq + k);
+      out.windowStarts.push(h.windowStarts[k] as number);
+    }
+  }
+  return out;
+}
+
+export function subset(set: SampleSet, keep: readonly boolean[]): SampleSet {
+  const per = set.windowLength * set.channels;
+  const idx = keep.flatMap((k, i) => (k ? [i] : []));
+  const out = { ...emptySet(set), n: idx.length, windows: new Float32Array(idx.length * per), logits: new Float32Array(idx.length * set.numClasses) };
+  idx.forEach((src, dst) => {
+    out.windows.set(set.windows.subarray(src * per, (src + 1) * per), dst * per);
+    out.logits.set(set.logits.subarray(src * set.numClasses, (src + 1) * set.numClasses), dst * set.numClasses);
+    out.batchIds.push(set.batchIds[src] as string);
+    out.seq.push(set.seq[src] as number);
+    out.windowStarts.push(set.windowStarts[src] as number);
+  });
+  return out;
+}
+
+export function emptySet(shape: Shape): SampleSet & { batchIds: string[]; seq: number[]; windowStarts: number[] } {
+  const { channels, windowLength, numClasses } = shape;
+  return { n: 0, channels, windowLength, numClasses, windows: new Float32Array(0), logits: new Float32Array(0), batchIds: [], seq: [], windowStarts: [] };
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.channels === b.channels && a.windowLength === b.windowLength && a.numClasses === b.numClasses;
+}
+
+export function describeShape(s: Shape): string {
+  return `${s.windowLength}×${s.channels} with ${s.numClasses} classes`;
+}
