@@ -17,7 +17,8 @@
  * Readings at or after the watermark are inserted in order; older ones are late and dropped (counted), since the grid
  * up to the watermark may already be cut. A grid point is decided only once it is at or below the watermark, so a
  * window's content does not depend on arrival order within `reorderMs`; the price is `reorderMs` of latency. `reorderMs`
- * must therefore also cover the difference in delivery delay between topics.
+ * must therefore also cover the difference in delivery delay between topics and the time span of one multi-reading
+ * message (a topic that sends 1 s of CSV lines at once needs reorderMs > 1000, or the other topics' readings are late).
  * Duplicates (same topic, same ts) are ignored and counted; the first copy wins.
  * Clock jumps: after `resyncAfterLate` late readings in a row from one topic (a sensor rebooted with another clock, or
  * one reading far in the future moved the watermark), the buffer starts over from that reading instead of dropping
@@ -154,8 +155,16 @@ export class WindowBuffer {
   private readonly rows: Float32Array;
   private writeRow = 0;
   private run = 0;
+  /**
+   * Internally, times are ms since `originMs` = originIndex · periodMs (the grid point below the first reading minus the
+   * reorder horizon), and grid indices count from there. That keeps them small integers (V8 Smis) instead of epoch-sized
+   * doubles, which V8 would box on the heap at every call: the hot path then allocates nothing at all.
+   */
+  private originIndex = 0;
+  private originMs = 0;
+  /** Newest reading (relative ms); -Infinity when empty. */
   private maxTs = -Infinity;
-  /** Grid index of the next undecided point; NaN until the watermark passes the first reading. */
+  /** Relative grid index of the next undecided point; NaN until the watermark passes the first reading. */
   private cursor = Number.NaN;
   private readonly c: WindowBufferCounters = {
     accepted: 0, duplicates: 0, late: 0, overflows: 0, resyncs: 0, gapResets: 0, gridPoints: 0, windows: 0,
@@ -195,27 +204,31 @@ export class WindowBuffer {
     if (values.length !== ring.width) {
       throw new SitekdError(ErrorCode.INPUT_SHAPE, `source ${source} has ${ring.width} channels, got ${values.length}`);
     }
-    // Epoch milliseconds, so never negative; that also keeps grid indices clear of the COMPLETE/PENDING markers.
-    if (!Number.isFinite(ts) || ts < 0) throw new SitekdError(ErrorCode.INPUT_NONFINITE, `reading ts ${ts} is not an epoch time`);
+    if (!Number.isFinite(ts)) throw new SitekdError(ErrorCode.INPUT_NONFINITE, 'reading ts is not finite');
+    if (ts < 0) throw new SitekdError(ErrorCode.INPUT_SHAPE, `reading ts ${ts} is not epoch milliseconds`);
     for (let k = 0; k < values.length; k++) {
       if (!Number.isFinite(values[k])) throw new SitekdError(ErrorCode.INPUT_NONFINITE, 'reading value is not finite');
     }
     let outcome: PushOutcome = 'accepted';
-    if (ts < this.maxTs - this.reorderMs) {
-      if (ring.has(ts)) return this.count('duplicates', 'duplicate');
+    if (this.maxTs === -Infinity) this.setOrigin(ts);
+    let rel = ts - this.originMs;
+    if (rel < this.maxTs - this.reorderMs) {
+      if (ring.has(rel)) return this.count('duplicates', 'duplicate');
       const streak = (this.lateStreak[source] as number) + 1;
       this.lateStreak[source] = streak;
       if (streak < this.resyncAfterLate) return this.count('late', 'late');
       this.reset();
       this.c.resyncs++;
       outcome = 'resync';
+      this.setOrigin(ts);
+      rel = ts - this.originMs;
     }
-    const r = ring.insert(ts, values);
+    const r = ring.insert(rel, values);
     if (r === 'dup') return this.count('duplicates', 'duplicate');
     if (r === 'full') return this.count('overflows', 'overflow');
     this.lateStreak[source] = 0;
     this.c.accepted++;
-    if (ts > this.maxTs) this.maxTs = ts;
+    if (rel > this.maxTs) this.maxTs = rel;
     this.resolve();
     return outcome;
   }
@@ -228,6 +241,12 @@ export class WindowBuffer {
     this.cursor = Number.NaN;
     this.run = 0;
     this.writeRow = 0;
+  }
+
+  /** Any reading accepted until the next reset is ≥ ts − reorderMs, so relative times stay ≥ 0 (see `originMs`). */
+  private setOrigin(ts: number): void {
+    this.originIndex = Math.floor((ts - this.reorderMs) / this.periodMs) - 1;
+    this.originMs = this.originIndex * this.periodMs;
   }
 
   private count(key: 'duplicates' | 'late' | 'overflows', outcome: PushOutcome): PushOutcome {
@@ -269,12 +288,11 @@ export class WindowBuffer {
   /** COMPLETE (values written to the current row), PENDING, or the first grid index that may be complete again. */
   private resolveSource(s: number, t: number, watermark: number): number {
     const ring = this.rings[s] as ReadingRing;
-    const afterWatermark = this.indexAfter(watermark);
-    if (ring.count === 0) return afterWatermark;
+    if (ring.count === 0) return this.indexAfter(watermark);
     // Keep exactly one reading at or before t (prev); older ones can no longer matter, since the cursor only moves on.
     while (ring.count >= 2 && ring.tsAt(1) <= t) ring.popHead();
     const prevTs = ring.tsAt(0);
-    if (prevTs > t) return Math.min(this.ceilIndex(prevTs), afterWatermark);
+    if (prevTs > t) return Math.min(this.ceilIndex(prevTs), this.indexAfter(watermark));
     if (prevTs === t) {
       this.writeSource(s, ring, 0);
       return COMPLETE;
@@ -288,7 +306,7 @@ export class WindowBuffer {
       }
     }
     // Nothing known between prev and the watermark: any reading still to come lies at or after the watermark.
-    return watermark - prevTs > this.maxGapMs ? afterWatermark : PENDING;
+    return watermark - prevTs > this.maxGapMs ? this.indexAfter(watermark) : PENDING;
   }
 
   /** Writes the source's channels into the current row: prev + frac · (next − prev), or prev when holding. */
@@ -316,7 +334,7 @@ export class WindowBuffer {
     window.set(this.rows.subarray(split), 0);
     window.set(this.rows.subarray(0, split), this.rows.length - split);
     this.c.windows++;
-    this.onWindow(window, (this.cursor - L) * this.periodMs);
+    this.onWindow(window, (this.originIndex + this.cursor - L) * this.periodMs);
   }
 
   /** The first grid index whose time is ≥ x, in the same arithmetic as `index · periodMs`. */

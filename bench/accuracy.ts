@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       epochs: { type: 'string', default: '10' }, seeds: { type: 'string', default: '0,1,2' }, presets: { type: 'string', default: 'code,paper' },
-      workers: { type: 'string', default: '2' }, 'teacher-epochs': { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: 'wasm' },
+      workers: { type: 'string', default: '2' }, 'teacher-epochs': { type: 'string' }, teachers: { type: 'string', default: '1' }, data: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: 'wasm' },
     },
   });
   const dataDir = resolveDataDir(values.data);
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const presets = values.presets.split(',');
   const epochs = Number(values.epochs);
   const teacherEpochs = Number(values['teacher-epochs'] ?? values.epochs);
-  const jobs: ScenarioJob[] = scenarios.flatMap((s) => seeds.map((seed) => ({ dataDir, source: s.source, target: s.target, seed, epochs, teacherEpochs, presets, backend: values.backend as ScenarioJob['backend'] })));
+  const jobs: ScenarioJob[] = scenarios.flatMap((s) => seeds.map((seed) => ({ dataDir, source: s.source, target: s.target, seed, epochs, teacherEpochs, teacherCandidates: Number(values.teachers), presets, backend: values.backend as ScenarioJob['backend'] })));
   const started = performance.now();
   const results = await runPool<ScenarioJob, ScenarioJobResult>(join(__dirname, 'scenario-worker.js'), jobs, Number(values.workers), (r, j) => {
     process.stderr.write(`${j.source}→${j.target} seed ${j.seed}: ${r.models.map((m) => `${m.name} ${m.macroF1.toFixed(1)}`).join(', ')}\n`);
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     results.filter((r) => key(r.job) === sc).map((r) => r.models.find((m) => m.name === name)?.[field] as number);
   const lines: string[] = [];
   lines.push('# Accuracy on UCI-HAR: the 5 UNI-KD scenarios', '');
-  lines.push(`Command: \`npm run bench:accuracy -- --epochs ${epochs} --teacher-epochs ${teacherEpochs} --seeds ${values.seeds} --presets ${values.presets} --workers ${values.workers}\``);
+  lines.push(`Command: \`npm run bench:accuracy -- --epochs ${epochs} --teacher-epochs ${teacherEpochs} --teachers ${values.teachers} --seeds ${values.seeds} --presets ${values.presets} --workers ${values.workers}\``);
   lines.push(`Run ${new Date().toISOString()} on backend ${results[0]?.backend ?? '?'}, ${values.workers} worker threads; wall time ${wall.toFixed(0)} s for ${jobs.length} jobs.`, '');
   lines.push('Macro-F1 (%) on each target\'s full test split, mean ± sd over seeds. Student = 16/32/32 CNN (13,366 params), teacher = DANN 64/128/128 (200,902).', '');
   lines.push(`| scenario | ${names.join(' | ')} | PyTorch official: teacher / source-only / UNI-KD |`);
@@ -78,7 +78,9 @@ async function main(): Promise<void> {
   }
   lines.push('', 'UNI-KD presets: `code` = the released code\'s behaviour (default); `paper` = all paper-intent flags of unikd-spec §2.7 ' +
     '(target logits in the target KD term, adversarial gradient to the student, natural-log β, detached domain weights, no second target forward).');
-  lines.push('Teacher selection uses no target labels: one DANN teacher per (scenario, seed), the last epoch.');
+  lines.push(Number(values.teachers) > 1
+    ? `Columns without a tag distill from one DANN teacher per (scenario, seed), as the released code does. Columns tagged [consensus] use no target labels either: ${values.teachers} DANN teachers per (scenario, seed) (seeds s, s+1000, s+2000), and the students distill from the one agreeing most with their majority vote on the target's unlabelled training windows (hub/distill/teacher-selection.ts). Chosen candidate per job: ${results.map((r) => `${r.job.source}→${r.job.target}/s${r.job.seed}: #${r.chosenTeacher + 1}`).join(', ')}.`
+    : 'Teacher selection uses no target labels: one DANN teacher per (scenario, seed), the last epoch.');
   const out = values.out ?? resolve(__dirname, '../../bench/results/accuracy-har.md');
   mkdirSync(join(out, '..'), { recursive: true });
   writeFileSync(out, `${lines.join('\n')}\n`);

@@ -3,6 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import { loadDomain, loadManifest } from '../shared/data/har';
 import { selectBackend } from '../shared/ml/backend';
 import { runScenario, type ModelOutcome } from '../hub/distill/scenario';
+import { selectByConsensus } from '../hub/distill/teacher-selection';
 import { parseUniKdVariant } from '../shared/ml/algorithms/unikd-options';
 
 export interface ScenarioJob {
@@ -12,6 +13,7 @@ export interface ScenarioJob {
   readonly seed: number;
   readonly epochs: number;
   readonly teacherEpochs: number;
+  readonly teacherCandidates: number;
   /** UNI-KD variants: `code`, `paper` or `code+ln+tgt…` (unikd-options.ts). */
   readonly presets: readonly string[];
   readonly backend: 'wasm' | 'cpu' | 'tensorflow';
@@ -30,6 +32,8 @@ export interface ScenarioJobResult {
   readonly job: ScenarioJob;
   readonly backend: string;
   readonly models: ModelScore[];
+  /** Index of the consensus teacher among the candidates (0 = the single-teacher run's). */
+  readonly chosenTeacher: number;
 }
 
 function score(name: string, m: ModelOutcome): ModelScore {
@@ -41,21 +45,45 @@ async function run(job: ScenarioJob): Promise<ScenarioJobResult> {
   const manifest = loadManifest(job.dataDir);
   const source = loadDomain(manifest, job.source);
   const target = loadDomain(manifest, job.target);
-  const base = { source, target, seed: job.seed, numClasses: manifest.classNames.length, hparams: { epochs: job.epochs }, teacherHparams: { epochs: job.teacherEpochs } };
+  const base = { source, target, seed: job.seed, numClasses: manifest.classNames.length, hparams: { epochs: job.epochs }, teacherHparams: { epochs: job.teacherEpochs }, teacherCandidates: job.teacherCandidates };
   const variant = (v: string): NonNullable<Parameters<typeof runScenario>[0]['unikd']> => {
     const o = parseUniKdVariant(v);
     if (o === undefined) throw new Error(`unknown UNI-KD variant ${v}`);
     return o;
   };
-  const first = runScenario({ ...base, students: ['source-only', 'kd', 'unikd'], unikd: variant(job.presets[0] ?? 'code') });
-  const models = [score('teacher', first.teacher), ...first.students.map((s) => score(s.algorithm === 'unikd' ? `unikd-${job.presets[0] ?? 'code'}` : s.algorithm, s))];
+  // Students distilled from one DANN teacher (seed = job seed): the default, as the released code does.
+  const single = { ...base, teacherCandidates: 1 };
+  const first = runScenario({ ...single, students: ['source-only', 'kd', 'unikd'], unikd: variant(job.presets[0] ?? 'code') });
+  const label = (s: ModelOutcome, preset: string): string => (s.algorithm === 'unikd' ? `unikd-${preset}` : s.algorithm);
+  const models = [score('teacher', first.teacher), ...first.students.map((s) => score(label(s, job.presets[0] ?? 'code'), s))];
+  const owned: ModelOutcome[] = [first.teacher, ...first.students];
   for (const preset of job.presets.slice(1)) {
-    const more = runScenario({ ...base, teacher: first.teacher.net, students: ['unikd'], unikd: variant(preset) });
+    const more = runScenario({ ...single, teacher: first.teacher.net, students: ['unikd'], unikd: variant(preset) });
     models.push(score(`unikd-${preset}`, more.students[0] as ModelOutcome));
-    for (const s of more.students) for (const v of Object.values(s.net.vars)) v.dispose();
+    owned.push(...more.students);
   }
-  for (const m of [first.teacher, ...first.students]) for (const v of Object.values(m.net.vars)) v.dispose();
-  return { job, backend: backend.name, models };
+  let chosen = 0;
+  if (job.teacherCandidates > 1) {
+    // More DANN teachers (seeds + 1000·c) and the consensus choice among all of them; no target labels involved.
+    const extra = runScenario({ ...base, teacherCandidates: job.teacherCandidates - 1, seed: job.seed + 1000, students: [] });
+    const candidates = [first.teacher, ...(extra.candidates?.outcomes ?? [extra.teacher])];
+    owned.push(...candidates.slice(1));
+    chosen = selectByConsensus(candidates.map((c) => c.net), target.train).index;
+    const teacher = candidates[chosen] as ModelOutcome;
+    models.push(score('teacher [consensus]', teacher));
+    if (chosen === 0) {
+      for (const m of models.filter((x) => x.name === 'kd' || x.name.startsWith('unikd-'))) models.push({ ...m, name: `${m.name} [consensus]` });
+    } else {
+      for (const preset of job.presets) {
+        const r = runScenario({ ...single, teacher: teacher.net, students: preset === job.presets[0] ? ['kd', 'unikd'] : ['unikd'], unikd: variant(preset) });
+        for (const s of r.students) models.push(score(`${label(s, preset)} [consensus]`, s));
+        owned.push(...r.students);
+      }
+    }
+  }
+  for (const m of owned) for (const v of Object.values(m.net.vars)) v.dispose();
+  return { job, backend: backend.name, models, chosenTeacher: chosen };
+
 }
 
 parentPort?.on('message', (job: ScenarioJob) => {

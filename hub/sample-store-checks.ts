@@ -1,11 +1,13 @@
 /**
  * Argument checks for hub/sample-store.ts, kept apart so the store reads as storage logic. A batch reaches the
  * store from an MQTT payload that the protocol decoder already validated, but the store is the last line before
- * bytes hit the disk for good, so it checks again what would poison training: sizes and finiteness.
+ * bytes hit the disk for good, so it checks again what would poison training: sizes and finiteness. Also the
+ * check of a site's `meta.json` when it is read back.
  */
+import { z } from 'zod';
 import { ErrorCode, SitekdError } from '../shared/errors';
 import type { SampleStoreOptions } from './sample-store';
-import type { SampleBatch } from './sample-set';
+import type { SampleBatch, Shape } from './sample-set';
 
 const MAX_ID_CHARS = 256;
 /** Leaves room under the usual 255-byte file-name limit. */
@@ -31,6 +33,15 @@ export function encodeSiteDir(site: string): string {
     throw new SitekdError(ErrorCode.INPUT_SHAPE, `site id must have 1 to ${MAX_SITE_DIR_CHARS} (encoded) characters`, { details: { site } });
   }
   return enc;
+}
+
+/** Whether `dirName` is the directory of `site` (false, not a throw, for ids no directory can have). */
+export function isSiteDir(site: string, dirName: string): boolean {
+  try {
+    return encodeSiteDir(site) === dirName;
+  } catch {
+    return false;
+  }
 }
 
 /** Checks a batch; returns the site's directory name. Throws `INPUT_SHAPE` or `INPUT_NONFINITE`. */
@@ -89,4 +100,29 @@ export function checkReadOptions(o: { readonly limit?: number; readonly afterSeq
       throw new SitekdError(ErrorCode.CONFIG_INVALID, `read option ${name} must be a non-negative integer, got ${v}`);
     }
   }
+}
+
+const MetaSchema = z.strictObject({
+  version: z.literal(1),
+  site: z.string().min(1),
+  channels: z.number().int().min(1),
+  windowLength: z.number().int().min(1),
+  numClasses: z.number().int().min(1),
+});
+
+/** A site's `meta.json`: the site id and the shape its first batch fixed. */
+export function metaJson(site: string, shape: Shape): string {
+  return JSON.stringify({ version: 1, site, channels: shape.channels, windowLength: shape.windowLength, numClasses: shape.numClasses });
+}
+
+/** Parses `meta.json` of the directory `dirName`; undefined if it is not valid or names another site. */
+export function parseMeta(text: string, dirName: string): (Shape & { readonly site: string }) | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = MetaSchema.safeParse(json);
+  return parsed.success && isSiteDir(parsed.data.site, dirName) ? parsed.data : undefined;
 }

@@ -13,12 +13,11 @@
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { quarantineFile, TMP_SUFFIX, writeFileAtomic } from './atomic-file';
 import { decodeSegment, encodeSegment, type Segment } from './sample-segment';
 import { SeenIds } from './seen-ids';
-import { checkBatch, checkOptions, checkReadOptions, encodeSiteDir } from './sample-store-checks';
+import { checkBatch, checkOptions, checkReadOptions, isSiteDir, metaJson, parseMeta } from './sample-store-checks';
 import { assemble, describeShape, emptySet, isHeldOut, sameShape, subset, type AddResult, type ReadOptions, type SampleBatch, type SampleSet, type Shape } from './sample-set';
 
 export type { AddResult, ReadOptions, SampleBatch, SampleSet, Shape } from './sample-set';
@@ -56,8 +55,6 @@ interface SiteState {
   windows: number;
   bytes: number;
 }
-
-const MetaSchema = z.strictObject({ version: z.literal(1), site: z.string().min(1), channels: z.number().int().min(1), windowLength: z.number().int().min(1), numClasses: z.number().int().min(1) });
 
 export class SampleStore {
   private readonly bySite = new Map<string, SiteState>();
@@ -100,10 +97,8 @@ export class SampleStore {
       const shape: Shape = { channels: batch.channels, windowLength: batch.windowLength, numClasses: batch.numClasses };
       if (st === undefined) {
         st = newSite(site, join(this.dir, 'sites', dirName), shape);
-        await fs.mkdir(st.dir, { recursive: true }).catch((cause: unknown) => {
-          throw new SitekdError(ErrorCode.STORE_WRITE, `cannot create ${st?.dir}`, { cause });
-        });
-        await writeFileAtomic(join(st.dir, 'meta.json'), JSON.stringify({ version: 1, site, ...shape }));
+        await fs.mkdir(st.dir, { recursive: true }).catch(() => undefined); // a failure surfaces in the write below
+        await writeFileAtomic(join(st.dir, 'meta.json'), metaJson(site, shape));
         this.bySite.set(site, st);
       } else if (!sameShape(st.shape, shape)) {
         throw new SitekdError(ErrorCode.INPUT_SHAPE, `site ${site} stores windows of ${describeShape(st.shape)}, this batch has ${describeShape(shape)}`, {
@@ -118,7 +113,11 @@ export class SampleStore {
       });
       const ref: SegmentRef = { file: join(st.dir, `${String(seq).padStart(12, '0')}.seg`), batchId: batch.batchId, seq, n: batch.n, bytes: bytes.length };
       await writeFileAtomic(ref.file, bytes);
-      await this.seen.add({ site, batchId: batch.batchId, seq, n: batch.n });
+      // Without its id in the log the segment must go: the next batch would reuse its sequence number (and file).
+      await this.seen.add({ site, batchId: batch.batchId, seq, n: batch.n }).catch(async (err: unknown) => {
+        await fs.rm(ref.file, { force: true }).catch(() => undefined);
+        throw err;
+      });
       this.attach(st, ref);
       await this.enforceRetention(ref);
       return { stored: batch.n, duplicate: false };
@@ -147,9 +146,9 @@ export class SampleStore {
   }
 
   /** Windows in sequence order (oldest first). A segment found corrupt now is quarantined and left out. */
-  read(site: string, options: ReadOptions = {}): Promise<SampleSet> {
+  async read(site: string, options: ReadOptions = {}): Promise<SampleSet> {
     checkReadOptions(options);
-    return this.serial(async () => {
+    return await this.serial(async () => {
       const st = this.bySite.get(site);
       if (st === undefined) return emptySet({ channels: 0, windowLength: 0, numClasses: 0 });
       const afterSeq = options.afterSeq ?? 0;
@@ -211,32 +210,32 @@ export class SampleStore {
     const dir = join(this.dir, 'sites', dirName);
     const metaFile = join(dir, 'meta.json');
     const metaText = await fs.readFile(metaFile, 'utf8').catch(() => undefined);
-    const parsed = metaText === undefined ? undefined : MetaSchema.safeParse(parseJson(metaText));
-    const metaOk = parsed?.success === true && encodeSiteDir(parsed.data.site) === dirName;
-    if (parsed !== undefined && !metaOk) await this.quarantine(metaFile, 'meta.json is not valid');
-    let st: SiteState | undefined = metaOk ? newSite(parsed.data.site, dir, parsed.data) : undefined;
+    const meta = metaText === undefined ? undefined : parseMeta(metaText, dirName);
+    if (metaText !== undefined && meta === undefined) await this.quarantine(metaFile, 'meta.json is not valid');
+    let st: SiteState | undefined = meta === undefined ? undefined : newSite(meta.site, dir, meta);
     for (const name of (await fs.readdir(dir)).sort()) {
       const file = join(dir, name);
       if (name.endsWith(TMP_SUFFIX)) await fs.rm(file, { force: true }); // an interrupted write, never acknowledged
       if (!name.endsWith('.seg')) continue;
-      const bytes = await fs.readFile(file);
+      const bytes = await fs.readFile(file).catch(() => new Uint8Array(0)); // unreadable: quarantined as too short
       const res = decodeSegment(bytes);
       if (!res.ok) {
         await this.quarantine(file, res.reason);
         continue;
       }
       const h = res.segment.header;
-      st ??= newSite(h.site, dir, h); // no usable meta.json: the oldest valid segment fixes the shape
+      const mine = isSiteDir(h.site, dirName);
+      if (st === undefined && mine) st = newSite(h.site, dir, h); // no usable meta.json: the oldest segment fixes the shape
       const problem =
-        h.site !== st.site || encodeSiteDir(h.site) !== dirName ? `segment belongs to site ${h.site}`
+        st === undefined || !mine ? `segment belongs to site ${h.site}`
         : !sameShape(st.shape, h) ? `shape ${describeShape(h)} differs from the site's ${describeShape(st.shape)}`
         : st.segments.some((s) => s.batchId === h.batchId) ? `batch ${h.batchId} stored twice`
         : undefined;
-      if (problem !== undefined) await this.quarantine(file, problem);
+      if (problem !== undefined || st === undefined) await this.quarantine(file, problem ?? 'no site');
       else this.attach(st, { file, batchId: h.batchId, seq: h.seq, n: h.n, bytes: bytes.length });
     }
     if (st === undefined) return; // nothing usable in this directory
-    if (!metaOk) await writeFileAtomic(metaFile, JSON.stringify({ version: 1, site: st.site, ...st.shape }));
+    if (meta === undefined) await writeFileAtomic(metaFile, metaJson(st.site, st.shape));
     this.bySite.set(st.site, st);
   }
 
@@ -297,12 +296,4 @@ export class SampleStore {
 
 function newSite(site: string, dir: string, s: Shape): SiteState {
   return { site, dir, shape: { channels: s.channels, windowLength: s.windowLength, numClasses: s.numClasses }, segments: [], windows: 0, bytes: 0 };
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -16,6 +16,7 @@ const table = {
   algorithm: { type: 'string', description: 'unikd, kd or source-only', default: 'unikd', placeholder: 'name' },
   preset: { type: 'string', description: 'UNI-KD flags: code (released code) or paper (paper intent)', default: 'code', placeholder: 'name' },
   epochs: { type: 'string', description: 'training epochs (teacher and student)', default: '10', placeholder: 'n' },
+  teachers: { type: 'string', description: 'DANN teachers to train; >1 distills from their consensus choice (no target labels)', default: '1', placeholder: 'n' },
   seed: { type: 'string', description: 'random seed', default: '0', placeholder: 'n' },
   out: { type: 'string', description: 'write the student artifact here', placeholder: 'file' },
   json: { type: 'boolean', description: 'print one JSON object with the results' },
@@ -30,6 +31,7 @@ const schema = z.object({
   algorithm: z.enum(['unikd', 'kd', 'source-only']).default('unikd'),
   preset: z.enum(['code', 'paper']).default('code'),
   epochs: intArg({ min: 1, max: 10_000 }).default(10),
+  teachers: intArg({ min: 1, max: 16 }).default(1),
   seed: intArg({ min: 0 }).default(0),
   out: z.string().optional(),
   json: z.boolean().default(false),
@@ -48,7 +50,7 @@ export const distillCommand: Command = {
     const res = runScenario({
       source: pair.source, target: pair.target, seed: a.seed, numClasses: pair.numClasses,
       students: [a.algorithm], preset: a.preset, hparams: { epochs: a.epochs }, teacherHparams: { epochs: a.epochs },
-      ...(teacher ? { teacher } : {}),
+      ...(teacher ? { teacher } : { teacherCandidates: a.teachers }),
       onEpoch: epochReporter(io),
     });
     const student = res.students[0]!;
@@ -59,6 +61,7 @@ export const distillCommand: Command = {
       teacherMacroF1: round(res.teacher.score.macroF1), teacherAccuracy: round(res.teacher.score.accuracy),
       studentParams: student.params, teacherParams: res.teacher.params,
       trainSeconds: round(student.trainSeconds), teacherTrainSeconds: round(res.teacher.trainSeconds),
+      teacherCandidates: res.candidates?.outcomes.length ?? 1, chosenTeacher: (res.candidates?.chosen ?? 0) + 1,
       backend: backend.name, options: a.algorithm === 'unikd' ? UNIKD_PRESETS[a.preset] : undefined, testWindows: student.score.n,
     };
     if (a.out !== undefined) {

@@ -8,6 +8,7 @@ import type { Cnn } from '../../shared/ml/cnn';
 import { evaluate, type Score } from '../../shared/ml/evaluate';
 import { countParams, inputFor, specFor } from '../../shared/ml/model-spec';
 import { train } from '../../shared/ml/train';
+import { selectByConsensus } from './teacher-selection';
 import type { Domain } from '../../shared/ml/types';
 
 export type StudentAlgorithm = Exclude<AlgorithmName, 'dann'>;
@@ -22,6 +23,8 @@ export interface ScenarioRequest {
   readonly teacherHparams?: Partial<HParams>;
   readonly preset?: UniKdPreset;
   readonly unikd?: Partial<UniKdOptions>;
+  /** DANN teachers to train (seeds seed, seed+1000, …); with more than one, the consensus teacher is used. */
+  readonly teacherCandidates?: number;
   /** A trained teacher to distill from; trained with DANN when absent. */
   readonly teacher?: Cnn;
   readonly onEpoch?: (what: string, epoch: number, epochs: number, losses: Record<string, number>) => void;
@@ -42,6 +45,8 @@ export interface ModelOutcome {
 
 export interface ScenarioOutcome {
   readonly teacher: ModelOutcome;
+  /** With several teacher candidates: every candidate's outcome and the consensus choice. */
+  readonly candidates?: { readonly outcomes: ModelOutcome[]; readonly chosen: number; readonly agreement: number[] };
   readonly students: ModelOutcome[];
 }
 
@@ -64,15 +69,26 @@ export function runScenario(req: ScenarioRequest): ScenarioOutcome {
   const { source, target } = req;
   const input = inputFor(source.train.channels, source.train.length, req.teacher?.spec.numClasses ?? req.numClasses);
   let teacher: ModelOutcome;
+  let candidates: ScenarioOutcome['candidates'];
   if (req.teacher) {
     teacher = outcome('dann', req.teacher, target, 0);
   } else {
-    const r = train({
-      algorithm: 'dann', spec: specFor(input, 'teacher'), source: source.train, target: target.train, seed: req.seed,
-      ...(req.teacherHparams ? { hparams: req.teacherHparams } : {}),
-      onEpoch: (e, n, l) => req.onEpoch?.('teacher', e, n, l),
-    });
-    teacher = outcome('dann', r.net, target, r.trainSeconds, r.hparams);
+    const outcomes: ModelOutcome[] = [];
+    for (let c = 0; c < Math.max(1, req.teacherCandidates ?? 1); c++) {
+      const r = train({
+        algorithm: 'dann', spec: specFor(input, 'teacher'), source: source.train, target: target.train, seed: req.seed + 1000 * c,
+        ...(req.teacherHparams ? { hparams: req.teacherHparams } : {}),
+        onEpoch: (e, n, l) => req.onEpoch?.(c === 0 ? 'teacher' : `teacher #${c + 1}`, e, n, l),
+      });
+      outcomes.push(outcome('dann', r.net, target, r.trainSeconds, r.hparams));
+    }
+    if (outcomes.length === 1) {
+      teacher = outcomes[0] as ModelOutcome;
+    } else {
+      const choice = selectByConsensus(outcomes.map((o) => o.net), target.train);
+      teacher = outcomes[choice.index] as ModelOutcome;
+      candidates = { outcomes, chosen: choice.index, agreement: choice.agreement };
+    }
   }
   const students = req.students.map((alg) => {
     const unikd = { ...(req.preset ? UNIKD_PRESETS[req.preset] : {}), ...(req.unikd ?? {}) };
@@ -83,5 +99,5 @@ export function runScenario(req: ScenarioRequest): ScenarioOutcome {
     });
     return outcome(alg, r.net, target, r.trainSeconds, r.hparams, r.unikd);
   });
-  return { teacher, students };
+  return { teacher, students, ...(candidates ? { candidates } : {}) };
 }

@@ -14,6 +14,8 @@ const commands: Record<string, () => Promise<Command>> = {
   'train-teacher': async () => (require('../../hub/cli/train-teacher') as typeof import('../../hub/cli/train-teacher')).trainTeacherCommand,
   distill: async () => (require('../../hub/cli/distill') as typeof import('../../hub/cli/distill')).distillCommand,
   eval: async () => (require('../../hub/cli/eval') as typeof import('../../hub/cli/eval')).evalCommand,
+  sim: async () => (require('../../hub/cli/sim') as typeof import('../../hub/cli/sim')).simCommand,
+  'import-uci': async () => (require('../../hub/cli/import-uci') as typeof import('../../hub/cli/import-uci')).importUciCommand,
 };
 
 async function main(argv: string[], io: CommandIo): Promise<number> {

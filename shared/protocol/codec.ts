@@ -59,14 +59,14 @@ export function decode<S extends z.ZodType>(schema: S, bytes: Uint8Array, opts: 
   }
   const raw = decodeRaw(bytes);
   if (!raw.ok) return raw;
-  let parsed: ReturnType<S['safeParse']>;
+  let parsed: z.ZodSafeParseResult<z.output<S>>;
   try {
-    parsed = schema.safeParse(raw.value) as ReturnType<S['safeParse']>;
+    parsed = schema.safeParse(raw.value);
   } catch (cause) {
     // A refinement that throws is a bug, but it still must not escape a message callback.
     return fail(new SitekdError(ErrorCode.MSG_SCHEMA, 'payload check failed', { cause }));
   }
-  if (parsed.success) return ok(parsed.data as z.output<S>);
+  if (parsed.success) return ok(parsed.data);
   const issues = parsed.error.issues.slice(0, MAX_ISSUES).map((i) => ({ path: i.path.map(String), code: i.code, message: i.message }));
   const summary = issues
     .slice(0, 3)

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { CnnSpecSchema } from '../ml/model-spec';
 import { bytesToF32, firstNonFiniteF32 } from './codec';
-import { ID_PATTERN, isValidPublishTopic, MAX_CHUNKS, MAX_TOPIC_LENGTH } from './topics';
+import { ID_PATTERN, isValidPublishTopic, MAX_CHUNKS, MAX_TOPIC_LENGTH, type TopicKind } from './topics';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Building blocks (not exported as `…Schema`: they are not payloads)
@@ -21,8 +21,8 @@ import { ID_PATTERN, isValidPublishTopic, MAX_CHUNKS, MAX_TOPIC_LENGTH } from '.
 const MAX_TIME_MS = 1e13;
 /** The largest finite float32: a reading beyond it would become Infinity in the model's input. */
 const F32_MAX = 3.4028234663852886e38;
-/** The largest MQTT packet (MQTT 3.1.1 §2.2.3 remaining length + header). */
-export const MAX_MQTT_PACKET = 268_435_455;
+/** The largest model a manifest may describe (256 MiB; students are KB–MB, teachers a few MB). */
+export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
 export const MAX_CLASSES = 1000;
 export const MAX_CHANNELS = 1024;
 export const MAX_WINDOW_LENGTH = 1_000_000;
@@ -178,8 +178,8 @@ export const ModelManifestSchema = z
     version: Version,
     /** sha256 of the whole model artifact (the bytes of all chunks, in order). */
     sha256: Hex64,
-    size: z.number().int().min(1).max(MAX_MQTT_PACKET),
-    chunkSize: z.number().int().min(1).max(MAX_MQTT_PACKET),
+    size: z.number().int().min(1).max(MAX_MODEL_BYTES),
+    chunkSize: z.number().int().min(1).max(MAX_MODEL_BYTES),
     chunks: z.number().int().min(1).max(MAX_CHUNKS),
     chunkSha256: z.array(Hex64).min(1).max(MAX_CHUNKS),
     spec: CnnSpecSchema,
@@ -307,3 +307,21 @@ export type SensorReading = z.infer<typeof SensorReadingSchema>;
 export function readingValues(reading: SensorReading): Float32Array {
   return reading.values instanceof Uint8Array ? bytesToF32(reading.values) : Float32Array.from(reading.values);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Which payload each topic carries
+
+/** The schema of each topic kind's payload; `raw` = plain bytes (a model chunk), checked by `ChunkAssembler`. */
+export const TOPIC_PAYLOADS = {
+  status: AgentStatusSchema,
+  predictions: PredictionSchema,
+  telemetry: TelemetrySchema,
+  samples: SampleBatchSchema,
+  samplesAck: SampleAckSchema,
+  model: ModelManifestSchema,
+  modelChunk: 'raw',
+  hubStatus: HubStatusSchema,
+  hubJobs: JobEventSchema,
+  hubCmd: HubCommandSchema,
+  reply: HubReplySchema,
+} as const satisfies { readonly [K in TopicKind]: z.ZodType | 'raw' };

@@ -1,0 +1,162 @@
+/**
+ * The hub's configuration: one strict zod schema (house-style §3.5), loaded as schema defaults < JSON file
+ * (`--config FILE`) < command-line flags. Unknown keys are an error, every number is bounded, and any failure is
+ * `CONFIG_INVALID` (the command exits 78, EX_CONFIG, so systemd does not restart it in a loop).
+ */
+import * as fs from 'node:fs';
+import { z } from 'zod';
+import { ErrorCode, SitekdError } from '../shared/errors';
+import { ID_PATTERN, isValidSiteId } from '../shared/protocol/topics';
+import { validateSchedule } from './scheduler';
+
+const SiteId = z.string().refine(isValidSiteId, 'must be a site id: 1-64 of [A-Za-z0-9_.-], starting with a letter or digit, not "hub"');
+const Path = z.string().min(1).max(4096);
+
+/** A labelled evaluation set for one site, supplied by an operator: a domain of a dataset in the `--data` layout. */
+const LabelledSiteSchema = z.strictObject({
+  /** Dataset directory (manifest.json) or a root holding HAR/. */
+  data: Path,
+  /** Domain id in that dataset; its test split is scored. */
+  domain: z.string().min(1).max(200),
+});
+
+export const HubConfigSchema = z
+  .strictObject({
+    /** Dataset directory (or data root) holding the labelled source domain. */
+    data: Path,
+    /** Source domain id (labelled). */
+    source: z.string().min(1).max(200),
+    /** A teacher artifact (`sitekd train-teacher --out`); without it the hub trains one at first start. */
+    teacher: Path.optional(),
+    /** Keys, teacher, published models, the sample store and the site registry live here. */
+    stateDir: Path.default('./sitekd-hub-state'),
+    /** Sites served from the start (each gets the generic student until it has its own). */
+    sites: z.array(SiteId).max(10_000).default([]),
+    /** Sites first heard of through an agent's status also get the generic student (off: only `sites`). */
+    autoAddSites: z.boolean().default(true),
+    /** Upper bound on the sites the hub serves (an open embedded broker lets anyone invent sites). */
+    maxSites: z.number().int().min(1).max(10_000).default(1000),
+
+    // Broker
+    /** Port of the embedded aedes broker; 0 = any free port. Ignored with `broker`. */
+    mqttPort: z.number().int().min(0).max(65_535).default(1883),
+    /** Interface the embedded broker listens on (0.0.0.0 for agents on other machines). */
+    mqttHost: z.string().min(1).max(255).default('127.0.0.1'),
+    /** An external broker (mqtt://, mqtts://, ws://, wss://); no embedded broker is started then. */
+    broker: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'must be a URL like mqtt://host:1883 or mqtts://host:8883').optional(),
+    username: z.string().min(1).max(256).optional(),
+    password: z.string().max(4096).optional(),
+    /** PEM files for TLS. */
+    ca: Path.optional(),
+    cert: Path.optional(),
+    key: Path.optional(),
+    clientId: z.string().regex(ID_PATTERN).default('sitekd-hub'),
+    /** Our cap on any packet we send (MQTT 3.1.1 brokers do not announce theirs); chunks are cut to fit it. */
+    maxPacketBytes: z.number().int().min(4096).max(268_435_455).default(256 * 1024),
+    /** Preferred model chunk size; lowered to fit `maxPacketBytes` (64 KiB fits every broker in ecosystem-notes §3.4). */
+    chunkBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+    /** Inbound payloads above this are dropped unread (PAYLOAD_TOO_LARGE). */
+    maxPayloadBytes: z.number().int().min(1024).max(268_435_455).default(16 * 1024 * 1024),
+
+    // Training
+    /** tfjs backend of the training worker (wasm: the custom-gradient convs of shared/ml/ops.ts are fast there). */
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('wasm'),
+    /** Student epochs of a redistillation round (and of the generic student). */
+    epochs: z.number().int().min(1).max(10_000).default(10),
+    /** Teacher epochs when the hub trains its own teacher. */
+    teacherEpochs: z.number().int().min(1).max(10_000).default(10),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+    /** UNI-KD flags: `code` (released code) or `paper` (paper intent), see shared/ml/algorithms/unikd-options.ts. */
+    preset: z.enum(['code', 'paper']).default('code'),
+
+    // Triggers
+    /** node-cron expression, read in UTC; null = no schedule. */
+    schedule: z.string().min(1).max(200).nullable().default('0 3 * * *'),
+    /** Redistill a site once this many new windows arrived (0 = off); scheduled rounds also need this many (at least 1). */
+    minNewWindows: z.number().int().min(0).max(100_000_000).default(0),
+    /** Minimum time between two automatic rounds of one site. */
+    cooldownMinutes: z.number().min(0).max(525_600).default(10),
+
+    // Data and gate
+    /** Share of a site's returned batches kept out of training for the gate (by a hash of the batch id). */
+    holdoutFraction: z.number().min(0.01).max(0.9).default(0.2),
+    /** A round is skipped with fewer windows than this to train on ... */
+    minTrainWindows: z.number().int().min(2).max(10_000_000).default(64),
+    /** ... or than this to judge the candidate on. */
+    minHeldOutWindows: z.number().int().min(1).max(10_000_000).default(16),
+    /** Newest windows of a site a round reads at most. */
+    maxRoundWindows: z.number().int().min(2).max(10_000_000).default(20_000),
+    /** How much worse (0-1 agreement, 0-100 macro-F1 points / 100) the candidate may be than the current student. */
+    gateTolerance: z.number().min(0).max(1).default(0),
+    /** Operator-supplied labelled sets, per site: also gate on macro-F1 there. */
+    labelledSites: z.record(SiteId, LabelledSiteSchema).default({}),
+
+    // Store and registry
+    maxWindowsPerSite: z.number().int().min(1).max(100_000_000).default(50_000),
+    maxStoreBytes: z.number().int().min(1024 * 1024).max(2 ** 50).default(4 * 1024 ** 3),
+    /** An online agent silent for longer is reported stale. */
+    staleAfterSeconds: z.number().int().min(1).max(86_400 * 30).default(300),
+    /** How often hub/status is refreshed even without changes. */
+    statusIntervalSeconds: z.number().int().min(1).max(86_400).default(30),
+    /** How long a stop waits for a running job before aborting it. */
+    shutdownTimeoutSeconds: z.number().int().min(0).max(86_400).default(60),
+  })
+  .superRefine((c, ctx) => {
+    if (c.schedule !== null && c.schedule !== undefined) {
+      try {
+        validateSchedule(c.schedule);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: ['schedule'], message: (err as Error).message });
+      }
+    }
+    if ((c.cert === undefined) !== (c.key === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['cert'], message: 'cert and key go together' });
+    }
+  });
+
+export type HubConfig = z.output<typeof HubConfigSchema>;
+export type HubConfigInput = z.input<typeof HubConfigSchema>;
+
+/** Parses a complete config object (file and flags already merged). Throws CONFIG_INVALID listing every issue. */
+export function parseHubConfig(value: unknown, where = 'hub configuration'): HubConfig {
+  const r = HubConfigSchema.safeParse(value);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new SitekdError(ErrorCode.CONFIG_INVALID, `invalid ${where}: ${issues.join('; ')}`, { details: { issues } });
+}
+
+/** Reads a JSON config file into a plain object (not yet validated). Throws CONFIG_INVALID. */
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new SitekdError(ErrorCode.CONFIG_INVALID, `cannot read config file ${file}`, { cause, details: { file } });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new SitekdError(ErrorCode.CONFIG_INVALID, `config file ${file} is not valid JSON: ${(cause as Error).message}`, { cause, details: { file } });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new SitekdError(ErrorCode.CONFIG_INVALID, `config file ${file} must hold a JSON object`, { details: { file } });
+  }
+  return json as Record<string, unknown>;
+}
+
+/**
+ * defaults < file < flags: `flags` holds only what was given on the command line (undefined = not given), already
+ * converted to the schema's types. Keys whose value is undefined do not override the file.
+ */
+export function loadHubConfig(opts: { file?: string; flags: Record<string, unknown> }): HubConfig {
+  const fromFile = opts.file === undefined ? {} : readConfigFile(opts.file);
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const [k, v] of Object.entries(opts.flags)) if (v !== undefined) merged[k] = v;
+  return Object.freeze(parseHubConfig(merged, opts.file === undefined ? 'hub configuration' : `hub configuration (${opts.file} + flags)`));
+}
+
+/** The config for the startup log: secrets replaced. */
+export function redactedConfig(c: HubConfig): Record<string, unknown> {
+  return { ...c, ...(c.password !== undefined ? { password: '***' } : {}) };
+}
