@@ -153,10 +153,11 @@ export function mergeLayers(...layers: readonly unknown[]): unknown {
 
 function mergeTwo(a: unknown, b: unknown): unknown {
   if (b === undefined) return a;
-  if (!isPlainObject(a) || !isPlainObject(b)) return b;
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) if (v !== undefined) out[k] = mergeTwo(a[k], v);
-  return out;
+  if (!isPlainObject(b)) return b;
+  const out: Record<string, unknown> = isPlainObject(a) ? { ...a } : {};
+  for (const [k, v] of Object.entries(b)) if (v !== undefined) out[k] = mergeTwo(out[k], v);
+  // A layer that set nothing in an object it names leaves no empty object behind.
+  return Object.keys(out).length === 0 && !isPlainObject(a) ? a : out;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

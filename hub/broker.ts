@@ -21,7 +21,12 @@ export async function startEmbeddedBroker(opts: { port: number; host?: string })
   // aedes 1.x is an ES module; Node 20.19+ can require() it, which keeps this file CommonJS.
   const { Aedes } = require('aedes') as { Aedes: { createBroker(o?: object): Promise<AedesLike> } };
   const broker = await Aedes.createBroker();
-  const server: Server = createServer(broker.handle);
+  // Nagle off: a PUBACK followed by a PUBLISH to the same client otherwise waits for that client's delayed ACK
+  // (~40 ms on Linux), e.g. every command reply and sample ack to a client that has just published.
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true);
+    broker.handle(socket);
+  });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -86,6 +86,11 @@ export const HubConfigSchema = z
     minHeldOutWindows: z.number().int().min(1).max(10_000_000).default(16),
     /** Newest windows of a site a round reads at most. */
     maxRoundWindows: z.number().int().min(2).max(10_000_000).default(20_000),
+    /**
+     * Whose predictions the gate's agreement is measured against: `adapted-teacher` (default: a DANN teacher trained
+     * each round on source + the site's windows) or `teacher` (the hub's teacher as it is). See hub/gate.ts.
+     */
+    gateReference: z.enum(['adapted-teacher', 'teacher']).default('adapted-teacher'),
     /** How much worse (0-1 agreement, 0-100 macro-F1 points / 100) the candidate may be than the current student. */
     gateTolerance: z.number().min(0).max(1).default(0),
     /** Operator-supplied labelled sets, per site: also gate on macro-F1 there. */
@@ -146,13 +151,17 @@ export function readConfigFile(file: string): Record<string, unknown> {
 }
 
 /**
- * defaults < file < flags: `flags` holds only what was given on the command line (undefined = not given), already
- * converted to the schema's types. Keys whose value is undefined do not override the file.
+ * schema defaults < `base` < file < `env` < flags. `flags` holds only what was given on the command line, `base`
+ * deployment defaults (systemd's STATE_DIRECTORY), `env` secrets from the environment (SITEKD_MQTT_PASSWORD, so a
+ * password need not sit in the file or in `ps`); all already converted to the schema's types. A key whose value is
+ * undefined overrides nothing.
  */
-export function loadHubConfig(opts: { file?: string; flags: Record<string, unknown> }): HubConfig {
+export function loadHubConfig(opts: { file?: string; flags: Record<string, unknown>; base?: Record<string, unknown>; env?: Record<string, unknown> }): HubConfig {
   const fromFile = opts.file === undefined ? {} : readConfigFile(opts.file);
-  const merged: Record<string, unknown> = { ...fromFile };
-  for (const [k, v] of Object.entries(opts.flags)) if (v !== undefined) merged[k] = v;
+  const merged: Record<string, unknown> = {};
+  for (const layer of [opts.base ?? {}, fromFile, opts.env ?? {}, opts.flags]) {
+    for (const [k, v] of Object.entries(layer)) if (v !== undefined) merged[k] = v;
+  }
   return Object.freeze(parseHubConfig(merged, opts.file === undefined ? 'hub configuration' : `hub configuration (${opts.file} + flags)`));
 }
 

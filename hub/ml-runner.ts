@@ -9,7 +9,7 @@ import { ErrorCode, SitekdError, type ErrorCode as Code } from '../shared/errors
 import type { WorkerMessage, WorkerOutput, WorkerTask } from './ml-worker-protocol';
 
 export interface RunOptions {
-  readonly onProgress?: (epoch: number, epochs: number, losses: Record<string, number>) => void;
+  readonly onProgress?: (epoch: number, epochs: number, losses: Record<string, number>, phase: 'reference' | 'candidate') => void;
   readonly signal?: AbortSignal;
   /** V8 heap cap of the worker (MB); tfjs tensors live outside it (wasm memory). */
   readonly maxHeapMb?: number;
@@ -43,7 +43,7 @@ export const runMlTask: MlRunner = <T extends WorkerTask>(task: T, opts: RunOpti
     worker.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'progress') {
         try {
-          opts.onProgress?.(msg.epoch, msg.epochs, msg.losses);
+          opts.onProgress?.(msg.epoch, msg.epochs, msg.losses, msg.phase);
         } catch {
           // progress reporting must not break the run
         }

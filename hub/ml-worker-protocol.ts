@@ -46,6 +46,14 @@ export interface RedistillTask {
   readonly hparams: Partial<HParams>;
   readonly unikd: Partial<UniKdOptions>;
   readonly meta: Omit<CnnArtifactMeta, 'hparams' | 'options' | 'backend'>;
+  /**
+   * Whose argmax the gate compares with on the held-out windows: `teacher` (the hub's teacher as it is) or
+   * `adapted-teacher` (a DANN teacher trained in this round on source + the site's training windows, i.e. with a
+   * data-domain discriminator that has seen the site; hub/gate.ts explains why).
+   */
+  readonly reference: 'teacher' | 'adapted-teacher';
+  /** Epochs of the adapted teacher. */
+  readonly referenceEpochs: number;
 }
 
 export type WorkerTask = TrainTask | RedistillTask;
@@ -58,6 +66,7 @@ export interface TrainOutput {
 }
 
 export interface Evaluation {
+  readonly reference: 'teacher' | 'adapted-teacher';
   readonly heldOut: number;
   readonly candidateAgreement: number;
   readonly currentAgreement: number;
@@ -77,6 +86,13 @@ export interface RedistillOutput extends TrainOutput {
 export type WorkerOutput<T extends WorkerTask> = T extends RedistillTask ? RedistillOutput : TrainOutput;
 
 export type WorkerMessage =
-  | { readonly type: 'progress'; readonly epoch: number; readonly epochs: number; readonly losses: Record<string, number> }
+  | {
+      readonly type: 'progress';
+      /** `reference`: the adapted teacher of the gate; `candidate`: the student (or the one network of a `train` task). */
+      readonly phase: 'reference' | 'candidate';
+      readonly epoch: number;
+      readonly epochs: number;
+      readonly losses: Record<string, number>;
+    }
   | { readonly type: 'result'; readonly output: TrainOutput | RedistillOutput }
   | { readonly type: 'error'; readonly code: string; readonly message: string };

@@ -27,7 +27,7 @@ function trainNet(task: TrainTask | RedistillTask, algorithm: 'source-only' | 'k
     algorithm, spec: task.spec, source: task.source, target, seed: task.seed, hparams: task.hparams,
     ...(task.kind === 'redistill' ? { unikd: task.unikd } : task.unikd !== undefined ? { unikd: task.unikd } : {}),
     ...(teacher !== undefined ? { teacher } : {}),
-    onEpoch: (epoch, epochs, losses) => post({ type: 'progress', epoch, epochs, losses }),
+    onEpoch: (epoch, epochs, losses) => post({ type: 'progress', phase: 'candidate', epoch, epochs, losses }),
   });
 }
 
@@ -47,13 +47,25 @@ function runTrain(task: TrainTask, backend: string): TrainOutput {
   return { artifact: encodeResult(task, r, backend, {}), history: r.history, trainSeconds: r.trainSeconds, backend };
 }
 
+/** The gate's judge: the teacher itself, or a DANN teacher adapted in this round to the site's windows. */
+function referenceNet(task: RedistillTask, teacher: Cnn): Cnn {
+  if (task.reference === 'teacher') return teacher;
+  return train({
+    algorithm: 'dann', spec: teacher.spec, source: task.source, target: task.target, seed: task.seed + 7919,
+    hparams: { ...task.hparams, epochs: task.referenceEpochs },
+    onEpoch: (epoch, epochs, losses) => post({ type: 'progress', phase: 'reference', epoch, epochs, losses }),
+  }).net;
+}
+
 function runRedistill(task: RedistillTask, backend: string): RedistillOutput {
   const teacher = loadNet(task.teacher);
   const current = loadNet(task.current);
+  const reference = referenceNet(task, teacher);
   const r = trainNet(task, 'unikd', teacher, task.target);
-  // Gate inputs: every model in eval mode on the same held-out windows (the teacher's argmax is the reference).
-  const ref = argmaxRows(predictLogits(teacher, task.heldOut));
+  // Gate inputs: every model in eval mode on the same held-out windows; the reference's argmax is what counts.
+  const ref = argmaxRows(predictLogits(reference, task.heldOut));
   const evaluation: Evaluation = {
+    reference: task.reference,
     heldOut: task.heldOut.n,
     candidateAgreement: agreement(argmaxRows(predictLogits(r.net, task.heldOut)), ref),
     currentAgreement: agreement(argmaxRows(predictLogits(current, task.heldOut)), ref),

@@ -12,14 +12,13 @@
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeArtifactFile } from '../shared/artifact/artifact-file';
 import { decodeArtifact, type DecodedArtifact } from '../shared/artifact/model-artifact';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
 import type { BackendPreference } from '../shared/ml/backend';
 import { CnnSpecSchema, specFor, type CnnSpec } from '../shared/ml/model-spec';
 import type { Domain } from '../shared/ml/types';
 import { isValidId } from '../shared/protocol/topics';
-import { quarantineFile } from './atomic-file';
+import { quarantineFile, writeFileAtomic } from './atomic-file';
 import type { Logger } from './log';
 import type { MlRunner } from './ml-runner';
 
@@ -97,7 +96,7 @@ async function loadOrTrainTeacher(o: TeacherOptions): Promise<{ teacher: ModelBy
     },
     { onProgress: (e, n) => o.log.info('teacher epoch', { epoch: e, epochs: n }), ...(o.signal ? { signal: o.signal } : {}) },
   );
-  await writeArtifactFile(file, decodeArtifact(out.artifact));
+  await writeFileAtomic(file, out.artifact);
   const teacher = checkModel(out.artifact, o.input, 'trained teacher', 't');
   o.log.info('teacher trained', { version: teacher.version, seconds: Math.round(out.trainSeconds * 10) / 10, backend: out.backend });
   return { teacher, origin: 'trained' };
@@ -124,7 +123,7 @@ async function loadOrDistillGeneric(o: TeacherOptions, teacher: ModelBytes): Pro
     },
     { onProgress: (e, n) => o.log.info('generic student epoch', { epoch: e, epochs: n }), ...(o.signal ? { signal: o.signal } : {}) },
   );
-  await writeArtifactFile(file, decodeArtifact(out.artifact));
+  await writeFileAtomic(file, out.artifact);
   const generic = checkModel(out.artifact, o.input, 'generic student', 'g');
   o.log.info('generic student distilled', { version: generic.version, seconds: Math.round(out.trainSeconds * 10) / 10 });
   return generic;

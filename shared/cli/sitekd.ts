@@ -14,6 +14,9 @@ const commands: Record<string, () => Promise<Command>> = {
   'train-teacher': async () => (require('../../hub/cli/train-teacher') as typeof import('../../hub/cli/train-teacher')).trainTeacherCommand,
   distill: async () => (require('../../hub/cli/distill') as typeof import('../../hub/cli/distill')).distillCommand,
   eval: async () => (require('../../hub/cli/eval') as typeof import('../../hub/cli/eval')).evalCommand,
+  hub: async () => (require('../../hub/main') as typeof import('../../hub/main')).hubCommand,
+  redistill: async () => (require('../../hub/cli/redistill') as typeof import('../../hub/cli/redistill')).redistillCommand,
+  agent: async () => (require('../../agent/main') as typeof import('../../agent/main')).agentCommand,
   sim: async () => (require('../../hub/cli/sim') as typeof import('../../hub/cli/sim')).simCommand,
   'import-uci': async () => (require('../../hub/cli/import-uci') as typeof import('../../hub/cli/import-uci')).importUciCommand,
 };

@@ -76,6 +76,10 @@ const AgentOnline = z.strictObject({
   windowLength: z.number().int().min(8).max(MAX_WINDOW_LENGTH),
   startedAt: TimeMs,
   ts: TimeMs,
+  /** The last model update this agent refused or rolled back (the previous model kept serving). */
+  lastUpdateError: z
+    .strictObject({ code: Text(64), message: Text(1000), version: Text(64), at: TimeMs })
+    .optional(),
 });
 const AgentOffline = z.strictObject({ state: z.literal('offline'), ts: TimeMs.optional() });
 

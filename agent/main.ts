@@ -1,0 +1,206 @@
+/**
+ * `sitekd agent`: the agent process's composition root (house-style §3.7 habit 1) — the only agent file that creates
+ * I/O objects (MQTT client, model store, outbox, logger, clock) and touches the process (signals).
+ *
+ *   sitekd agent --site S --id A --broker URL --sensor-topic T [--hub-key FILE] [--model FILE] [--data-dir DIR] …
+ *   sitekd agent --config agent.json [flags that override it]
+ *
+ * Exit status: 0 after SIGINT/SIGTERM (graceful stop: `offline` status published, outbox on disk), 78 (EX_CONFIG)
+ * for an invalid configuration (systemd: `RestartPreventExitStatus=78`), 64 for unusable command-line flags, 1 for
+ * any other fatal error.
+ */
+import * as fs from 'node:fs';
+import { createPublicKey } from 'node:crypto';
+import * as path from 'node:path';
+import type { z } from 'zod';
+import { formatUsage, parseCommandArgs, type OptionTable } from '../shared/cli/args';
+import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
+import { selectBackend } from '../shared/ml/backend';
+import { tf } from '../shared/ml/tf';
+import { keyIdOf } from '../shared/protocol/signing';
+import { MqttTransport } from '../shared/transport/mqtt-transport';
+import { Agent, lastWill } from './agent';
+import { agentFlagSchema, agentFlagTable, flagsToConfig } from './cli';
+import { systemClock, type Clock } from './clock';
+import { listHubKeys, loadAgentConfig, redactedConfig, type AgentConfig } from './config';
+import { createJsonLogger, silentLogger, type Logger } from './log';
+import { ModelStore } from './model-store';
+import { Outbox } from './outbox';
+
+/** Exit status for an invalid configuration (sysexits.h EX_CONFIG). */
+export const EXIT_CONFIG = 78;
+
+// Structurally the `Command` of the sitekd dispatcher (hub/cli/common.ts), which agent/ must not import.
+export interface CommandIo {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+export interface AgentCommand {
+  readonly summary: string;
+  readonly usage?: { readonly table: OptionTable; readonly schema: z.ZodType };
+  run(argv: readonly string[], io: CommandIo): Promise<number>;
+}
+
+export interface StartOptions {
+  readonly log?: Logger;
+  readonly clock?: Clock;
+  readonly readText?: (p: string) => string;
+}
+
+/** A started agent and what it owns. */
+export interface RunningAgent {
+  readonly agent: Agent;
+  readonly transport: MqttTransport;
+  readonly config: AgentConfig;
+  /** Graceful stop, then the MQTT client is closed. */
+  stop(): Promise<void>;
+}
+
+const readUtf8 = (p: string): string => fs.readFileSync(p, 'utf8');
+
+/** Builds every I/O object for `config` and starts the agent; returns without waiting for the broker. */
+export async function startAgent(config: AgentConfig, opts: StartOptions = {}): Promise<RunningAgent> {
+  const log = opts.log ?? silentLogger;
+  const clock = opts.clock ?? systemClock;
+  const readText = opts.readText ?? readUtf8;
+  const trustedKeys = checkHubKeys(listHubKeys(config, readText));
+  if (trustedKeys.length === 0) log.warn('no hub public key configured: every model manifest will be refused');
+  const backend = await selectBackend(config.backend);
+  const dataDir = path.resolve(config.dataDir);
+  const store = await ModelStore.open({ dir: path.join(dataDir, 'models'), now: () => clock.now(), log });
+  const outbox = await Outbox.open({
+    dir: path.join(dataDir, 'outbox'),
+    maxBytes: config.outboxMaxBytes,
+    now: () => clock.now(),
+    ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
+    onQuarantine: (file, error) => log.warn('outbox record quarantined', { file, code: error.code }),
+  });
+  const initialModel = store.active === null && config.modelFile !== undefined ? { bytes: readModelFile(config.modelFile), path: config.modelFile } : undefined;
+  const b = config.broker;
+  const tls = (file: string | undefined, what: string): string | undefined => {
+    if (file === undefined) return undefined;
+    try {
+      return readText(file);
+    } catch (cause) {
+      throw new SitekdError(ErrorCode.CONFIG_INVALID, `cannot read the TLS ${what} ${file}`, { cause, details: { path: file } });
+    }
+  };
+  const ca = tls(b.caFile, 'CA certificate');
+  const cert = tls(b.certFile, 'certificate');
+  const key = tls(b.keyFile, 'key');
+  const transport = MqttTransport.create({
+    url: b.url,
+    clientId: b.clientId,
+    ...(b.username !== undefined ? { username: b.username } : {}),
+    ...(b.password !== undefined ? { password: b.password } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+    rejectUnauthorized: b.rejectUnauthorized,
+    protocol: b.protocol,
+    will: lastWill(config),
+    maxPacketBytes: b.maxPacketBytes,
+    reconnectPeriodMs: b.reconnectPeriodMs,
+    keepaliveS: b.keepaliveS,
+  });
+  transport.setHandlerErrorListener((err, topic) => log.error('message handler failed', { topic, err }));
+  let agent: Agent;
+  try {
+    agent = new Agent({
+      config,
+      transport,
+      store,
+      outbox,
+      clock,
+      log,
+      trustedKeys,
+      backend: backend.name,
+      agentVersion: packageVersion(),
+      tfMemory: () => tf.memory(),
+      rssBytes: () => process.memoryUsage.rss(),
+      initialModel,
+      seed: config.seed ?? (Math.random() * 2 ** 32) >>> 0,
+    });
+    await agent.start();
+  } catch (err) {
+    // A client left reconnecting would keep the process alive after a CONFIG_INVALID exit.
+    await transport.close(true).catch(() => undefined);
+    throw err;
+  }
+  return {
+    agent,
+    transport,
+    config,
+    async stop() {
+      await agent.stop();
+      await transport.close().catch(() => undefined);
+    },
+  };
+}
+
+export const agentCommand: AgentCommand = {
+  summary: 'run an edge agent: sensor topics → student predictions, sample return, signed model updates',
+  usage: { table: agentFlagTable, schema: agentFlagSchema },
+  async run(argv, io) {
+    const flags = parseCommandArgs('agent', argv, agentFlagTable, agentFlagSchema);
+    let running: RunningAgent;
+    let log: Logger = silentLogger;
+    try {
+      const config = loadAgentConfig({ file: flags.config, overrides: flagsToConfig(flags, io.env), readText: readUtf8 });
+      log = createJsonLogger(io.stderr, config.logLevel, { site: config.site, agent: config.id });
+      log.info('starting agent', { config: redactedConfig(config) });
+      running = await startAgent(config, { log });
+    } catch (err) {
+      if (isSitekdError(err, ErrorCode.CONFIG_INVALID)) {
+        io.stderr.write(`sitekd: ${err.code}: ${err.message}\n`);
+        return EXIT_CONFIG;
+      }
+      throw err;
+    }
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    log.info('stopping', { signal });
+    await running.stop();
+    return 0;
+  },
+};
+
+/** Ed25519 public keys only; anything else is a configuration mistake found at start, not at the first manifest. */
+function checkHubKeys(pems: readonly string[]): string[] {
+  return pems.map((pem, i) => {
+    try {
+      const key = createPublicKey(pem);
+      if (key.type !== 'public') throw new Error('not a public key');
+      keyIdOf(key);
+      return pem;
+    } catch (cause) {
+      throw new SitekdError(ErrorCode.CONFIG_INVALID, `hub public key #${i + 1} is not an Ed25519 public key PEM`, { cause });
+    }
+  });
+}
+
+function readModelFile(file: string): Uint8Array {
+  try {
+    return fs.readFileSync(file);
+  } catch (cause) {
+    throw new SitekdError(ErrorCode.CONFIG_INVALID, `cannot read the model file ${file}`, { cause, details: { path: file } });
+  }
+}
+
+/** sitekd's version, from the package.json above this file (dist/agent/main.js → ../../package.json). */
+function packageVersion(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'sitekd' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here; look one level up
+    }
+    dir = path.dirname(dir);
+  }
+  return '0.0.0';
+}

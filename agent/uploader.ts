@@ -1,0 +1,239 @@
+/**
+ * Returns windows to the hub (docs/protocol.md "Returning samples: the ack and delete rule"):
+ * every `upload.intervalMs` the `SampleSelector` gives a batch within the byte budget; it is encoded as a SampleBatch
+ * under a fresh random `batchId`, written to the durable `Outbox` *before* it is published, then published with QoS 1.
+ * A batch leaves the outbox only when an ack with its `batchId` arrives. A batch without an ack is sent again —
+ * the same bytes, the same `batchId` — after `ackTimeoutMs` or a reconnect; the hub deduplicates by `batchId`, so a
+ * retry never stores a window twice, and a restart re-sends whatever the outbox still holds.
+ * At most `maxInFlight` batches (the oldest) are on the wire without an ack, so a long outage does not end in a burst
+ * of the whole outbox.
+ */
+import { randomBytes } from 'node:crypto';
+import { encode, decode, f32ToBytes } from '../shared/protocol/codec';
+import { SampleAckSchema, type SampleBatch as SampleBatchMessage } from '../shared/protocol/messages';
+import { samplesTopic } from '../shared/protocol/topics';
+import type { AgentTransport } from './agent-transport';
+import type { Clock, TimerHandle } from './clock';
+import type { DropCounter } from './drop-counter';
+import type { Logger } from './log';
+import type { Outbox } from './outbox';
+import { SampleSelector } from './sample-selector';
+
+export interface UploaderOptions {
+  readonly site: string;
+  readonly agent: string;
+  readonly channels: number;
+  readonly windowLength: number;
+  readonly upload: {
+    readonly budgetBytesPerMinute: number;
+    readonly randomShare: number;
+    readonly maxBatch: number;
+    readonly intervalMs: number;
+    readonly ackTimeoutMs: number;
+    readonly maxInFlight: number;
+  };
+  readonly seed: number;
+  readonly transport: AgentTransport;
+  readonly outbox: Outbox;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly drops: DropCounter;
+  readonly maxAckBytes: number;
+}
+
+export interface UploaderCounters {
+  batchesCut: number;
+  samplesCut: number;
+  publishes: number;
+  resends: number;
+  bytesUploaded: number;
+  acked: number;
+  /** Acks that carried an error: the hub refuses the batch for good (deleted anyway). */
+  refusedByHub: number;
+  /** Acks for a batch the outbox does not hold (already acked: a duplicate ack). */
+  unknownAcks: number;
+  publishErrors: number;
+}
+
+/** A url-safe random batch id (16 chars of [A-Za-z0-9_-]): unique without any persisted counter. */
+export function newBatchId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+export class Uploader {
+  readonly counters: UploaderCounters = {
+    batchesCut: 0, samplesCut: 0, publishes: 0, resends: 0, bytesUploaded: 0, acked: 0, refusedByHub: 0, unknownAcks: 0, publishErrors: 0,
+  };
+  private selector: { version: string; numClasses: number; selector: SampleSelector } | null = null;
+  /** batchId → when it was last published (monotonic ms); absent = not on the wire in this connection. */
+  private readonly sentAt = new Map<string, number>();
+  private readonly timers: TimerHandle[] = [];
+  private readonly topic: string;
+  private flushing = false;
+  private flushAgain = false;
+  private work: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly opts: UploaderOptions) {
+    this.topic = samplesTopic(opts.site, opts.agent);
+  }
+
+  /** A new model: candidates of the old one are dropped (their logits came from another student). */
+  setModel(model: { version: string; numClasses: number } | null): void {
+    if (model === null) {
+      this.selector = null;
+      return;
+    }
+    const u = this.opts.upload;
+    const selector = new SampleSelector({
+      windowSize: this.opts.windowLength * this.opts.channels,
+      numClasses: model.numClasses,
+      budgetBytesPerMinute: u.budgetBytesPerMinute,
+      randomShare: u.randomShare,
+      seed: this.opts.seed,
+      now: () => this.opts.clock.now(),
+    });
+    this.selector = { version: model.version, numClasses: model.numClasses, selector };
+  }
+
+  /** Considers one classified window. Never throws. */
+  offer(window: Float32Array, logits: Float32Array, probs: Float32Array, windowStart: number): void {
+    const s = this.selector;
+    if (s === null || logits.length !== s.numClasses) return;
+    try {
+      s.selector.offer(window, logits, probs, windowStart);
+    } catch (err) {
+      this.opts.log.warn('sample offer failed', { err });
+    }
+  }
+
+  start(): void {
+    const u = this.opts.upload;
+    this.timers.push(this.opts.clock.every(u.intervalMs, () => void this.cut()));
+    // Timeouts are checked often enough to resend within ~25 % of ackTimeoutMs.
+    this.timers.push(this.opts.clock.every(Math.max(50, Math.min(1000, Math.floor(u.ackTimeoutMs / 4))), () => void this.flush()));
+  }
+
+  /** Every connection starts with nothing on the wire: everything unacked is sent again. */
+  onConnect(): void {
+    this.sentAt.clear();
+    void this.flush();
+  }
+
+  /** Handler for `{site}/{agent}/samples/ack`. Never throws. */
+  onAck(topic: string, payload: Uint8Array): void {
+    const r = decode(SampleAckSchema, payload, { maxBytes: this.opts.maxAckBytes });
+    if (!r.ok) {
+      this.opts.drops.record('ack', r.error, topic);
+      return;
+    }
+    const ack = r.value;
+    this.sentAt.delete(ack.batchId);
+    this.queue(async () => {
+      const deleted = await this.opts.outbox.ack(ack.batchId);
+      if (!deleted) {
+        this.counters.unknownAcks++;
+        return;
+      }
+      this.counters.acked++;
+      if (ack.error !== undefined) {
+        this.counters.refusedByHub++;
+        this.opts.log.warn('hub refused a sample batch', { batchId: ack.batchId, code: ack.error.code, message: ack.error.message });
+      }
+    }).then(() => this.flush());
+  }
+
+  /** Cuts a batch now (also what the timer does). */
+  cut(): Promise<void> {
+    return this.queue(async () => {
+      const s = this.selector;
+      if (s === null || this.stopped) return;
+      const perSample = 4 * this.opts.windowLength * this.opts.channels + 4 * s.numClasses + 9;
+      const room = Math.floor((this.opts.transport.maxPacketBytes - 2048) / perSample);
+      const batch = s.selector.takeBatch(Math.max(1, Math.min(this.opts.upload.maxBatch, room)));
+      if (batch === undefined) return;
+      const msg: SampleBatchMessage = {
+        batchId: newBatchId(),
+        site: this.opts.site,
+        agent: this.opts.agent,
+        modelVersion: s.version,
+        channels: this.opts.channels,
+        windowLength: this.opts.windowLength,
+        numClasses: s.numClasses,
+        n: batch.n,
+        windows: f32ToBytes(batch.windows),
+        logits: f32ToBytes(batch.logits),
+        windowStarts: Array.from(batch.windowStarts),
+        createdAt: this.opts.clock.now(),
+      };
+      // Durable first: a crash after this line re-sends the batch on restart; before it, nothing was promised.
+      await this.opts.outbox.put(msg.batchId, encode(msg));
+      this.counters.batchesCut++;
+      this.counters.samplesCut += batch.n;
+    }).then(() => this.flush());
+  }
+
+  /** Publishes what is due: unsent or unacked for longer than ackTimeoutMs, oldest first, within maxInFlight. */
+  async flush(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = true;
+    try {
+      do {
+        this.flushAgain = false;
+        await this.flushOnce();
+      } while (this.flushAgain && !this.stopped);
+    } catch (err) {
+      this.opts.log.warn('sample upload failed', { err });
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) t.cancel();
+    await this.work;
+    while (this.flushing) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private async flushOnce(): Promise<void> {
+    if (this.stopped || !this.opts.transport.connected) return;
+    const { maxInFlight, ackTimeoutMs } = this.opts.upload;
+    const now = this.opts.clock.monotonicMs();
+    const head = this.opts.outbox.list().slice(0, maxInFlight);
+    const isDue = (id: string): boolean => {
+      const at = this.sentAt.get(id);
+      return at === undefined || now - at >= ackTimeoutMs;
+    };
+    if (!head.some((e) => isDue(e.id))) return;
+    for (const rec of await this.opts.outbox.peek(maxInFlight)) {
+      if (!isDue(rec.id) || !this.opts.transport.connected) continue;
+      if (this.sentAt.has(rec.id)) this.counters.resends++;
+      this.sentAt.set(rec.id, now);
+      this.counters.publishes++;
+      // Not awaited: a QoS 1 publish settles at PUBACK, which an outage can delay for long; the ack decides anyway.
+      this.opts.transport.publish(this.topic, rec.bytes, { qos: 1 }).then(
+        () => {
+          this.counters.bytesUploaded += rec.bytes.byteLength;
+        },
+        (err: unknown) => {
+          this.counters.publishErrors++;
+          this.sentAt.delete(rec.id);
+          this.opts.log.warn('sample batch publish failed', { batchId: rec.id, err });
+        },
+      );
+    }
+  }
+
+  private queue<T>(op: () => Promise<T>): Promise<T | undefined> {
+    const run = this.work.then(op).catch((err: unknown) => {
+      this.opts.log.warn('sample outbox operation failed', { err });
+      return undefined;
+    });
+    this.work = run;
+    return run;
+  }
+}

@@ -1,0 +1,354 @@
+/**
+ * The hub's lifecycle: start the broker (embedded aedes unless `broker` names one), connect, subscribe, make or load
+ * the teacher and the generic student, publish every site's model, then serve until stop(). It owns every I/O
+ * object of the process (hub/main.ts only parses the command line and handles signals), and wires the pieces:
+ *   inbound messages → Inbound (samples, status, telemetry) and CommandHandler (hub/cmd);
+ *   triggers (cron slot, enough new windows, command) → JobQueue → runRedistill (worker thread) → ModelPublisher;
+ *   job transitions → JobEvents on hub/jobs; any change → the retained hub/status.
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
+import type { Domain, WindowSet } from '../shared/ml/types';
+import { encode } from '../shared/protocol/codec';
+import type { HubStatus } from '../shared/protocol/messages';
+import { hubCmdTopic, hubStatusTopic, isValidSiteId, sub } from '../shared/protocol/topics';
+import type { MqttTransport } from '../shared/transport/mqtt-transport';
+import type { EmbeddedBroker } from './broker';
+import { CommandHandler } from './commands';
+import type { HubConfig } from './config';
+import { connectHub } from './connection';
+import { DropCounter } from './drop-counter';
+import { hubStatus, siteDetails } from './hub-status';
+import { Inbound } from './inbound';
+import { JobQueue } from './job-queue';
+import { publishJobEvent, type JobTrigger } from './job-events';
+import { loadOrCreateKey, type HubKey } from './keys';
+import type { Logger } from './log';
+import { runMlTask, type MlRunner } from './ml-runner';
+import { ModelFiles } from './model-files';
+import { ModelPublisher } from './model-publisher';
+import { runRedistill, type RedistillResult } from './redistill-job';
+import { SampleStore } from './sample-store';
+import { SiteModels } from './site-models';
+import { SiteRegistry } from './site-registry';
+import { loadSourceData } from './source-data';
+import { modelsDir, prepareTeacher, type InputLayout, type TeacherBundle } from './teacher';
+import { Triggers } from './triggers';
+
+export interface HubOptions {
+  readonly config: HubConfig;
+  readonly log: Logger;
+  readonly hubVersion: string;
+  readonly now?: () => number;
+  /** Runs training tasks (default: a worker thread per task). */
+  readonly run?: MlRunner;
+  /** Called once the embedded broker listens (before the teacher is ready), e.g. to print a free port. */
+  readonly onBrokerListening?: (port: number, url: string) => void;
+}
+
+export type HubState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export class Hub {
+  state: HubState = 'idle';
+  readonly startedAt: number;
+  private readonly c: HubConfig;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly run: MlRunner;
+  /** Aborts a running round (stop, after the grace period). */
+  private readonly abort = new AbortController();
+  /** Aborts the teacher / generic student training of start() (stop, at once). */
+  private readonly startAbort = new AbortController();
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private signalStopping!: () => void;
+  private readonly stoppingSignal = new Promise<void>((resolve) => {
+    this.signalStopping = resolve;
+  });
+  private readonly drops: DropCounter;
+  private labelled: ReadonlyMap<string, WindowSet> = new Map();
+  private teacher: Promise<TeacherBundle>;
+  private resolveTeacher!: (b: TeacherBundle) => void;
+  private rejectTeacher!: (err: unknown) => void;
+  private bundle: TeacherBundle | undefined;
+  private broker: EmbeddedBroker | undefined;
+  private transport: MqttTransport | undefined;
+  private store: SampleStore | undefined;
+  private registry: SiteRegistry | undefined;
+  private publisher: ModelPublisher | undefined;
+  private queue: JobQueue<RedistillResult> | undefined;
+  private triggers: Triggers | undefined;
+  private models: SiteModels | undefined;
+  private inbound: Inbound | undefined;
+  private commands: CommandHandler | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private statusDebounce: NodeJS.Timeout | undefined;
+  private source: Domain | undefined;
+  private input: InputLayout | undefined;
+  /** The broker URL the hub connected to. */
+  url = '';
+  key: HubKey | undefined;
+
+  constructor(private readonly o: HubOptions) {
+    this.c = o.config;
+    this.log = o.log;
+    this.now = o.now ?? Date.now;
+    this.run = o.run ?? runMlTask;
+    this.startedAt = this.now();
+    this.drops = new DropCounter(this.log);
+    this.teacher = new Promise<TeacherBundle>((resolve, reject) => {
+      this.resolveTeacher = resolve;
+      this.rejectTeacher = reject;
+    });
+    this.teacher.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+  }
+
+  /**
+   * Resolves when the hub serves: broker up, subscribed, teacher ready, every known site's model published. Samples,
+   * status and commands are handled from the moment the subscriptions are up, also while the teacher trains.
+   * Rejects with JOB_REJECTED when stop() interrupts it.
+   */
+  start(): Promise<void> {
+    if (this.state !== 'idle') return Promise.reject(new SitekdError(ErrorCode.CONFIG_INVALID, `hub.start() called in state ${this.state}`));
+    this.state = 'starting';
+    this.starting = this.doStart();
+    return this.starting;
+  }
+
+  private checkNotStopping(): void {
+    if (this.state === 'stopping' || this.state === 'stopped') throw new SitekdError(ErrorCode.JOB_REJECTED, 'the hub was stopped while starting');
+  }
+
+  private async doStart(): Promise<void> {
+    const c = this.c;
+    const data = loadSourceData(c, this.log);
+    this.source = data.source;
+    this.input = data.input;
+    this.labelled = data.labelled;
+    fs.mkdirSync(c.stateDir, { recursive: true });
+    this.key = await loadOrCreateKey(c.stateDir);
+    this.checkNotStopping();
+    this.log.info('signing key', { keyId: this.key.keyId, publicKey: this.key.publicKeyFile, created: this.key.created });
+    const store = (this.store = await SampleStore.open(join(c.stateDir, 'samples'), { now: this.now, maxWindowsPerSite: c.maxWindowsPerSite, maxBytesTotal: c.maxStoreBytes }));
+    for (const q of store.quarantined()) this.log.warn('sample store file set aside', { file: q.file, code: q.code, reason: q.reason });
+    this.checkNotStopping();
+    const registry = (this.registry = await SiteRegistry.open(join(c.stateDir, 'registry.json'), { now: this.now, staleAfterMs: c.staleAfterSeconds * 1000 }));
+    for (const p of registry.problems) this.log.warn('site registry reset', { code: p.code, error: p.message });
+    for (const site of store.sites()) registry.setNewWindows(site, store.countSince(site, registry.lastRedistill(site)?.seqMarker ?? 0));
+    this.checkNotStopping();
+    const conn = await connectHub(c, this.log, { onListening: this.o.onBrokerListening, onBroker: (b) => (this.broker = b) });
+    this.url = conn.url;
+    this.transport = conn.transport;
+    this.checkNotStopping();
+    this.wire();
+    this.publishStatus();
+    this.statusTimer = setInterval(() => this.publishStatus(), c.statusIntervalSeconds * 1000);
+    this.statusTimer.unref();
+    await this.prepareModels();
+    this.checkNotStopping();
+    this.triggers?.start();
+    this.state = 'running';
+    this.log.info('hub running', { broker: this.url, sites: this.servedSites().length, teacher: this.bundle?.teacher.version });
+  }
+
+  /** Stops triggers, lets a running round finish (up to shutdownTimeoutSeconds), then closes everything. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  /** Resolves as soon as stop() was called. */
+  whenStopping(): Promise<void> {
+    return this.stoppingSignal;
+  }
+
+  private async doStop(): Promise<void> {
+    const wasRunning = this.state !== 'idle';
+    this.state = 'stopping';
+    this.signalStopping();
+    this.startAbort.abort();
+    this.rejectTeacher(new SitekdError(ErrorCode.JOB_REJECTED, 'the hub is stopping'));
+    await this.starting?.catch(() => undefined);
+    this.triggers?.stop();
+    for (const t of [this.statusTimer, this.statusDebounce]) if (t !== undefined) clearTimeout(t);
+    if (this.queue !== undefined) {
+      const closed = this.queue.close();
+      const deadline = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.c.shutdownTimeoutSeconds * 1000).unref());
+      if ((await Promise.race([closed, deadline])) === 'timeout') this.log.warn('aborting the running round', { afterSeconds: this.c.shutdownTimeoutSeconds });
+    }
+    this.abort.abort(); // ends a teacher training or a round still running
+    await this.queue?.drain();
+    await this.models?.settle();
+    if (this.transport !== undefined) {
+      const offline: HubStatus = { state: 'offline', ts: this.now() };
+      await withTimeout(this.transport.publish(hubStatusTopic(), encode(offline), { qos: 1, retain: true }), 2000).catch(() => undefined);
+      await this.transport.close(!this.transport.connected).catch(() => undefined);
+    }
+    await this.store?.close();
+    await this.registry?.flush();
+    await this.broker?.close();
+    this.state = 'stopped';
+    if (wasRunning) this.log.info('hub stopped', { dropped: this.drops.total() });
+  }
+
+  /** Resolves with the teacher and the generic student once they exist. */
+  whenTeacher(): Promise<TeacherBundle> {
+    return this.teacher;
+  }
+
+  get brokerPort(): number | undefined {
+    return this.broker?.port;
+  }
+
+  get publicKeyPem(): string | undefined {
+    return this.key?.publicKeyPem;
+  }
+
+  /** Counters for tests, the `status` command and the log. */
+  stats(): Record<string, unknown> {
+    return {
+      dropped: this.drops.codes(), droppedByKind: this.drops.kinds(), inbound: { ...this.inbound?.stats }, commands: { ...this.commands?.stats },
+      transport: { ...this.transport?.stats }, store: this.store?.stats(), rssBytes: process.memoryUsage().rss,
+    };
+  }
+
+  /** Sites the hub serves: configured, persisted, or announced by an agent. */
+  servedSites(): string[] {
+    return [...new Set([...this.c.sites, ...(this.registry?.sites() ?? [])])].sort();
+  }
+
+  servesSite(site: string): boolean {
+    if (!isValidSiteId(site)) return false;
+    const served = this.servedSites();
+    return served.includes(site) || (this.c.autoAddSites && served.length < this.c.maxSites);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private wire(): void {
+    const t = this.transport as MqttTransport;
+    const store = this.store as SampleStore;
+    const registry = this.registry as SiteRegistry;
+    const publish = (topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain: boolean }): Promise<void> => t.publish(topic, payload, opts);
+    const files = new ModelFiles(modelsDir(this.c.stateDir));
+    const publisher = (this.publisher = new ModelPublisher({ transport: t, files, key: this.key as HubKey, versions: registry, chunkBytes: this.c.chunkBytes, now: this.now, log: this.log }));
+    const models = (this.models = new SiteModels({
+      publisher, teacher: () => this.teacher, isStopping: () => this.state === 'stopping' || this.state === 'stopped',
+      onPublished: () => this.scheduleStatus(), log: this.log,
+    }));
+    this.triggers = new Triggers({ config: this.c, registry, sites: () => this.servedSites(), enqueue: (site, trigger) => this.enqueue(site, trigger), now: this.now, log: this.log });
+    this.queue = new JobQueue<RedistillResult>({
+      now: this.now,
+      newId: jobIds(this.now),
+      run: (job, report, signal) =>
+        runRedistill(job, {
+          store, registry, publisher, files, teacher: () => this.teacher, source: (this.source as Domain).train,
+          input: this.input as InputLayout, labelled: (site) => this.labelled.get(site), run: this.run, now: this.now, log: this.log,
+          settings: { ...this.c },
+        }, report, AbortSignal.any([signal, this.abort.signal])),
+    });
+    this.queue.onEvent((e) => {
+      void publishJobEvent(e, { publish, now: this.now, log: this.log, registry });
+      if (e.type !== 'progress') this.scheduleStatus();
+    });
+    this.inbound = new Inbound({
+      publish, store, registry, drops: this.drops, input: this.input as InputLayout, maxPayloadBytes: this.c.maxPayloadBytes, log: this.log,
+      servesSite: (site) => this.servesSite(site),
+      onSamplesStored: (site, n) => {
+        this.scheduleStatus();
+        if (!models.has(site)) void models.ensure(site);
+        this.triggers?.samplesStored(site, n);
+      },
+      onAgentOnline: (site) => {
+        this.scheduleStatus();
+        if (!models.has(site)) void models.ensure(site);
+      },
+    });
+    this.commands = new CommandHandler({
+      publish, drops: this.drops, maxPayloadBytes: this.c.maxPayloadBytes, log: this.log,
+      redistill: (site) => {
+        if (!this.servedSites().includes(site)) throw new SitekdError(ErrorCode.SITE_UNKNOWN, `unknown site ${site}`);
+        const r = this.enqueue(site, 'command');
+        return { jobId: r.id, state: r.state, coalesced: r.coalesced };
+      },
+      hubStatus: () => ({ ...this.statusPayload(), stats: this.stats() }),
+      siteStatus: (site) => {
+        if (!this.servedSites().includes(site)) throw new SitekdError(ErrorCode.SITE_UNKNOWN, `unknown site ${site}`);
+        return siteDetails({ registry, store }, site);
+      },
+      sites: () => this.servedSites().map((site) => siteDetails({ registry, store }, site)),
+    });
+    t.setHandlerErrorListener((err, topic) => this.log.error('message handler failed', { topic, error: err }));
+    const inbound = this.inbound;
+    const commands = this.commands;
+    void Promise.all([
+      t.subscribe(sub.allSamples(), (topic, p) => inbound.handle(topic, p), 1),
+      t.subscribe(sub.allStatus(), (topic, p) => inbound.handle(topic, p), 1),
+      t.subscribe(sub.allTelemetry(), (topic, p) => inbound.handle(topic, p), 0),
+      t.subscribe(hubCmdTopic(), (_topic, p) => commands.handle(p), 1),
+    ]).catch((err: unknown) => this.log.error('subscribe failed', { error: err }));
+    // After a reconnect the broker may have lost its retained messages (a restarted Mosquitto without persistence).
+    t.on('connect', () => {
+      if (this.state !== 'running') return;
+      this.log.info('reconnected to the broker; republishing models and status');
+      this.publishStatus();
+      models.republishAll(this.servedSites());
+    });
+  }
+
+  private async prepareModels(): Promise<void> {
+    try {
+      this.bundle = await prepareTeacher({
+        stateDir: this.c.stateDir, teacherFile: this.c.teacher, source: this.source as Domain, input: this.input as InputLayout,
+        teacherEpochs: this.c.teacherEpochs, studentEpochs: this.c.epochs, seed: this.c.seed, backend: this.c.backend, run: this.run,
+        log: this.log, now: this.now, signal: this.startAbort.signal,
+      });
+    } catch (err) {
+      this.rejectTeacher(err);
+      throw err;
+    }
+    this.resolveTeacher(this.bundle);
+    this.publishStatus();
+    await Promise.all(this.servedSites().map((site) => this.models?.ensure(site)));
+    this.publishStatus();
+  }
+
+  private enqueue(site: string, trigger: JobTrigger): { id: string; state: 'queued' | 'running'; coalesced: boolean } {
+    const r = (this.queue as JobQueue<RedistillResult>).enqueue(site, { trigger });
+    if (!r.coalesced) this.log.info('redistill queued', { site, job: r.id, trigger });
+    return r;
+  }
+
+  private statusPayload(): HubStatus {
+    return hubStatus({
+      hubVersion: this.o.hubVersion, startedAt: this.startedAt, now: this.now(), teacherVersion: this.bundle?.teacher.version ?? null,
+      sites: this.servedSites(), registry: this.registry as SiteRegistry, store: this.store as SampleStore, activeJobs: this.queue?.active() ?? [],
+    });
+  }
+
+  private publishStatus(): void {
+    if (this.transport === undefined || this.state === 'stopping' || this.state === 'stopped') return;
+    this.transport.publish(hubStatusTopic(), encode(this.statusPayload()), { qos: 1, retain: true }).catch((err: unknown) => this.log.warn('cannot publish hub status', { error: err }));
+  }
+
+  /** Coalesces bursts of changes into one status message. */
+  private scheduleStatus(): void {
+    if (this.statusDebounce !== undefined) return;
+    this.statusDebounce = setTimeout(() => {
+      this.statusDebounce = undefined;
+      this.publishStatus();
+    }, 250);
+    this.statusDebounce.unref();
+  }
+}
+
+/** Job ids: `j-<time base36>-<n>`, valid topic-level ids and unique across restarts. */
+function jobIds(now: () => number): () => string {
+  let n = 0;
+  return () => `j-${now().toString(36)}-${++n}`;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
+}

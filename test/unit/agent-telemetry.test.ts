@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TelemetrySchema } from '../../shared/protocol/messages';
+import { DriftMeter, LatencyRecorder, percentile, TelemetryCollector } from '../../agent/telemetry';
+
+test('nearest-rank percentiles', () => {
+  const xs = Float64Array.from({ length: 100 }, (_, i) => i + 1);
+  assert.equal(percentile(xs, 0.5), 50);
+  assert.equal(percentile(xs, 0.99), 99);
+  assert.equal(percentile(xs, 1), 100);
+  assert.equal(percentile([7], 0.5), 7);
+  assert.equal(percentile([1, 2], 0.5), 1);
+  assert.ok(Number.isNaN(percentile([], 0.5)));
+});
+
+test('the latency recorder reports per interval and keeps a bounded reservoir', () => {
+  const r = new LatencyRecorder(64);
+  assert.equal(r.take(), null);
+  for (let i = 1; i <= 10; i++) r.add(i);
+  assert.deepEqual(r.take(), { p50: 5, p99: 10 });
+  assert.equal(r.take(), null, 'a new interval starts empty');
+  for (let i = 0; i < 10_000; i++) r.add(i % 2 === 0 ? 1 : 3);
+  const p = r.take();
+  assert.ok(p !== null && p.p50 >= 1 && p.p50 <= 3 && p.p99 === 3);
+});
+
+test('drift is null until the baseline is complete, 0 without change, positive when predictions flatten', () => {
+  const d = new DriftMeter(10, 10);
+  const sure = [0.97, 0.01, 0.01, 0.01];
+  const flat = [0.25, 0.25, 0.25, 0.25];
+  for (let i = 0; i < 9; i++) d.add(sure);
+  assert.equal(d.score(), null);
+  d.add(sure);
+  assert.ok(Math.abs(d.score() as number) < 1e-12);
+  for (let i = 0; i < 10; i++) d.add(flat);
+  const s = d.score() as number;
+  assert.ok(s > 0.7 && s <= 1, `score ${s}`);
+  d.reset();
+  assert.equal(d.score(), null);
+});
+
+test('a snapshot is a valid Telemetry message with rates over the interval', () => {
+  let mono = 0;
+  const c = new TelemetryCollector(
+    {
+      outbox: () => ({ depth: 2, bytes: 900 }),
+      bytesUploaded: () => 1234,
+      modelVersion: () => 'v1',
+      dropped: () => ({ SITEKD_ERR_MSG_DECODE: 3 }),
+      tfMemory: () => ({ numTensors: 10, numBytes: 4000 }),
+      rssBytes: () => 5e7,
+    },
+    () => mono,
+  );
+  for (let i = 0; i < 4; i++) c.recordWindow(2 + i, [0.5, 0.5]);
+  c.recordReadings(100);
+  mono = 2000;
+  const t = c.snapshot(1_700_000_000_000);
+  assert.ok(TelemetrySchema.safeParse(t).success);
+  assert.equal(t.windowsPerSec, 2);
+  assert.equal(t.readingsPerSec, 50);
+  assert.equal(t.inferP50Ms, 3);
+  assert.equal(t.inferP99Ms, 5);
+  assert.deepEqual(t.dropped, { SITEKD_ERR_MSG_DECODE: 3 });
+  mono = 3000;
+  const next = c.snapshot(1_700_000_001_000);
+  assert.equal(next.windowsPerSec, 0);
+  assert.equal(next.inferP50Ms, null);
+});

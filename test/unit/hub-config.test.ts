@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { isSitekdError } from '../../shared/errors';
+import { loadHubConfig, parseHubConfig, redactedConfig } from '../../hub/config';
+import { EXIT_CONFIG, flagsToConfig, hubCommand } from '../../hub/main';
+
+function tmpFile(content: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sitekd-hubcfg-'));
+  const file = path.join(dir, 'hub.json');
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+test('defaults fill what neither the file nor the flags give', () => {
+  const c = parseHubConfig({ data: '/d', source: '2' });
+  assert.equal(c.mqttPort, 1883);
+  assert.equal(c.schedule, '0 3 * * *');
+  assert.equal(c.epochs, 10);
+  assert.equal(c.backend, 'wasm');
+  assert.deepEqual(c.sites, []);
+});
+
+test('flags override the file, which overrides the defaults; undefined flags do not override', () => {
+  const file = tmpFile(JSON.stringify({ data: '/from-file', source: '2', epochs: 3, mqttPort: 1999, sites: ['a'] }));
+  const c = loadHubConfig({ file, flags: { epochs: 7, mqttPort: undefined, source: undefined } });
+  assert.equal(c.data, '/from-file');
+  assert.equal(c.epochs, 7);
+  assert.equal(c.mqttPort, 1999);
+  assert.deepEqual(c.sites, ['a']);
+  assert.ok(Object.isFrozen(c));
+});
+
+test('unknown keys, bad values, bad schedules and unreadable files are CONFIG_INVALID', () => {
+  const bad: unknown[] = [
+    { data: '/d', source: '2', epoch: 3 },
+    { data: '/d', source: '2', mqttPort: 70_000 },
+    { data: '/d', source: '2', schedule: '61 * * * *' },
+    { data: '/d', source: '2', sites: ['hub'] },
+    { data: '/d', source: '2', sites: ['a/b'] },
+    { data: '/d', source: '2', cert: '/c.pem' },
+    { source: '2' },
+    { data: '/d', source: '2', labelledSites: { 'site-a': { data: '/x' } } },
+  ];
+  for (const b of bad) assert.throws(() => parseHubConfig(b), (e) => isSitekdError(e, 'SITEKD_ERR_CONFIG_INVALID'), JSON.stringify(b));
+  assert.throws(() => loadHubConfig({ file: tmpFile('{not json'), flags: {} }), (e) => isSitekdError(e, 'SITEKD_ERR_CONFIG_INVALID'));
+  assert.throws(() => loadHubConfig({ file: tmpFile('[1]'), flags: {} }), (e) => isSitekdError(e, 'SITEKD_ERR_CONFIG_INVALID'));
+  assert.throws(() => loadHubConfig({ file: '/nonexistent/hub.json', flags: {} }), (e) => isSitekdError(e, 'SITEKD_ERR_CONFIG_INVALID'));
+});
+
+test('flags map to config keys: sites split, schedule off', () => {
+  const f = flagsToConfig({ sites: 'a, b,,c', schedule: 'off', 'mqtt-port': 0 });
+  assert.deepEqual(f['sites'], ['a', 'b', 'c']);
+  assert.equal(f['schedule'], null);
+  assert.equal(f['mqttPort'], 0);
+  const c = parseHubConfig({ data: '/d', source: '2', password: 'x' });
+  assert.equal(redactedConfig(c)['password'], '***');
+});
+
+test('layers: base (STATE_DIRECTORY) < file < env (password) < flags', () => {
+  const file = tmpFile(JSON.stringify({ data: '/d', source: '2', password: 'from-file' }));
+  const c = loadHubConfig({ file, flags: {}, base: { stateDir: '/var/lib/sitekd-hub' }, env: { password: 'from-env' } });
+  assert.equal(c.stateDir, '/var/lib/sitekd-hub');
+  assert.equal(c.password, 'from-env');
+  const withFile = tmpFile(JSON.stringify({ data: '/d', source: '2', stateDir: '/srv/hub' }));
+  assert.equal(loadHubConfig({ file: withFile, flags: {}, base: { stateDir: '/var/lib/x' } }).stateDir, '/srv/hub');
+  assert.equal(loadHubConfig({ file, flags: { password: 'flag' }, env: { password: 'from-env' } }).password, 'flag');
+});
+
+test('deploy/config/hub.example.json is a valid configuration', () => {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  const c = loadHubConfig({ file: path.join(dir, 'deploy', 'config', 'hub.example.json'), flags: {} });
+  assert.ok(c.sites.length > 0);
+});
+
+test('sitekd hub exits 78 on a bad configuration', async () => {
+  const err = new PassThrough();
+  let text = '';
+  err.on('data', (d: Buffer) => (text += d.toString()));
+  const code = await hubCommand.run(['--source', '2', '--schedule', 'every day'], { stdout: new PassThrough(), stderr: err, env: {} });
+  assert.equal(code, EXIT_CONFIG);
+  assert.match(text, /SITEKD_ERR_CONFIG_INVALID/);
+  const missing = await hubCommand.run(['--data', '/nonexistent', '--source', '2', '--schedule', 'off'], { stdout: new PassThrough(), stderr: new PassThrough(), env: {} });
+  assert.equal(missing, EXIT_CONFIG, 'a data directory that does not exist is a configuration error too');
+});
