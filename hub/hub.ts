@@ -169,7 +169,8 @@ export class Hub {
     this.signalStopping();
     this.startAbort.abort();
     this.rejectTeacher(new SitekdError(ErrorCode.JOB_REJECTED, 'the hub is stopping'));
-    await this.starting?.catch(() => undefined);
+    // start() may wait on a broker that is gone (a publish waits for its PUBACK): not longer than the grace period.
+    await withTimeout(this.starting ?? Promise.resolve(), this.c.shutdownTimeoutSeconds * 1000).catch(() => undefined);
     this.triggers?.stop();
     for (const t of [this.statusTimer, this.statusDebounce]) if (t !== undefined) clearTimeout(t);
     if (this.queue !== undefined) {
@@ -237,7 +238,15 @@ export class Hub {
       publisher, teacher: () => this.teacher, isStopping: () => this.state === 'stopping' || this.state === 'stopped',
       onPublished: () => this.scheduleStatus(), log: this.log,
     }));
-    this.triggers = new Triggers({ config: this.c, registry, sites: () => this.servedSites(), enqueue: (site, trigger) => this.enqueue(site, trigger), now: this.now, log: this.log });
+    const enqueueAutomatic = (site: string, trigger: JobTrigger): void => {
+      try {
+        this.enqueue(site, trigger);
+      } catch (err) {
+        // JOB_REJECTED: the queue closed (hub stopping); a trigger then has nothing to do.
+        if (!isSitekdError(err, ErrorCode.JOB_REJECTED)) this.log.error('cannot queue a round', { site, trigger, error: err });
+      }
+    };
+    this.triggers = new Triggers({ config: this.c, registry, sites: () => this.servedSites(), enqueue: enqueueAutomatic, now: this.now, log: this.log });
     this.queue = new JobQueue<RedistillResult>({
       now: this.now,
       newId: jobIds(this.now),

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { intArg, numberArg, parseCommandArgs, type OptionTable } from '../shared/cli/args';
 import { findRepoRoot } from '../shared/data/har';
-import { ErrorCode, isSitekdError } from '../shared/errors';
+import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
 import type { Command, CommandIo } from './cli/common';
 import { loadHubConfig, redactedConfig } from './config';
 import { Hub } from './hub';
@@ -46,6 +46,8 @@ const table = {
   'teacher-epochs': { type: 'string', description: 'teacher epochs when the hub trains its teacher (default 10)', placeholder: 'n' },
   seed: { type: 'string', description: 'random seed', placeholder: 'n' },
   backend: { type: 'string', description: 'tfjs backend of the training worker: wasm (default), cpu, tensorflow, auto', placeholder: 'name' },
+  'labelled-sites': { type: 'string', description: 'labelled sets that also gate rounds: site=domain[@dir],… (test split; dir default --data)', placeholder: 'list' },
+  'gate-reference': { type: 'string', description: 'gate agreement against adapted-teacher (default) or teacher', placeholder: 'name' },
   'log-json': { type: 'boolean', description: 'log JSON lines instead of text' },
   verbose: { type: 'boolean', description: 'log debug messages too' },
 } as const satisfies OptionTable;
@@ -72,6 +74,8 @@ const schema = z.object({
   'teacher-epochs': intArg({ min: 1, max: 10_000 }).optional(),
   seed: intArg({ min: 0 }).optional(),
   backend: z.string().optional(),
+  'labelled-sites': z.string().optional(),
+  'gate-reference': z.string().optional(),
   'log-json': z.boolean().optional(),
   verbose: z.boolean().optional(),
 });
@@ -87,7 +91,19 @@ export function flagsToConfig(a: Flags): Record<string, unknown> {
     password: a.password, ca: a.ca, cert: a.cert, key: a.key,
     schedule: a.schedule === undefined ? undefined : a.schedule === 'off' || a.schedule === 'none' ? null : a.schedule,
     minNewWindows: a['min-new-windows'], cooldownMinutes: a['cooldown-minutes'], epochs: a.epochs, teacherEpochs: a['teacher-epochs'], seed: a.seed, backend: a.backend,
+    labelledSites: a['labelled-sites'] === undefined ? undefined : parseLabelledSites(a['labelled-sites'], a.data), gateReference: a['gate-reference'],
   };
+}
+
+/** `site-1=11,site-2=13@/data/HAR` → labelledSites; a pair without `@dir` uses `--data` (left for the schema to require). */
+export function parseLabelledSites(list: string, data: string | undefined): Record<string, { data: string | undefined; domain: string }> {
+  const out: Record<string, { data: string | undefined; domain: string }> = {};
+  for (const item of list.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    const m = /^([^=]+)=([^@]+)(?:@(.+))?$/.exec(item);
+    if (m === null) throw new SitekdError(ErrorCode.CONFIG_INVALID, `--labelled-sites: expected site=domain or site=domain@dir, got ${JSON.stringify(item)}`);
+    Object.defineProperty(out, (m[1] as string).trim(), { value: { data: m[3]?.trim() ?? data, domain: (m[2] as string).trim() }, enumerable: true });
+  }
+  return out;
 }
 
 /** The sitekd version from package.json (the hub reports it in hub/status). */

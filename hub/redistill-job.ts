@@ -19,7 +19,8 @@ import type { MlRunner } from './ml-runner';
 import type { Evaluation } from './ml-worker-protocol';
 import type { ModelFiles } from './model-files';
 import type { ModelPublisher } from './model-publisher';
-import type { SampleStore } from './sample-store';
+import { isHeldOut, type SampleSet, type SampleStore } from './sample-store';
+import { subset } from './sample-set';
 import type { RedistillRecord, SiteRegistry } from './site-registry';
 import type { InputLayout, TeacherBundle } from './teacher';
 import { versionNumber } from './versioning';
@@ -75,6 +76,22 @@ export interface RedistillResult {
   readonly currentVersion: string | undefined;
 }
 
+/**
+ * Train / held-out windows of the site. By batch id first (store.split): a batch's windows overlap in time, so
+ * keeping a batch on one side keeps near-copies of held-out windows out of training. With only a few batches that
+ * split can leave too few windows on one side (5 batches of 32 and 20 % held out: no held-out batch one time in
+ * three); then single windows are held out, by a hash of batch id and sequence number (still the same side in
+ * every round), accepting that neighbours of a held-out window may be trained on.
+ */
+async function splitWindows(store: SampleStore, site: string, s: RoundSettings): Promise<{ train: SampleSet; heldOut: SampleSet; by: 'batch' | 'window' }> {
+  const byBatch = await store.split(site, s.holdoutFraction, { limit: s.maxRoundWindows });
+  const enough = byBatch.train.n >= s.minTrainWindows && byBatch.heldOut.n >= s.minHeldOutWindows;
+  if (enough || byBatch.train.n + byBatch.heldOut.n < s.minTrainWindows + s.minHeldOutWindows) return { ...byBatch, by: 'batch' };
+  const all = await store.read(site, { limit: s.maxRoundWindows });
+  const held = all.batchIds.map((id, i) => isHeldOut(`${id}#${all.seq[i] as number}`, s.holdoutFraction));
+  return { train: subset(all, held.map((h) => !h)), heldOut: subset(all, held), by: 'window' };
+}
+
 export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, report: ReportProgress, signal: AbortSignal): Promise<RedistillResult> {
   const started = d.now();
   const { site } = job;
@@ -82,7 +99,7 @@ export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, 
   report(0.01, 'waiting for the teacher');
   const bundle = await d.teacher();
   const marker = d.store.lastSeq(site);
-  const { train, heldOut } = await d.store.split(site, s.holdoutFraction, { limit: s.maxRoundWindows });
+  const { train, heldOut, by } = await splitWindows(d.store, site, s);
   const previous = d.registry.lastRedistill(site);
   const record = (r: Omit<RedistillRecord, 'at' | 'jobId'>): Promise<void> =>
     d.registry.recordRedistill(site, { at: d.now(), jobId: job.id, ...r }).catch((err: unknown) => d.log.error('cannot record the round', { site, error: err }));
@@ -98,7 +115,7 @@ export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, 
   const currentVersion = d.registry.modelVersion(site);
   const current = (await d.files.load(site, currentVersion))?.bytes ?? bundle.generic.bytes;
   const labelled = d.labelled(site);
-  report(0.05, `training on ${train.n} site windows (${heldOut.n} held out)`);
+  report(0.05, `training on ${train.n} site windows (${heldOut.n} held out by ${by})`);
   const out = await d.run(
     {
       kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), source: d.source,

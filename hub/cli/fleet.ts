@@ -89,7 +89,8 @@ export const fleetCommand: Command = {
     };
     const hub = startChild('hub', [
       'hub', '--data', dataDir, '--source', source, '--state-dir', join(state, 'hub'), '--mqtt-port', String(port),
-      '--min-new-windows', String(a['min-new-windows']), '--epochs', String(a.epochs), '--sites', siteIds.join(','),
+      '--min-new-windows', String(a['min-new-windows']), '--epochs', String(a.epochs), '--teacher-epochs', String(a.epochs),
+      '--sites', siteIds.join(','), '--cooldown-minutes', '1', '--schedule', '*/5 * * * *',
     ], logs);
     children.push(hub);
     io.stdout.write('starting the hub (trains the teacher and a generic student at first start)…\n');

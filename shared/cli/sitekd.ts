@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<Command>> = {
   hub: async () => (require('../../hub/main') as typeof import('../../hub/main')).hubCommand,
   redistill: async () => (require('../../hub/cli/redistill') as typeof import('../../hub/cli/redistill')).redistillCommand,
   agent: async () => (require('../../agent/main') as typeof import('../../agent/main')).agentCommand,
+  fleet: async () => (require('../../hub/cli/fleet') as typeof import('../../hub/cli/fleet')).fleetCommand,
   sim: async () => (require('../../hub/cli/sim') as typeof import('../../hub/cli/sim')).simCommand,
   'import-uci': async () => (require('../../hub/cli/import-uci') as typeof import('../../hub/cli/import-uci')).importUciCommand,
 };

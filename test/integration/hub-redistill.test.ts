@@ -15,6 +15,7 @@ import { verifyManifest } from '../../shared/protocol/signing';
 import { hubCmdTopic, hubJobsTopic, modelTopic, replyTopic, samplesAckTopic, samplesTopic } from '../../shared/protocol/topics';
 import type { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { redistillCommand } from '../../hub/cli/redistill';
+import { isHeldOut } from '../../hub/sample-store';
 import type { Hub } from '../../hub/hub';
 import { connectClient, makeBatch, makeFixture, startHub, waitFor, type Fixture } from './hub-fixture';
 
@@ -110,6 +111,27 @@ test('a site without enough windows is skipped with the reason', async () => {
   assert.match(end.message ?? '', /too few windows: 0 to train on/);
 });
 
+test('with too few batches for a batch-level split, single windows are held out instead of skipping', async () => {
+  // Two batches of 24 windows whose ids both land on the training side of a 30 % batch split.
+  const ids: string[] = [];
+  for (let k = 0; ids.length < 2; k++) if (!isHeldOut(`gw-3-big${String(k).padStart(5, '0')}`, 0.3)) ids.push(`gw-3-big${String(k).padStart(5, '0')}`);
+  const agent = await connectClient((hub as Hub).url, 'gw-3');
+  let acked = 0;
+  await agent.subscribe(samplesAckTopic('site-3', 'gw-3'), () => {
+    acked++;
+  });
+  for (const [b, id] of ids.entries()) {
+    await agent.publish(samplesTopic('site-3', 'gw-3'), encode(makeBatch(fx.domains[2]!, { site: 'site-3', agent: 'gw-3', batchId: id, from: b * 24, n: 24 })), { qos: 1 });
+  }
+  await waitFor('2 acks', () => acked === 2);
+  await agent.close(true);
+  await ops.publish(hubCmdTopic(), encode({ id: 'c-7', cmd: 'redistill', site: 'site-3', replyTo: replyTopic('ops-1') }), { qos: 1 });
+  const reply = await waitFor('reply c-7', () => replies.find((r) => r.id === 'c-7'));
+  const end = await waitFor('end of the site-3 round', () => final(reply.result?.['jobId'] as string), 60_000);
+  assert.ok(['done', 'rejected'].includes(end.state), `${end.state}: ${end.message}`);
+  assert.ok(events.some((e) => e.jobId === reply.result?.['jobId'] && /held out by window/.test(e.message ?? '')));
+});
+
 test('unknown sites and bad commands: ok=false with a code, or no reply at all', async () => {
   await ops.publish(hubCmdTopic(), encode({ id: 'c-3', cmd: 'redistill', site: 'site-zz', replyTo: replyTopic('ops-1') }), { qos: 1 });
   const r = await waitFor('reply c-3', () => replies.find((x) => x.id === 'c-3'));
@@ -117,7 +139,7 @@ test('unknown sites and bad commands: ok=false with a code, or no reply at all',
   assert.equal(r.error?.code, 'SITEKD_ERR_SITE_UNKNOWN');
   await ops.publish(hubCmdTopic(), Buffer.from(JSON.stringify({ id: 'c-4', cmd: 'sites', replyTo: replyTopic('ops-1') })), { qos: 1 });
   const sites = await waitFor('reply c-4', () => replies.find((x) => x.id === 'c-4'));
-  assert.deepEqual((sites.result?.['sites'] as Array<{ site: string }>).map((s) => s.site), ['site-1', 'site-2']);
+  assert.deepEqual((sites.result?.['sites'] as Array<{ site: string }>).map((s) => s.site), ['site-1', 'site-2', 'site-3']);
 });
 
 test('sitekd redistill prints the outcome as JSON', async () => {

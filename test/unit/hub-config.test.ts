@@ -3,13 +3,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { isSitekdError } from '../../shared/errors';
 import { loadHubConfig, parseHubConfig, redactedConfig } from '../../hub/config';
-import { EXIT_CONFIG, flagsToConfig, hubCommand } from '../../hub/main';
+import { EXIT_CONFIG, flagsToConfig, hubCommand, parseLabelledSites } from '../../hub/main';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 function tmpFile(content: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sitekd-hubcfg-'));
+  dirs.push(dir);
   const file = path.join(dir, 'hub.json');
   fs.writeFileSync(file, content);
   return file;
@@ -58,6 +64,17 @@ test('flags map to config keys: sites split, schedule off', () => {
   assert.equal(f['mqttPort'], 0);
   const c = parseHubConfig({ data: '/d', source: '2', password: 'x' });
   assert.equal(redactedConfig(c)['password'], '***');
+});
+
+test('--labelled-sites pairs sites with domains of --data or of another dataset', () => {
+  assert.deepEqual(parseLabelledSites('site-1=11, site-2=13@/other/HAR', '/data/HAR'), {
+    'site-1': { data: '/data/HAR', domain: '11' },
+    'site-2': { data: '/other/HAR', domain: '13' },
+  });
+  assert.throws(() => parseLabelledSites('site-1', '/d'), (e) => isSitekdError(e, 'SITEKD_ERR_CONFIG_INVALID'));
+  const c = loadHubConfig({ flags: flagsToConfig({ data: '/d', source: '2', 'labelled-sites': 'a=1', 'gate-reference': 'teacher' }) });
+  assert.deepEqual(c.labelledSites, { a: { data: '/d', domain: '1' } });
+  assert.equal(c.gateReference, 'teacher');
 });
 
 test('layers: base (STATE_DIRECTORY) < file < env (password) < flags', () => {
