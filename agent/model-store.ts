@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { sha256Hex } from '../shared/protocol/chunks';
 import { ID_PATTERN } from '../shared/protocol/topics';
-import { isNotFound, writeFileAtomic } from './fs-atomic';
+import { isNotFound, writeFileAtomic } from '../shared/fs/atomic-file';
 import type { Logger } from './log';
 
 const StoredModelSchema = z.strictObject({

@@ -22,6 +22,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
+import { isNotFound, writeFileAtomic } from '../shared/fs/atomic-file';
 import { ErrorCode, SitekdError } from '../shared/errors';
 
 export interface OutboxOptions {
@@ -212,21 +213,12 @@ export class Outbox {
     }
     const entry: OutboxEntry = { id, seq: this.nextSeq++, size: payload.byteLength, createdAt: this.now() };
     const file = this.file(entry);
-    const tmp = `${file}.tmp`;
     try {
-      const fh = await fs.open(tmp, 'w');
-      try {
-        await fh.writeFile(encodeRecord(id, entry.createdAt, payload));
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fs.rename(tmp, file);
+      // A fixed `.tmp` suffix: open() deletes leftovers of puts that never returned.
+      await writeFileAtomic(file, encodeRecord(id, entry.createdAt, payload), { tmpPath: `${file}.tmp` });
     } catch (err) {
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw ioError('cannot write outbox record', file, err);
     }
-    await syncDir(this.dir);
     this.add(entry);
     return 'stored';
   }
@@ -362,23 +354,4 @@ function corrupt(why: string): SitekdError {
 
 function ioError(message: string, file: string, cause: unknown): SitekdError {
   return new SitekdError(ErrorCode.OUTBOX_IO, message, { cause, details: { path: file } });
-}
-
-function isNotFound(err: unknown): boolean {
-  return err instanceof Error && 'code' in err && err.code === 'ENOENT';
-}
-
-// The rename is durable only once the directory entry is flushed (as shared/artifact/artifact-file.ts). Best effort:
-// some file systems refuse fsync on a directory, and the record itself is already complete.
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const dh = await fs.open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
-  } catch {
-    // ignored on purpose, see above
-  }
 }

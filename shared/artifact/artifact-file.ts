@@ -3,7 +3,7 @@
  * mid-write leaves either the old file or the new one, never a torn artifact an agent would then refuse to load.
  */
 import { promises as fs } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic-file';
 import { ErrorCode, SitekdError } from '../errors';
 import {
   artifactDigest,
@@ -35,35 +35,10 @@ export async function readArtifactFile<S>(
 export async function writeArtifactFile(path: string, artifact: ModelArtifact<object>): Promise<string> {
   // Encode first: an invalid artifact (MODEL_CORRUPT) must not leave a tmp file behind.
   const bytes = encodeArtifact(artifact);
-  const tmp = `${path}.tmp-${process.pid}`;
   try {
-    const fh = await fs.open(tmp, 'w');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, path);
+    await writeFileAtomic(path, bytes);
   } catch (err) {
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw new SitekdError(ErrorCode.MODEL_WRITE, `cannot write model artifact ${path}`, { cause: err, details: { path } });
   }
-  await syncDir(dirname(path));
   return artifactDigest(bytes);
-}
-
-// The rename is only durable once the directory entry is flushed. Best effort: some platforms/filesystems refuse
-// fsync on a directory, and the file itself is already complete at this point.
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const dh = await fs.open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
-  } catch {
-    // ignored on purpose, see above
-  }
 }

@@ -51,6 +51,8 @@ export class MqttTransport {
     const first: 4 | 5 = opts.protocol === 4 ? 4 : 5;
     this.client = mqtt.connect(opts.url, clientOptions(opts, first));
     this.client.on('message', (topic, payload) => this.dispatch(topic, payload));
+    // MQTT.js leaves Nagle's algorithm on: a small publish right after another waits for TCP's delayed ACK (40+ ms).
+    this.client.on('connect', () => (this.client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true));
     this.client.on('error', (err: Error & { code?: number }) => {
       // aedes (MQTT 3.1.1 only) answers an MQTT 5 CONNECT with "unacceptable protocol version" (return code 1):
       // with protocol 'auto', reconnect speaking 3.1.1.
