@@ -17,18 +17,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
 import * as path from 'node:path';
+import { repoRoot as findRepoRoot } from './helpers/repo-root';
 
 const TEST_SUFFIX = '.test.js';
 
-function findRepoRoot(start: string): string {
-  let dir = path.resolve(start);
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${start}`);
-    dir = parent;
-  }
-}
 
 /** Every `*.test.js` below `dir`, as posix paths relative to `dir`, sorted. */
 function listTests(dir: string, rel = ''): string[] {

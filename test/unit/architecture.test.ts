@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { repoRoot as findRepoRoot } from '../helpers/repo-root';
 
 const SCANNED_DIRS = ['shared', 'hub', 'agent'] as const;
 const CLI_DISPATCHER = 'shared/cli/sitekd.ts';
@@ -266,15 +267,6 @@ function format(vs: readonly Violation[]): string {
 // ---------------------------------------------------------------------------------------------------------------
 // The repository
 
-function findRepoRoot(start: string): string {
-  let dir = path.resolve(start);
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${start}`);
-    dir = parent;
-  }
-}
 
 function listTs(root: string, rel: string): string[] {
   const abs = path.join(root, rel);

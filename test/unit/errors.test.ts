@@ -7,16 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode } from '../../shared/errors';
+import { repoRoot as findRepoRoot } from '../helpers/repo-root';
 
-function findRepoRoot(start: string): string {
-  let dir = path.resolve(start);
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${start}`);
-    dir = parent;
-  }
-}
 
 const DOC = path.join(findRepoRoot(__dirname), 'docs', 'errors.md');
 

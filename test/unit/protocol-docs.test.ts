@@ -16,16 +16,8 @@ import { decode } from '../../shared/protocol/codec';
 import { EXAMPLES } from '../../shared/protocol/examples';
 import * as messages from '../../shared/protocol/messages';
 import { parseTopic, ROOT_TOPIC, TOPIC_KINDS, TOPIC_PATTERNS, TOPIC_RULES } from '../../shared/protocol/topics';
+import { repoRoot as findRepoRoot } from '../helpers/repo-root';
 
-function findRepoRoot(start: string): string {
-  let dir = path.resolve(start);
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${start}`);
-    dir = parent;
-  }
-}
 
 const DOC_PATH = path.join(findRepoRoot(__dirname), 'docs', 'protocol.md');
 const DOC = fs.readFileSync(DOC_PATH, 'utf8');
