@@ -19,9 +19,9 @@ import type { Command, CommandIo } from './common';
 const table = {
   data: { type: 'string', description: 'HAR dataset directory; default ../shared/data/HAR when present, else synthetic sites', placeholder: 'dir' },
   sites: { type: 'string', description: 'simulated sites, one agent each', default: '3', placeholder: 'n' },
-  source: { type: 'string', description: 'labelled source domain of the teacher (HAR subject id)', default: '2', placeholder: 'id' },
+  source: { type: 'string', description: 'labelled source subjects of the teacher, comma-separated (HAR)', default: '2,7,12,9,6', placeholder: 'ids' },
   speed: { type: 'string', description: 'simulated seconds per wall second', default: '4', placeholder: 'x' },
-  'min-new-windows': { type: 'string', description: 'returned windows per site that trigger a redistillation', default: '150', placeholder: 'n' },
+  'min-new-windows': { type: 'string', description: 'returned windows per site that trigger a redistillation', default: '250', placeholder: 'n' },
   epochs: { type: 'string', description: 'training epochs of teacher and students', default: '10', placeholder: 'n' },
   duration: { type: 'string', description: 'stop after this many seconds (default: until Ctrl-C)', placeholder: 's' },
   'state-dir': { type: 'string', description: 'where hub and agents keep their state (default: a new temp dir)', placeholder: 'dir' },
@@ -30,9 +30,9 @@ const table = {
 const schema = z.object({
   data: z.string().optional(),
   sites: intArg({ min: 1, max: 20 }).default(3),
-  source: z.string().default('2'),
+  source: z.string().default('2,7,12,9,6'),
   speed: numberArg({ min: 0.1, max: 100 }).default(4),
-  'min-new-windows': intArg({ min: 1 }).default(150),
+  'min-new-windows': intArg({ min: 1 }).default(250),
   epochs: intArg({ min: 1, max: 1000 }).default(10),
   duration: numberArg({ min: 1 }).optional(),
   'state-dir': z.string().optional(),
@@ -109,6 +109,8 @@ export const fleetCommand: Command = {
       children.push(startChild(`agent-${site}`, [
         'agent', '--site', site, '--id', `gw-${i + 1}`, '--broker', url, '--sensor-topic', `sim/${site}/imu`,
         '--hub-key', keyFile, '--data-dir', join(state, `agent-${site}`),
+        // A demo returns more of its windows, sooner, than a bandwidth-frugal gateway would (default 300 kB/min, 30 s).
+        '--upload-budget', '1500000', '--upload-interval', '10000',
       ], logs));
     });
     children.push(startChild('sim', ['sim', '--sites', String(a.sites), '--broker', url, '--speed', String(a.speed), '--print-interval', '0', ...simData], logs));
