@@ -12,6 +12,31 @@ import { validateSchedule } from './scheduler';
 const SiteId = z.string().refine(isValidSiteId, 'must be a site id: 1-64 of [A-Za-z0-9_.-], starting with a letter or digit, not "hub"');
 const Path = z.string().min(1).max(4096);
 
+/** Domain ids per `--source` at most. */
+export const MAX_SOURCE_DOMAINS = 100;
+
+/** Splits a `--source` value (`2`, `2,7,12`, spaces allowed) into its domain ids; empty items are dropped. */
+export function sourceIds(source: string): string[] {
+  return source.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+const SourceSchema = z
+  .union([z.string().max(4096), z.array(z.string().max(200)).max(MAX_SOURCE_DOMAINS)])
+  .transform((v, ctx) => {
+    const ids = typeof v === 'string' ? sourceIds(v) : v.map((s) => s.trim());
+    const problem =
+      ids.length === 0 ? 'needs at least one domain id'
+      : ids.length > MAX_SOURCE_DOMAINS ? `at most ${MAX_SOURCE_DOMAINS} domain ids`
+      : ids.find((id) => id === '' || id.length > 200 || id.includes(',')) !== undefined ? 'domain ids must be 1-200 characters without commas'
+      : new Set(ids).size !== ids.length ? `a domain id is listed twice (${ids.join(',')})`
+      : undefined;
+    if (problem !== undefined) {
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return ids.join(',');
+  });
+
 /** A labelled evaluation set for one site, supplied by an operator: a domain of a dataset in the `--data` layout. */
 const LabelledSiteSchema = z.strictObject({
   /** Dataset directory (manifest.json) or a root holding HAR/. */
@@ -24,8 +49,11 @@ export const HubConfigSchema = z
   .strictObject({
     /** Dataset directory (or data root) holding the labelled source domain. */
     data: Path,
-    /** Source domain id (labelled). */
-    source: z.string().min(1).max(200),
+    /**
+     * Labelled source domain id, or several comma-separated (`2,7,12,9,6`, or a JSON array in the file): their train
+     * splits are concatenated into one source set (hub/source-data.ts). Normalised to `a,b,c` (spaces dropped).
+     */
+    source: SourceSchema,
     /** A teacher artifact (`sitekd train-teacher --out`); without it the hub trains one at first start. */
     teacher: Path.optional(),
     /** Keys, teacher, published models, the sample store and the site registry live here. */

@@ -27,7 +27,7 @@ const CONFIG_CODES: readonly string[] = [
 const table = {
   config: { type: 'string', description: 'JSON config file (hub/config.ts; flags override it)', placeholder: 'file' },
   data: { type: 'string', description: 'dataset directory (manifest.json) or a root containing HAR/', placeholder: 'dir' },
-  source: { type: 'string', description: 'labelled source domain id', placeholder: 'id' },
+  source: { type: 'string', description: 'labelled source domain id, or several comma-separated (2,7,12,9,6): their train splits are pooled', placeholder: 'ids' },
   teacher: { type: 'string', description: 'teacher artifact (sitekd train-teacher); trained at first start when absent', placeholder: 'file' },
   'state-dir': { type: 'string', description: 'keys, models, samples, registry (env STATE_DIRECTORY; default ./sitekd-hub-state)', placeholder: 'dir' },
   sites: { type: 'string', description: 'comma-separated site ids served from the start', placeholder: 'a,b' },

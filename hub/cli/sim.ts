@@ -2,6 +2,10 @@
  * `sitekd sim`: publishes live 9-channel 50 Hz sensor streams for N sites over MQTT (real UCI-HAR subjects when the
  * data is there, synthetic shifted sites otherwise), scores the predictions agents publish for those sites, and prints
  * a compact line per site every few seconds (stderr). Scores also go out as JSON on `{topic-root}/{site}/score`.
+ *
+ * A HAR subject plays, by default (`--order recorded`), as its continuous recordings rebuilt from the train + test
+ * windows by their exact 50 % overlaps (hub/sim/recording.ts), with a label per sample; `--order file|shuffle|grouped`
+ * play the windows back to back instead (the default for synthetic sites, whose windows are independent).
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -20,8 +24,18 @@ const table = {
   data: { type: 'string', description: 'HAR dataset directory; default ../shared/data/HAR when present, else synthetic sites', placeholder: 'dir' },
   synthetic: { type: 'boolean', description: 'use synthetic shifted sites even when HAR data exists' },
   subjects: { type: 'string', description: 'HAR subjects in site order, comma-separated (default: scenario targets 11,13,16,18,23,…)', placeholder: 'ids' },
-  split: { type: 'string', description: 'windows to stream: test, train or both', default: 'test', placeholder: 'split' },
-  order: { type: 'string', description: 'window order: file, shuffle (seeded, new each loop) or grouped (by label)', default: 'file', placeholder: 'order' },
+  split: {
+    type: 'string',
+    description: 'windows to stream: test, train or both (default: both for --order recorded, test otherwise)',
+    placeholder: 'split',
+  },
+  order: {
+    type: 'string',
+    description:
+      "recorded: each subject's continuous recordings, rebuilt by chaining its windows on their exact 50 % overlaps, each sample once, " +
+      'labelled per sample (default for HAR); file (default for synthetic), shuffle (seeded, new each loop) or grouped (by label): windows back to back',
+    placeholder: 'order',
+  },
   seed: { type: 'string', description: 'seed of the shuffled order', default: '0', placeholder: 'n' },
   speed: { type: 'string', description: 'simulated seconds per second (1 = real time, 50 readings/s per site)', default: '1', placeholder: 'x' },
   broker: { type: 'string', description: 'MQTT broker URL', default: DEFAULT_SIM_BROKER, placeholder: 'url' },
@@ -44,8 +58,8 @@ const schema = z.object({
     .string()
     .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0))
     .optional(),
-  split: z.enum(SPLIT_CHOICES as [SplitChoice, ...SplitChoice[]]).default('test'),
-  order: z.enum(WINDOW_ORDERS as [WindowOrder, ...WindowOrder[]]).default('file'),
+  split: z.enum(SPLIT_CHOICES as [SplitChoice, ...SplitChoice[]]).optional(),
+  order: z.enum(WINDOW_ORDERS as [WindowOrder, ...WindowOrder[]]).optional(),
   seed: intArg({ min: 0 }).default(0),
   speed: numberArg({ min: 0.001, max: 100_000 }).default(1),
   broker: z.string().regex(/^(mqtts?|wss?|tcp|ssl):\/\//, { error: 'expected a URL like mqtt://host:1883' }).default(DEFAULT_SIM_BROKER),
@@ -90,8 +104,8 @@ export const simCommand: Command = {
       ...(a.data !== undefined && { data: a.data }),
       synthetic: a.synthetic,
       ...(a.subjects !== undefined && { subjects: a.subjects }),
-      split: a.split,
-      order: a.order,
+      ...(a.split !== undefined && { split: a.split }),
+      ...(a.order !== undefined && { order: a.order }),
       seed: a.seed,
       sitePrefix: a['site-prefix'],
     });
@@ -131,7 +145,7 @@ export const simCommand: Command = {
     if (sim.effectiveSpeed < sim.requestedSpeed) {
       io.stderr.write(`sitekd sim: --speed ${a.speed} would exceed --max-rate ${a['max-rate']} msgs/s; using ${+sim.effectiveSpeed.toFixed(3)}\n`);
     }
-    for (const s of loaded.sites) io.stderr.write(`  ${s.site}: ${s.description}, ${s.stream.windowCount} windows\n`);
+    for (const s of loaded.sites) io.stderr.write(`  ${s.site}: ${s.description}\n`);
 
     const print = (): void => {
       for (const s of sim.summaries()) io.stderr.write(`${formatSiteLine(s)}\n`);

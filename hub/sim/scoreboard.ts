@@ -3,10 +3,12 @@
  *
  * A prediction names the time of its window's first reading (`windowStart`, the simulated clock). The simulator sent
  * reading k at `t0 + k · periodMs`, so the window covers readings [k0, k0 + windowLength) with
- * k0 = round((windowStart − t0) / periodMs). Agents may cut windows with another stride than the data's (HAR: 128
- * with stride 64), so a window can straddle two source windows: the truth is the label that covers most of its
- * readings, and a tie is skipped (counted, not scored). A window that reaches before the first or beyond the last
- * reading sent is skipped as `outOfRange`.
+ * k0 = round((windowStart − t0) / periodMs). Every reading has a label (`LabelSource`): in the recorded order of a HAR
+ * subject each sample carries the label of the window it was taken from; back to back, the label of its window. The
+ * truth of a prediction is the majority label of its window's readings, counted sample by sample, so an agent window
+ * that spans an activity change (or, back to back, two source windows) is scored by the label covering most of it; a
+ * tie is skipped (counted, not scored). A window that reaches before the first or beyond the last reading sent is
+ * skipped as `outOfRange`.
  *
  * Accuracy is kept per (site, modelVersion), so the effect of each new student shows as its own line. Nothing here
  * throws on input from the broker: undecodable or malformed payloads are counted by error code (docs/protocol.md).

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, test } from 'node:test';
 import { isSitekdError } from '../../shared/errors';
-import { loadHubConfig, parseHubConfig, redactedConfig } from '../../hub/config';
+import { loadHubConfig, parseHubConfig, redactedConfig, sourceIds } from '../../hub/config';
 import { EXIT_CONFIG, flagsToConfig, hubCommand, parseLabelledSites } from '../../hub/main';
 
 const dirs: string[] = [];
@@ -75,6 +75,18 @@ test('--labelled-sites pairs sites with domains of --data or of another dataset'
   const c = loadHubConfig({ flags: flagsToConfig({ data: '/d', source: '2', 'labelled-sites': 'a=1', 'gate-reference': 'teacher' }) });
   assert.deepEqual(c.labelledSites, { a: { data: '/d', domain: '1' } });
   assert.equal(c.gateReference, 'teacher');
+});
+
+test('source: one domain id, or several comma-separated (flag) or as a JSON array (file), normalised to a,b,c', () => {
+  assert.equal(parseHubConfig({ data: '/d', source: '2' }).source, '2');
+  assert.equal(parseHubConfig({ data: '/d', source: ' 2, 7 ,12,9,6 ' }).source, '2,7,12,9,6');
+  assert.equal(parseHubConfig({ data: '/d', source: ['2', '7'] }).source, '2,7');
+  assert.equal(loadHubConfig({ flags: flagsToConfig({ data: '/d', source: '2,7,12,9,6' }) }).source, '2,7,12,9,6');
+  assert.deepEqual(sourceIds('2,7, 12,,9'), ['2', '7', '12', '9']);
+  assert.deepEqual(sourceIds('site-0'), ['site-0']);
+  for (const source of ['', ',', ' , ', '2,7,2', [], ['2', ''], ['2', '2'], ['a,b'], 'x'.repeat(201)]) {
+    assert.throws(() => parseHubConfig({ data: '/d', source }), (e) => isSitekdError(e, 'SITEKD_ERR_CONFIG_INVALID'), JSON.stringify(source));
+  }
 });
 
 test('layers: base (STATE_DIRECTORY) < file < env (password) < flags', () => {

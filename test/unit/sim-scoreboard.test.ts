@@ -16,7 +16,7 @@ function stream(labels: readonly number[]): SiteStream {
   return new SiteStream({ n, channels: 1, length: L, x: new Float32Array(n * L), y: Uint8Array.from(labels) });
 }
 
-function setup(labels: readonly number[], issued = labels.length * L) {
+function setup(labels: readonly number[] | SiteStream, issued = Array.isArray(labels) ? labels.length * L : (labels as SiteStream).samplesPerLoop) {
   let now = 1000;
   const clock = { now: () => now };
   const board = new SimScoreboard({ clock });
@@ -28,7 +28,7 @@ function setup(labels: readonly number[], issued = labels.length * L) {
     description: 'test site',
     t0: T0,
     periodMs: PERIOD,
-    labels: stream(labels),
+    labels: labels instanceof SiteStream ? labels : stream(labels as readonly number[]),
     readingsIssued: () => sent,
   };
   board.addSite(info);
@@ -68,6 +68,33 @@ describe('SimScoreboard', () => {
     assert.equal(s.total, 4);
     assert.equal(s.accuracy, 0.5);
     assert.deepEqual(s.skipped, { tie: 1, outOfRange: 0 });
+  });
+
+  test('recorded stream: a window is scored by the majority of its samples\' own labels, across window and chain boundaries', () => {
+    // One recording of 5 windows (L = 128, overlap 64): 384 samples of label 0 (windows 0-4 own 128, 64, 64, 64, 64
+    // samples; labels 0, 0, 0, 2, 2), then a separate 128-sample window of label 1.
+    const total = 128 + 4 * 64;
+    const signal = Float32Array.from({ length: total }, (_, t) => t + 1);
+    const rows: Float32Array[] = [0, 1, 2, 3, 4].map((p) => signal.slice(p * 64, p * 64 + 128));
+    rows.push(Float32Array.from({ length: 128 }, (_, t) => -1 - t));
+    const order = [5, 3, 0, 4, 1, 2]; // shuffled
+    const x = new Float32Array(order.length * 128);
+    order.forEach((w, i) => x.set(rows[w]!, i * 128));
+    const labelsOf = [0, 0, 0, 2, 2, 1];
+    const rec = new SiteStream({ n: 6, channels: 1, length: 128, x, y: Uint8Array.from(order.map((w) => labelsOf[w]!)) }, { order: 'recorded' });
+    assert.equal(rec.samplesPerLoop, total + 128);
+    // Chains play in the order of their first window: the lone window (set index 0) first, then the recording.
+    assert.equal(rec.valuesAt(128)[0], 1);
+    assert.equal(rec.valuesAt(128 + 200)[0], 201);
+    const { board } = setup(rec, 10_000);
+    const at = (k: number): number => 128 + k; // reading index of recording sample k
+    // Samples 0-255 are label 0 (windows 0, 1, 2 own [0,128), [128,192), [192,256)), 256-383 label 2.
+    assert.equal(board.score(pred(at(0), 0)).kind, 'correct');
+    assert.equal(board.score(pred(at(100), 0)).kind, 'correct'); // [100, 228): all label 0, spans windows 0-2
+    assert.equal(board.score(pred(at(192), 0)).kind, 'tie'); // [192, 320): 64 + 64
+    assert.deepEqual(board.score(pred(at(200), 0)), { kind: 'wrong', site: 'site-1', modelVersion: 's-1-0001', truth: 2 }); // 56 vs 72
+    assert.deepEqual(board.score(pred(64, 1)), { kind: 'tie', site: 'site-1', modelVersion: 's-1-0001' }); // 64 of the lone window, 64 of the recording
+    assert.deepEqual(board.score(pred(63, 1)), { kind: 'correct', site: 'site-1', modelVersion: 's-1-0001', truth: 1 });
   });
 
   test('a windowStart off the 20 ms grid is rounded to the nearest reading', () => {

@@ -115,7 +115,7 @@ describe('loadSimSites', () => {
     writeDataset(dataDir, { name: 'HAR', classNames: ['a', 'b', 'c'], samplingRateHz: 50, domains: [dom('2', 0), dom('11', 1), dom('13', 2)] });
     fs.writeFileSync(path.join(tmpRoot, 'scenarios.json'), JSON.stringify({ HAR: { data_dir: 'HAR', scenarios: [{ source: '2', target: '13' }] } }));
 
-    const r = loadSimSites({ sites: 2, data: dataDir });
+    const r = loadSimSites({ sites: 2, data: dataDir, order: 'file' });
     assert.equal(r.kind, 'har');
     assert.deepEqual(r.sites.map((s) => [s.site, s.subject, s.kind]), [['site-1', '13', 'har'], ['site-2', '11', 'har']]);
     const s1 = r.sites[0]!;
@@ -123,20 +123,63 @@ describe('loadSimSites', () => {
     assert.equal(s1.samplingRateHz, 50);
     assert.deepEqual([0, 4, 8].map((k) => s1.stream.labelAt(k)), [2, 0, 2]);
     assert.deepEqual([...s1.stream.valuesAt(5)], [101, 111, 121]);
+    assert.equal(s1.description, 'HAR subject 13 (test split, 2 windows back to back in file order)');
 
-    const both = loadSimSites({ sites: 1, data: tmpRoot, split: 'both', subjects: ['2'] });
+    const both = loadSimSites({ sites: 1, data: tmpRoot, split: 'both', order: 'file', subjects: ['2'] });
     const st = both.sites[0]!.stream;
     assert.equal(st.windowCount, 4);
     assert.deepEqual([...st.valuesAt(8)], [5000, 5010, 5020]); // test windows first, then train
-    assert.match(both.sites[0]!.description, /subject 2 \(test \+ train splits\)/);
+    assert.match(both.sites[0]!.description, /subject 2 \(test \+ train splits, 4 windows back to back in file order\)/);
 
     assert.throws(() => loadSimSites({ sites: 1, data: path.join(tmpRoot, 'nope') }), (e: unknown) => isSitekdError(e, ErrorCode.DATA_NOT_FOUND));
+  });
+
+  test('HAR data plays each subject\'s rebuilt recording by default (test + train windows chained on their overlaps)', () => {
+    // Subject 7: one recording of 10 samples × 2 channels cut into 4-sample windows with stride 2 (4 windows), plus an
+    // unrelated window; shuffled over train and test.
+    const rec = Array.from({ length: 10 }, (_, t) => [t + 1, -(t + 1)]);
+    const cutAt = (t0: number): number[] => [0, 1].flatMap((c) => [0, 1, 2, 3].map((t) => rec[t0 + t]![c]!));
+    const lone = [90, 91, 92, 93, 80, 81, 82, 83];
+    const ws = (rows: number[][], labels: number[]): WindowSet => ({ n: rows.length, channels: 2, length: 4, x: Float32Array.from(rows.flat()), y: Uint8Array.from(labels) });
+    const dir = path.join(tmpRoot, 'REC');
+    writeDataset(dir, {
+      name: 'HAR', classNames: ['a', 'b'], samplingRateHz: 50,
+      domains: [{ id: '7', train: ws([cutAt(4), lone, cutAt(0)], [1, 0, 1]), test: ws([cutAt(6), cutAt(2)], [1, 1]) }],
+    });
+    const r = loadSimSites({ sites: 1, data: dir, subjects: ['7'] });
+    const s = r.sites[0]!.stream;
+    assert.equal(s.order, 'recorded');
+    assert.equal(s.windowCount, 5);
+    assert.equal(s.samplesPerLoop, 10 + 4);
+    // Chains in the order of their first window (test windows first): the recording from cutAt(0) at train index 2 → set
+    // index 4; the lone window at set index 3 comes first.
+    const values = Array.from({ length: s.samplesPerLoop }, (_, k) => [...s.valuesAt(k)]);
+    assert.deepEqual(values.slice(0, 4), [[90, 80], [91, 81], [92, 82], [93, 83]]);
+    assert.deepEqual(values.slice(4), rec);
+    assert.deepEqual(Array.from({ length: 14 }, (_, k) => s.labelAt(k)), [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    assert.equal(
+      r.sites[0]!.description,
+      'HAR subject 7 (test + train splits, recorded order: 5 windows chained by their exact 2-sample overlaps into 2 continuous recordings, 14 samples per loop)',
+    );
+    // The windows-back-to-back orders stay available.
+    assert.equal(loadSimSites({ sites: 1, data: dir, subjects: ['7'], order: 'shuffle' }).sites[0]!.stream.samplesPerLoop, 2 * 4);
+    assert.equal(loadSimSites({ sites: 1, data: dir, subjects: ['7'], order: 'grouped', split: 'both' }).sites[0]!.stream.samplesPerLoop, 5 * 4);
+    // An explicit split is chained as it is: the train windows alone form the chains cutAt(4) and cutAt(0) (not adjacent) and the lone one.
+    const train = loadSimSites({ sites: 1, data: dir, subjects: ['7'], split: 'train' }).sites[0]!.stream;
+    assert.equal(train.recording!.chains.chains.length, 3);
   });
 
   test('synthetic sites are generator sites 1..N (site 0 is the source), 9 × 128 like HAR', () => {
     const spec = { ...defaultSyntheticSpec.harLike, trainPerClass: 2, testPerClass: 2 };
     const r = loadSimSites({ sites: 2, synthetic: true, syntheticSpec: spec });
     assert.equal(r.kind, 'synthetic');
+    assert.equal(r.sites[0]!.stream.order, 'file'); // independent windows: back to back by default
+    assert.match(r.sites[0]!.description, /test split, \d+ windows back to back in file order\)$/);
+    // 'recorded' finds no overlaps between independent windows and plays them back to back.
+    const rec = loadSimSites({ sites: 1, synthetic: true, syntheticSpec: spec, order: 'recorded' }).sites[0]!;
+    assert.equal(rec.stream.recording!.chains.links, 0);
+    assert.match(rec.description, /recorded order: none of the \d+ windows overlap/);
+    assert.deepEqual([...rec.stream.valuesAt(130)], [...loadSimSites({ sites: 1, synthetic: true, syntheticSpec: spec, split: 'both' }).sites[0]!.stream.valuesAt(130)]);
     assert.deepEqual(r.sites.map((s) => [s.site, s.subject]), [['site-1', 'site-1'], ['site-2', 'site-2']]);
     const s = r.sites[0]!.stream;
     assert.equal(s.channels, 9);
