@@ -46,7 +46,8 @@ main(process.argv.slice(2), io).then(
   (err: unknown) => {
     if (isSitekdError(err)) {
       process.stderr.write(`sitekd: ${err.code}: ${err.message}\n`);
-      process.exitCode = err.code === 'SITEKD_ERR_CLI_USAGE' || err.code === 'SITEKD_ERR_CONFIG_INVALID' ? 64 : 1;
+      // sysexits: 64 = bad usage, 78 = bad configuration (systemd units do not restart on 78).
+      process.exitCode = err.code === 'SITEKD_ERR_CLI_USAGE' ? 64 : err.code === 'SITEKD_ERR_CONFIG_INVALID' ? 78 : 1;
     } else {
       process.stderr.write(`sitekd: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
       process.exitCode = 70;
