@@ -10,7 +10,7 @@ import type { AgentConfig } from './config';
 import type { Clock, TimerHandle } from './clock';
 import { DropCounter } from './drop-counter';
 import { InferenceLoop } from './inference-loop';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import type { LoadedModel } from './model-probe';
 import { loadStartupModel } from './model-startup';
 import type { ModelStore } from './model-store';

@@ -9,7 +9,7 @@ import { UCI_SIGNALS } from '../shared/data/uci-import';
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { BackendNameSchema } from '../shared/ml/backend';
 import { ID_PATTERN, isValidAgentId, isValidSiteId, MAX_TOPIC_LENGTH } from '../shared/protocol/topics';
-import { LOG_LEVELS } from './log';
+import { LOG_LEVELS } from '../shared/log';
 
 /** The UCI-HAR model channels in AdaTime's order: what the HAR students are trained on. */
 export const HAR_CHANNELS: readonly string[] = UCI_SIGNALS;

@@ -6,7 +6,7 @@
  */
 import type { SitekdError } from '../shared/errors';
 import type { Clock } from './clock';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 
 /** `Telemetry.dropped` holds at most 64 codes; codes are a closed set, so this is never reached in practice. */
 const MAX_CODES = 64;

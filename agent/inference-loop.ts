@@ -9,7 +9,7 @@ import type { Prediction } from '../shared/protocol/messages';
 import { predictionsTopic } from '../shared/protocol/topics';
 import type { AgentTransport } from './agent-transport';
 import type { Clock } from './clock';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import type { LoadedModel } from './model-probe';
 import { encodePayload, type PayloadFormat } from './payload';
 

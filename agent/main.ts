@@ -12,8 +12,7 @@
 import * as fs from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import * as path from 'node:path';
-import type { z } from 'zod';
-import { formatUsage, parseCommandArgs, type OptionTable } from '../shared/cli/args';
+import { parseCommandArgs } from '../shared/cli/args';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
 import { selectBackend } from '../shared/ml/backend';
 import { tf } from '../shared/ml/tf';
@@ -22,25 +21,17 @@ import { MqttTransport } from '../shared/transport/mqtt-transport';
 import { Agent, lastWill } from './agent';
 import { agentFlagSchema, agentFlagTable, flagsToConfig } from './cli';
 import { systemClock, type Clock } from './clock';
+import type { Command } from '../shared/cli/command';
 import { listHubKeys, loadAgentConfig, redactedConfig, type AgentConfig } from './config';
-import { createJsonLogger, silentLogger, type Logger } from './log';
+import { createJsonLogger, silentLogger, type Logger } from '../shared/log';
 import { ModelStore } from './model-store';
 import { Outbox } from './outbox';
 
 /** Exit status for an invalid configuration (sysexits.h EX_CONFIG). */
 export const EXIT_CONFIG = 78;
 
-// Structurally the `Command` of the sitekd dispatcher (hub/cli/common.ts), which agent/ must not import.
-export interface CommandIo {
-  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  readonly env: Readonly<Record<string, string | undefined>>;
-}
-export interface AgentCommand {
-  readonly summary: string;
-  readonly usage?: { readonly table: OptionTable; readonly schema: z.ZodType };
-  run(argv: readonly string[], io: CommandIo): Promise<number>;
-}
+export type { CommandIo } from '../shared/cli/command';
+export type AgentCommand = Command;
 
 export interface StartOptions {
   readonly log?: Logger;

@@ -7,7 +7,7 @@
  */
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { sha256Hex } from '../shared/protocol/chunks';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import { loadModel, probeModel, type LoadedModel, type ModelShape } from './model-probe';
 import type { ModelStore } from './model-store';
 

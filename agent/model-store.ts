@@ -19,7 +19,7 @@ import { ErrorCode, SitekdError } from '../shared/errors';
 import { sha256Hex } from '../shared/protocol/chunks';
 import { ID_PATTERN } from '../shared/protocol/topics';
 import { isNotFound, writeFileAtomic } from '../shared/fs/atomic-file';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 
 const StoredModelSchema = z.strictObject({
   version: z.string().regex(ID_PATTERN),

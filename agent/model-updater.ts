@@ -17,7 +17,7 @@ import { ModelManifestSchema, type ModelManifest } from '../shared/protocol/mess
 import { modelChunkTopic, parseTopic, sub } from '../shared/protocol/topics';
 import type { AgentTransport } from './agent-transport';
 import type { DropCounter } from './drop-counter';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import { loadModel, probeModel, type LoadedModel, type ModelShape } from './model-probe';
 import type { ChunkStaging, ModelStore, SwapToken } from './model-store';
 import { manifestKey, planUpdate, type CurrentModel, type PlanContext, type UpdatePlan, type UpdateStep } from './update-plan';

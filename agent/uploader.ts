@@ -15,7 +15,7 @@ import { samplesTopic } from '../shared/protocol/topics';
 import type { AgentTransport } from './agent-transport';
 import type { Clock, TimerHandle } from './clock';
 import type { DropCounter } from './drop-counter';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import type { Outbox } from './outbox';
 import { SampleSelector } from './sample-selector';
 

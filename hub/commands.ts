@@ -11,7 +11,7 @@ import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
 import { decode, encode } from '../shared/protocol/codec';
 import { HubCommandSchema, type HubCommand, type HubReply } from '../shared/protocol/messages';
 import type { DropCounter } from './drop-counter';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 
 export interface CommandDeps {
   readonly publish: (topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;

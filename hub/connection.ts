@@ -10,7 +10,7 @@ import { hubStatusTopic } from '../shared/protocol/topics';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker';
 import type { HubConfig } from './config';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 
 export interface HubConnection {
   readonly broker: EmbeddedBroker | undefined;

@@ -4,7 +4,7 @@
  * 100th, so a flood of garbage cannot flood the log too.
  */
 import type { SitekdError } from '../shared/errors';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 
 export class DropCounter {
   private readonly byCode = new Map<string, number>();

@@ -24,7 +24,7 @@ import { Inbound } from './inbound';
 import { JobQueue } from './job-queue';
 import { publishJobEvent, type JobTrigger } from './job-events';
 import { loadOrCreateKey, type HubKey } from './keys';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import { runMlTask, type MlRunner } from './ml-runner';
 import { ModelFiles } from './model-files';
 import { ModelPublisher } from './model-publisher';

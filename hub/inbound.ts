@@ -14,7 +14,7 @@ import { bytesToF32, decode, encode } from '../shared/protocol/codec';
 import { AgentStatusSchema, SampleBatchSchema, TelemetrySchema, type SampleAck, type SampleBatch } from '../shared/protocol/messages';
 import { parseTopic, payloadMatchesTopic, ROOT_TOPIC, samplesAckTopic, type AgentTopicKind } from '../shared/protocol/topics';
 import type { DropCounter } from './drop-counter';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import type { SampleStore } from './sample-store';
 import type { SiteRegistry } from './site-registry';
 import type { InputLayout } from './teacher';

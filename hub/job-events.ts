@@ -6,7 +6,7 @@ import { encode } from '../shared/protocol/codec';
 import { JOB_TRIGGERS, type JobEvent as WireJobEvent } from '../shared/protocol/messages';
 import { hubJobsTopic } from '../shared/protocol/topics';
 import type { JobEvent } from './job-queue';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import type { RedistillResult } from './redistill-job';
 import type { SiteRegistry } from './site-registry';
 

@@ -13,7 +13,7 @@ import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
 import type { Command, CommandIo } from './cli/common';
 import { loadHubConfig, redactedConfig } from './config';
 import { Hub } from './hub';
-import { createLogger } from './log';
+import { createLogger } from '../shared/log';
 
 /** Exit status for a configuration that cannot work (sysexits.h EX_CONFIG). */
 export const EXIT_CONFIG = 78;

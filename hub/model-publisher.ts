@@ -17,7 +17,7 @@ import { signManifest, type SigningKey } from '../shared/protocol/signing';
 import { encode } from '../shared/protocol/codec';
 import { MAX_CHUNKS, modelChunkTopic, modelTopic, ROOT_TOPIC } from '../shared/protocol/topics';
 import { CnnSpecSchema } from '../shared/ml/model-spec';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import type { ModelFiles } from './model-files';
 import { nextVersion } from './versioning';
 

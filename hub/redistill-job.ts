@@ -14,7 +14,7 @@ import { specFor } from '../shared/ml/model-spec';
 import type { WindowSet } from '../shared/ml/types';
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { decideGate } from './gate';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import type { MlRunner } from './ml-runner';
 import type { Evaluation } from './ml-worker-protocol';
 import type { ModelFiles } from './model-files';

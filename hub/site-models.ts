@@ -4,7 +4,7 @@
  * time (two births of the same new site must not publish two versions).
  */
 import { ErrorCode, isSitekdError } from '../shared/errors';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import type { ModelPublisher } from './model-publisher';
 import type { TeacherBundle } from './teacher';
 

@@ -12,7 +12,7 @@ import { ErrorCode, SitekdError } from '../shared/errors';
 import { inputFor } from '../shared/ml/model-spec';
 import type { Domain, WindowSet } from '../shared/ml/types';
 import { sourceIds, type HubConfig } from './config';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import type { InputLayout } from './teacher';
 
 export interface SourceData {

@@ -19,7 +19,7 @@ import { CnnSpecSchema, specFor, type CnnSpec } from '../shared/ml/model-spec';
 import type { Domain } from '../shared/ml/types';
 import { isValidId } from '../shared/protocol/topics';
 import { quarantineFile, writeFileAtomic } from './atomic-file';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import type { MlRunner } from './ml-runner';
 
 export type InputLayout = Omit<CnnSpec, 'midChannels' | 'finalChannels'>;

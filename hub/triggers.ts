@@ -6,7 +6,7 @@
  */
 import type { HubConfig } from './config';
 import type { JobTrigger } from './job-events';
-import type { Logger } from './log';
+import type { Logger } from '../shared/log';
 import { CronScheduler, shouldRedistill } from './scheduler';
 import type { SiteRegistry } from './site-registry';
 

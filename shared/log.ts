@@ -1,9 +1,10 @@
 /**
- * A small structured logger for the hub process: one line per event, a constant message and the data in fields
- * (house-style §3.3), written to the stream the composition root hands in (stderr). No dependency: pino is not in
- * package.json, and the hub logs a few lines per minute, not per message.
+ * A small structured logger for the hub and agent processes: one line per event, a constant message and the data in
+ * fields (house-style §3.3), written to the stream the composition root hands in (stderr): `time level msg k=v` or JSON
+ * lines. No dependency: neither process logs per message.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[];
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export type LogFields = Readonly<Record<string, unknown>>;
@@ -66,5 +67,11 @@ function formatFields(fields: LogFields): string {
 function replacer(_key: string, value: unknown): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message, ...('code' in value ? { code: value.code } : {}) };
   if (value instanceof Uint8Array) return `<${value.byteLength} bytes>`;
+  if (typeof value === 'bigint') return Number(value);
   return value;
+}
+
+/** JSON lines on `stream` at `level` and above, with `base` fields on every line (the agent's format). */
+export function createJsonLogger(stream: { write(s: string): unknown }, level: LogLevel, base: LogFields = {}, now: () => number = Date.now): Logger {
+  return createLogger({ stream, level, json: true, now }, base);
 }

@@ -7,18 +7,8 @@ import type { Domain } from '../../shared/ml/types';
 import { ProgressReporter } from '../../shared/cli/progress';
 import type { OptionTable } from '../../shared/cli/args';
 
-export interface CommandIo {
-  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  readonly env: Readonly<Record<string, string | undefined>>;
-}
-
-export interface Command {
-  readonly summary: string;
-  /** For `--help`: the option table and schema (required options are marked). */
-  readonly usage?: { readonly table: OptionTable; readonly schema: z.ZodType };
-  run(argv: readonly string[], io: CommandIo): Promise<number>;
-}
+export type { Command, CommandIo } from '../../shared/cli/command';
+import type { CommandIo } from '../../shared/cli/command';
 
 export const backendOption = {
   backend: { type: 'string', description: 'tfjs backend: auto, tensorflow, wasm or cpu (env SITEKD_BACKEND)', placeholder: 'name' },

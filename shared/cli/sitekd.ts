@@ -5,7 +5,7 @@
  */
 import { isSitekdError } from '../errors';
 import { formatUsage, splitSubcommand, wantsHelp } from './args';
-import type { Command, CommandIo } from '../../hub/cli/common';
+import type { Command, CommandIo } from './command';
 
 // require() keeps each command's dependencies (tfjs, mqtt, …) unloaded until that command runs.
 /* eslint-disable @typescript-eslint/no-require-imports */

@@ -12,7 +12,7 @@ import type { TestContext } from 'node:test';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/broker';
 import { startAgent, type RunningAgent } from '../../agent/main';
 import { parseAgentConfig, type AgentConfig, type AgentConfigInput } from '../../agent/config';
-import { silentLogger } from '../../agent/log';
+import { silentLogger } from '../../shared/log';
 import { encodeCnn } from '../../shared/artifact/cnn-artifact';
 import { createCnn } from '../../shared/ml/cnn';
 import { HAR_INPUT, specFor, type CnnSpec } from '../../shared/ml/model-spec';

@@ -15,7 +15,7 @@ import type { SampleBatch } from '../../shared/protocol/messages';
 import { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { parseHubConfig, type HubConfig, type HubConfigInput } from '../../hub/config';
 import { Hub } from '../../hub/hub';
-import { createLogger, type Logger } from '../../hub/log';
+import { createLogger, type Logger } from '../../shared/log';
 import { channelsFirstToLast } from '../../hub/windows';
 
 export interface Fixture {
