@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import { sha256Hex } from '../../shared/protocol/chunks';
-import { silentLogger } from '../../agent/log';
+import { silentLogger } from '../../shared/log';
 import { ModelStore } from '../../agent/model-store';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sitekd-model-store-'));

@@ -7,7 +7,7 @@ import { writeDataset } from '../../shared/data/har';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import type { Domain, WindowSet } from '../../shared/ml/types';
 import { parseHubConfig } from '../../hub/config';
-import { silentLogger } from '../../hub/log';
+import { silentLogger } from '../../shared/log';
 import { concatWindowSets, loadSourceData } from '../../hub/source-data';
 
 const C = 2;
