@@ -1,6 +1,7 @@
 /**
- * The simulator against the embedded aedes broker: readings arrive as plain JSON a third-party client can read,
- * predictions published by another client are scored, and the `sitekd sim` command runs end to end.
+ * The simulator against a broker: readings arrive as plain JSON a third-party client can read, predictions published
+ * by another client are scored, and the `sitekd sim` command runs end to end. The broker is an embedded aedes started
+ * here, or the one SITEKD_TEST_MQTT_URL names (CI: an anonymous Mosquitto on 127.0.0.1, see .ci/run).
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -25,22 +26,25 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 3000): Pro
   }
 }
 
-let broker: EmbeddedBroker;
+const external = process.env['SITEKD_TEST_MQTT_URL'];
+let broker: EmbeddedBroker | undefined;
+let url: string;
 before(async () => {
-  broker = await startEmbeddedBroker({ port: 0 });
+  if (external === undefined) broker = await startEmbeddedBroker({ port: 0 });
+  url = external ?? (broker as EmbeddedBroker).url;
 });
 after(async () => {
-  await broker.close();
+  await broker?.close();
 });
 
-describe('sim over the embedded broker', () => {
+describe(`sim over ${external === undefined ? 'the embedded aedes broker' : external}`, () => {
   test('readings arrive as JSON {ts, values[9]} with increasing ts; predictions (msgpack and JSON) are scored', async () => {
     // The simulator's client negotiates like `sitekd sim` does ('auto': MQTT 5, then 3.1.1 for aedes, ~1 s); the
     // plain clients standing in for mosquitto_sub and an agent speak 3.1.1 directly.
     const [listener, sim1, agent] = await Promise.all([
-      MqttTransport.connect({ url: broker.url, clientId: 'sim-test-listener', protocol: 4 }),
-      MqttTransport.connect({ url: broker.url, clientId: 'sim-test-sim', protocol: 'auto' }),
-      MqttTransport.connect({ url: broker.url, clientId: 'sim-test-agent', protocol: 4 }),
+      MqttTransport.connect({ url, clientId: 'sim-test-listener', protocol: 4 }),
+      MqttTransport.connect({ url, clientId: 'sim-test-sim', protocol: 'auto' }),
+      MqttTransport.connect({ url, clientId: 'sim-test-agent', protocol: 4 }),
     ]);
     const readings = new Map<string, { ts: number; values: unknown }[]>();
     const scores: Record<string, unknown>[] = [];
@@ -135,13 +139,13 @@ describe('sim over the embedded broker', () => {
     });
     const out = new Writable({ write: (_c, _e, cb) => cb() });
     const seen: string[] = [];
-    const listener = await MqttTransport.connect({ url: broker.url, clientId: 'sim-test-cli-listener', protocol: 4 });
+    const listener = await MqttTransport.connect({ url, clientId: 'sim-test-cli-listener', protocol: 4 });
     await listener.subscribe('plant/#', (topic, payload) => {
       if (seen.length < 5) seen.push(`${topic} ${payload.toString('utf8')}`);
     }, 0);
     try {
       const code = await simCommand.run(
-        ['--sites', '1', '--synthetic', '--broker', broker.url, '--speed', '10', '--duration', '0.5', '--format', 'csv', '--topic-root', 'plant', '--print-interval', '0'],
+        ['--sites', '1', '--synthetic', '--broker', url, '--speed', '10', '--duration', '0.5', '--format', 'csv', '--topic-root', 'plant', '--print-interval', '0'],
         { stdout: out, stderr: sink, env: {} },
       );
       assert.equal(code, 0);
