@@ -1,41 +1,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
-import { isHeldOut, SampleStore, type SampleBatch, type SampleStoreOptions } from '../../hub/sample-store';
+import { isHeldOut, type SampleBatch } from '../../hub/sample-store';
+import { makeBatch, open, tempDir } from '../helpers/sample-store-fixtures';
 
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sitekd-store-'));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** A batch of `n` windows of 4 steps × 2 channels, 3 classes; values encode (id, window, index) so mix-ups show. */
-function makeBatch(batchId: string, over: Partial<SampleBatch> = {}): SampleBatch {
-  const n = over.n ?? 2;
-  const channels = over.channels ?? 2;
-  const windowLength = over.windowLength ?? 4;
-  const numClasses = over.numClasses ?? 3;
-  const tag = [...batchId].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1000, 7);
-  return {
-    batchId,
-    agent: 'a1',
-    modelVersion: 'v1',
-    channels,
-    windowLength,
-    numClasses,
-    n,
-    windows: Float32Array.from({ length: n * windowLength * channels }, (_, i) => tag + i / 1000),
-    logits: Float32Array.from({ length: n * numClasses }, (_, i) => -tag - i / 100),
-    windowStarts: Array.from({ length: n }, (_, i) => 1_700_000_000_000 + tag * 10_000 + i * 1280),
-    ...over,
-  };
-}
-
-const clock = { now: (): number => 1_800_000_000_000 };
-const open = (dir: string, o: Partial<SampleStoreOptions> = {}): Promise<SampleStore> => SampleStore.open(dir, { ...clock, ...o });
 const segFiles = async (dir: string, site = 'site1'): Promise<string[]> =>
   (await fs.readdir(path.join(dir, 'sites', site))).filter((f) => f.endsWith('.seg')).sort();
 
