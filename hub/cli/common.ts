@@ -16,6 +16,15 @@ export const backendOption = {
 
 export const backendArg = BackendNameSchema.optional();
 
+/** The source → target pair every scenario command names. */
+export const pairOptions = {
+  data: { type: 'string', description: 'dataset directory (manifest.json) or a root containing HAR/', placeholder: 'dir' },
+  source: { type: 'string', description: 'labelled source domain id', placeholder: 'id' },
+  target: { type: 'string', description: 'unlabelled target domain id (the site)', placeholder: 'id' },
+} as const satisfies OptionTable;
+
+export const pairArgs = { data: z.string().min(1), source: z.string().min(1), target: z.string().min(1) };
+
 export async function chooseBackend(flag: string | undefined, io: CommandIo): Promise<BackendChoice> {
   const raw = flag ?? io.env.SITEKD_BACKEND ?? 'auto';
   const pref = BackendNameSchema.safeParse(raw);

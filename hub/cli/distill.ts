@@ -6,12 +6,10 @@ import { intArg, parseCommandArgs, type OptionTable } from '../../shared/cli/arg
 import { UNIKD_PRESETS } from '../../shared/ml/algorithms/unikd-options';
 import { CnnSpecSchema } from '../../shared/ml/model-spec';
 import { runScenario } from '../distill/scenario';
-import { backendOption, chooseBackend, epochReporter, fmt, loadPair, type Command } from './common';
+import { backendOption, chooseBackend, pairArgs, pairOptions, epochReporter, fmt, loadPair, type Command } from './common';
 
 const table = {
-  data: { type: 'string', description: 'dataset directory (manifest.json) or a root containing HAR/', placeholder: 'dir' },
-  source: { type: 'string', description: 'labelled source domain id', placeholder: 'id' },
-  target: { type: 'string', description: 'unlabelled target domain id (the site)', placeholder: 'id' },
+  ...pairOptions,
   teacher: { type: 'string', description: 'teacher artifact; a DANN teacher is trained when absent', placeholder: 'file' },
   algorithm: { type: 'string', description: 'unikd, kd or source-only', default: 'unikd', placeholder: 'name' },
   preset: { type: 'string', description: 'UNI-KD flags: code (released code) or paper (paper intent)', default: 'code', placeholder: 'name' },
@@ -24,9 +22,7 @@ const table = {
 } as const satisfies OptionTable;
 
 const schema = z.object({
-  data: z.string().min(1),
-  source: z.string().min(1),
-  target: z.string().min(1),
+  ...pairArgs,
   teacher: z.string().optional(),
   algorithm: z.enum(['unikd', 'kd', 'source-only']).default('unikd'),
   preset: z.enum(['code', 'paper']).default('code'),

@@ -6,12 +6,10 @@ import { intArg, parseCommandArgs, type OptionTable } from '../../shared/cli/arg
 import { evaluate } from '../../shared/ml/evaluate';
 import { countParams, inputFor, specFor } from '../../shared/ml/model-spec';
 import { train } from '../../shared/ml/train';
-import { backendOption, chooseBackend, epochReporter, fmt, loadPair, type Command } from './common';
+import { backendOption, chooseBackend, pairArgs, pairOptions, epochReporter, fmt, loadPair, type Command } from './common';
 
 const table = {
-  data: { type: 'string', description: 'dataset directory or a root containing HAR/', placeholder: 'dir' },
-  source: { type: 'string', description: 'labelled source domain id', placeholder: 'id' },
-  target: { type: 'string', description: 'unlabelled target domain id', placeholder: 'id' },
+  ...pairOptions,
   epochs: { type: 'string', description: 'training epochs', default: '10', placeholder: 'n' },
   seed: { type: 'string', description: 'random seed', default: '0', placeholder: 'n' },
   out: { type: 'string', description: 'teacher artifact to write', placeholder: 'file' },
@@ -20,9 +18,7 @@ const table = {
 } as const satisfies OptionTable;
 
 const schema = z.object({
-  data: z.string().min(1),
-  source: z.string().min(1),
-  target: z.string().min(1),
+  ...pairArgs,
   epochs: intArg({ min: 1, max: 10_000 }).default(10),
   seed: intArg({ min: 0 }).default(0),
   out: z.string().min(1),
