@@ -7,7 +7,7 @@ import { ErrorCode, SitekdError } from '../shared/errors';
 import { modelTopic, samplesAckTopic, statusTopic, telemetryTopic } from '../shared/protocol/topics';
 import type { AgentTransport, Handler } from './agent-transport';
 import type { AgentConfig } from './config';
-import type { Clock, TimerHandle } from './clock';
+import type { Clock, TimerHandle } from '../shared/clock';
 import { DropCounter } from './drop-counter';
 import { InferenceLoop } from './inference-loop';
 import type { Logger } from '../shared/log';

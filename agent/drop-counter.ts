@@ -5,7 +5,7 @@
  * how many were suppressed since the previous one.
  */
 import type { SitekdError } from '../shared/errors';
-import type { Clock } from './clock';
+import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/log';
 
 /** `Telemetry.dropped` holds at most 64 codes; codes are a closed set, so this is never reached in practice. */

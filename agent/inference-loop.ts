@@ -8,7 +8,7 @@ import type { Prediction as ModelOutput } from '../shared/ml/predictor';
 import type { Prediction } from '../shared/protocol/messages';
 import { predictionsTopic } from '../shared/protocol/topics';
 import type { AgentTransport } from './agent-transport';
-import type { Clock } from './clock';
+import type { Clock } from '../shared/clock';
 import type { Logger } from '../shared/log';
 import type { LoadedModel } from './model-probe';
 import { encodePayload, type PayloadFormat } from './payload';

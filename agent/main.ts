@@ -20,7 +20,7 @@ import { keyIdOf } from '../shared/protocol/signing';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
 import { Agent, lastWill } from './agent';
 import { agentFlagSchema, agentFlagTable, flagsToConfig } from './cli';
-import { systemClock, type Clock } from './clock';
+import { systemClock, type Clock } from '../shared/clock';
 import type { Command } from '../shared/cli/command';
 import { listHubKeys, loadAgentConfig, redactedConfig, type AgentConfig } from './config';
 import { createJsonLogger, silentLogger, type Logger } from '../shared/log';

@@ -13,7 +13,7 @@ import { encode, decode, f32ToBytes } from '../shared/protocol/codec';
 import { SampleAckSchema, type SampleBatch as SampleBatchMessage } from '../shared/protocol/messages';
 import { samplesTopic } from '../shared/protocol/topics';
 import type { AgentTransport } from './agent-transport';
-import type { Clock, TimerHandle } from './clock';
+import type { Clock, TimerHandle } from '../shared/clock';
 import type { DropCounter } from './drop-counter';
 import type { Logger } from '../shared/log';
 import type { Outbox } from './outbox';

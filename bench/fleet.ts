@@ -12,7 +12,7 @@ import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../sha
 import { decode, encode } from '../shared/protocol/codec';
 import { AgentStatusSchema, JobEventSchema, PredictionSchema } from '../shared/protocol/messages';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
-import { freePort, startChild, stopChild, type Child } from '../hub/fleet/processes';
+import { freePort, startChild, stopChild, type Child } from '../fleet/processes';
 
 const MEASURE_S = Number(process.env.SITEKD_BENCH_SECONDS ?? 120);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -2,8 +2,8 @@
 import { parentPort } from 'node:worker_threads';
 import { loadDomain, loadManifest } from '../shared/data/har';
 import { selectBackend } from '../shared/ml/backend';
-import { runScenario, type ModelOutcome } from '../hub/distill/scenario';
-import { selectByConsensus } from '../hub/distill/teacher-selection';
+import { runScenario, type ModelOutcome } from '../lab/scenario';
+import { selectByConsensus } from '../shared/ml/teacher-selection';
 import { parseUniKdVariant } from '../shared/ml/algorithms/unikd-options';
 
 export interface ScenarioJob {

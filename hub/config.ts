@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { z } from 'zod';
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { ID_PATTERN, isValidSiteId } from '../shared/protocol/topics';
-import { validateSchedule } from './scheduler';
+import { validateSchedule } from './jobs/scheduler';
 
 const SiteId = z.string().refine(isValidSiteId, 'must be a site id: 1-64 of [A-Za-z0-9_.-], starting with a letter or digit, not "hub"');
 const Path = z.string().min(1).max(4096);

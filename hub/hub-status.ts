@@ -1,10 +1,10 @@
 /** The hub's status payloads: the retained `hub/status` message and the answers to `status` / `sites` commands. */
 import type { HubStatus } from '../shared/protocol/messages';
-import type { Job } from './job-queue';
-import type { RedistillResult } from './redistill-job';
-import type { SampleStore } from './sample-store';
-import type { SiteRegistry } from './site-registry';
-import { versionNumber } from './versioning';
+import type { Job } from './jobs/job-queue';
+import type { RedistillResult } from './jobs/redistill-job';
+import type { SampleStore } from './store/sample-store';
+import type { SiteRegistry } from './sites/site-registry';
+import { versionNumber } from './models/versioning';
 
 export interface StatusSources {
   readonly hubVersion: string;

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { intArg, numberArg, parseCommandArgs, type OptionTable } from '../shared/cli/args';
 import { findRepoRoot } from '../shared/data/har';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
-import type { Command, CommandIo } from './cli/common';
+import type { Command, CommandIo } from '../shared/cli/common';
 import { loadHubConfig, redactedConfig } from './config';
 import { Hub } from './hub';
 import { createLogger } from '../shared/log';

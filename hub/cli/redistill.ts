@@ -14,7 +14,7 @@ import { decode, encode } from '../../shared/protocol/codec';
 import { HubReplySchema, JobEventSchema, type HubCommand, type HubReply, type JobEvent } from '../../shared/protocol/messages';
 import { hubCmdTopic, hubJobsTopic, replyTopic, requireSiteId } from '../../shared/protocol/topics';
 import { MqttTransport } from '../../shared/transport/mqtt-transport';
-import type { Command, CommandIo } from './common';
+import type { Command, CommandIo } from '../../shared/cli/common';
 
 const table = {
   site: { type: 'string', description: 'the site to redistill', placeholder: 'id' },

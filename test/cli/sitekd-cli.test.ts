@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { writeDataset } from '../../shared/data/har';
 import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../../shared/data/synthetic';
 
-const CLI = resolve(__dirname, '../../shared/cli/sitekd.js');
+const CLI = resolve(__dirname, '../../bin/sitekd.js');
 let dir = '';
 
 function sitekd(...args: string[]): { code: number | null; stdout: string; stderr: string } {

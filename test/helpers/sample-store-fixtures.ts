@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
-import { SampleStore, type SampleBatch, type SampleStoreOptions } from '../../hub/sample-store';
+import { SampleStore, type SampleBatch, type SampleStoreOptions } from '../../hub/store/sample-store';
 
 export async function tempDir(t: TestContext): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sitekd-store-'));

@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/broker';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/mqtt/broker';
 import { startAgent, type RunningAgent } from '../../agent/main';
 import { parseAgentConfig, type AgentConfig, type AgentConfigInput } from '../../agent/config';
 import { silentLogger } from '../../shared/log';

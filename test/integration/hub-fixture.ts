@@ -16,7 +16,7 @@ import { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { parseHubConfig, type HubConfig, type HubConfigInput } from '../../hub/config';
 import { Hub } from '../../hub/hub';
 import { createLogger, type Logger } from '../../shared/log';
-import { channelsFirstToLast } from '../../hub/windows';
+import { channelsFirstToLast } from '../../hub/store/windows';
 
 export interface Fixture {
   readonly dir: string;

@@ -9,9 +9,9 @@ import { after, before, test } from 'node:test';
 import { isSitekdError } from '../../shared/errors';
 import { decode } from '../../shared/protocol/codec';
 import { HubStatusSchema, ModelManifestSchema } from '../../shared/protocol/messages';
-import { startEmbeddedBroker } from '../../hub/broker';
+import { startEmbeddedBroker } from '../../hub/mqtt/broker';
 import { Hub } from '../../hub/hub';
-import { GENERIC_FILE, TEACHER_FILE } from '../../hub/teacher';
+import { GENERIC_FILE, TEACHER_FILE } from '../../hub/models/teacher';
 import { connectClient, makeFixture, startHub, testLogger, waitFor, type Fixture } from './hub-fixture';
 
 let fx: Fixture;

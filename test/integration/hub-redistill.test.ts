@@ -15,7 +15,7 @@ import { verifyManifest } from '../../shared/protocol/signing';
 import { hubCmdTopic, hubJobsTopic, modelTopic, replyTopic, samplesAckTopic, samplesTopic } from '../../shared/protocol/topics';
 import type { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { redistillCommand } from '../../hub/cli/redistill';
-import { isHeldOut } from '../../hub/sample-store';
+import { isHeldOut } from '../../hub/store/sample-store';
 import type { Hub } from '../../hub/hub';
 import { connectClient, makeBatch, makeFixture, startHub, waitFor, type Fixture } from './hub-fixture';
 

@@ -12,7 +12,7 @@ import { makeAgentStatus } from '../../shared/protocol/examples';
 import { HubReplySchema, SampleAckSchema, type SampleAck } from '../../shared/protocol/messages';
 import { hubCmdTopic, replyTopic, samplesAckTopic, samplesTopic, statusTopic } from '../../shared/protocol/topics';
 import type { MqttTransport } from '../../shared/transport/mqtt-transport';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/broker';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/mqtt/broker';
 import type { Hub } from '../../hub/hub';
 import { connectClient, makeBatch, makeFixture, startHub, waitFor, type Fixture } from './hub-fixture';
 

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/broker';
-import { simCommand } from '../../hub/cli/sim';
-import { Simulator } from '../../hub/sim/simulator';
-import { loadSimSites } from '../../hub/sim/sources';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/mqtt/broker';
+import { simCommand } from '../../sim/cli';
+import { Simulator } from '../../sim/simulator';
+import { loadSimSites } from '../../sim/sources';
 import { defaultSyntheticSpec } from '../../shared/data/synthetic';
 import { encode } from '../../shared/protocol/codec';
 import type { Prediction } from '../../shared/protocol/messages';

@@ -6,12 +6,12 @@
  *
  * Rules:
  *  - agent/ never imports hub/, hub/ never imports agent/.
- *  - shared/ imports neither, except the CLI dispatcher shared/cli/sitekd.ts (the process entry that picks a
- *    subcommand, including the agent and hub ones).
+ *  - shared/ imports no program: not hub/, agent/, sim/, lab/, fleet/ or bin/ (bin/sitekd.ts, the process entry,
+ *    is the one place that names them all).
  *  - shared/ml/ (the ML core) knows nothing of MQTT or files: no mqtt, fs, node-cron, shared/protocol,
  *    shared/transport or shared/data (the dataset readers; the core takes WindowSets).
  *  - node-cron only under hub/.
- *  - Only `<dir>/main.ts` files and shared/cli/ read process.argv or call process.exit.
+ *  - Only `<dir>/main.ts` files, bin/ and shared/cli/ read process.argv or call process.exit.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -19,8 +19,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { repoRoot as findRepoRoot } from '../helpers/repo-root';
 
-const SCANNED_DIRS = ['shared', 'hub', 'agent'] as const;
-const CLI_DISPATCHER = 'shared/cli/sitekd.ts';
+const SCANNED_DIRS = ['shared', 'hub', 'agent', 'sim', 'lab', 'fleet', 'bin'] as const;
+/** Programs built on shared/; shared/ imports none of them. */
+const PROGRAM_DIRS = ['hub', 'agent', 'sim', 'lab', 'fleet', 'bin'] as const;
 
 export interface ImportRef {
   readonly spec: string;
@@ -215,9 +216,8 @@ function importViolation(file: string, ref: ImportRef): string | undefined {
     const p = t.path.replace(/\.(js|ts)$/, '');
     if (under(file, 'agent') && under(p, 'hub')) return 'agent/ must not import hub/';
     if (under(file, 'hub') && under(p, 'agent')) return 'hub/ must not import agent/';
-    if (under(file, 'shared') && file !== CLI_DISPATCHER && (under(p, 'agent') || under(p, 'hub'))) {
-      return `shared/ must not import agent/ or hub/ (only ${CLI_DISPATCHER} may)`;
-    }
+    const program = PROGRAM_DIRS.find((d) => under(p, d));
+    if (under(file, 'shared') && program !== undefined) return `shared/ must not import ${program}/`;
     if (under(file, 'shared/ml')) {
       for (const [dir, why] of Object.entries(ML_FORBIDDEN_DIRS)) if (under(p, dir)) return `shared/ml must not import ${dir}: ${why}`;
     }
@@ -235,7 +235,7 @@ const PROCESS_IMPORT = /\{[^}]*\b(argv|exit)\b[^}]*\}\s*(?:from\s*|=\s*require\s
 
 /** `<dir>/main.ts` (a process's composition root) and the CLI may touch process.argv / process.exit. */
 function mayUseProcessArgvExit(file: string): boolean {
-  return /^[^/]+\/main\.ts$/.test(file) || under(file, 'shared/cli');
+  return /^[^/]+\/main\.ts$/.test(file) || under(file, 'shared/cli') || under(file, 'bin');
 }
 
 /** All violations in one file; `file` is repo-relative with forward slashes. */
@@ -336,12 +336,14 @@ test('comments are ignored, strings and regexes are not mistaken for comments', 
   assert.deepEqual(messages('shared/x.ts', src), []);
 });
 
-test('agent and hub stay apart; shared imports neither except the CLI dispatcher', () => {
+test('agent and hub stay apart; shared imports no program; bin names them all', () => {
   assert.match(messages('agent/agent.ts', "import { Hub } from '../hub/hub';").join(), /agent\/ must not import hub/);
   assert.match(messages('hub/jobs/x.ts', "import a from '../../agent/agent';").join(), /hub\/ must not import agent/);
   assert.match(messages('shared/ml/train.ts', "import { h } from '../../hub/main';").join(), /shared\/ must not import/);
   assert.match(messages('shared/cli/other.ts', "import { h } from '../../hub/main';").join(), /shared\/ must not import/);
-  assert.deepEqual(messages(CLI_DISPATCHER, "import { runHub } from '../../hub/main';\nimport('../../agent/main');"), []);
+  assert.match(messages('shared/cli/common.ts', "import { s } from '../../sim/cli';").join(), /shared\/ must not import sim/);
+  assert.match(messages('shared/data/har.ts', "import { l } from '../../lab/scenario';").join(), /shared\/ must not import lab/);
+  assert.deepEqual(messages('bin/sitekd.ts', "import { runHub } from '../hub/main';\nimport('../agent/main');\nrequire('../sim/cli');"), []);
   assert.deepEqual(messages('agent/agent.ts', "import { x } from '../shared/ml/train';\nimport { y } from './hub-client';"), []);
 });
 
@@ -368,7 +370,7 @@ test('process.argv and process.exit only in */main.ts and shared/cli/', () => {
   );
   assert.deepEqual(messages('hub/main.ts', src), []);
   assert.deepEqual(messages('agent/main.ts', src), []);
-  assert.deepEqual(messages('shared/cli/sitekd.ts', src), []);
+  assert.deepEqual(messages('bin/sitekd.ts', src), []);
   assert.deepEqual(messages('shared/cli/commands/distill.ts', src), []);
   assert.equal(messages('hub/sub/main.ts', src).length, 4);
   // Not the same thing: exitCode, a local `argv`, a method named exit.

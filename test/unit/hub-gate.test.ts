@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { agreement, decideGate } from '../../hub/gate';
+import { agreement, decideGate } from '../../hub/jobs/gate';
 
 const base = { heldOut: 50, candidateAgreement: 0.8, currentAgreement: 0.8, tolerance: 0, minHeldOut: 16 };
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { JobEventSchema } from '../../shared/protocol/messages';
-import type { Job, JobEvent } from '../../hub/job-queue';
-import { toWireJobEvent } from '../../hub/job-events';
-import type { RedistillResult } from '../../hub/redistill-job';
+import type { Job, JobEvent } from '../../hub/jobs/job-queue';
+import { toWireJobEvent } from '../../hub/jobs/job-events';
+import type { RedistillResult } from '../../hub/jobs/redistill-job';
 
 function job(overrides: Partial<Job<RedistillResult>> = {}): Job<RedistillResult> {
   return {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode, isSitekdError, SitekdError } from '../../shared/errors';
-import { JobQueue, JobSkipped, type JobEvent, type JobFn, type ReportProgress } from '../../hub/job-queue';
+import { JobQueue, JobSkipped, type JobEvent, type JobFn, type ReportProgress } from '../../hub/jobs/job-queue';
 
 /** A job body the test finishes by hand: `gate(site).resolve(value)`. */
 function controlledRun<R>(): {

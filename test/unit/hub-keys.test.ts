@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { isSitekdError } from '../../shared/errors';
 import { keyIdOf } from '../../shared/protocol/signing';
-import { loadOrCreateKey } from '../../hub/keys';
+import { loadOrCreateKey } from '../../hub/models/keys';
 
 test('the signing key is created once (private 0600, directory 0700) and loaded afterwards', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sitekd-hubkey-'));

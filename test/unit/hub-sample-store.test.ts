@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
-import { isHeldOut, type SampleBatch } from '../../hub/sample-store';
+import { isHeldOut, type SampleBatch } from '../../hub/store/sample-store';
 import { makeBatch, open, tempDir } from '../helpers/sample-store-fixtures';
 
 const segFiles = async (dir: string, site = 'site1'): Promise<string[]> =>

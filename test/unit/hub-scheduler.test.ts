@@ -3,7 +3,7 @@ import { mock, test } from 'node:test';
 import cron from 'node-cron';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import { createRng } from '../../shared/random';
-import { CronScheduler, shouldRedistill, validateSchedule, type RedistillCheck } from '../../hub/scheduler';
+import { CronScheduler, shouldRedistill, validateSchedule, type RedistillCheck } from '../../hub/jobs/scheduler';
 
 const utc = (iso: string): number => Date.parse(`${iso}Z`);
 const noop = (): void => undefined;

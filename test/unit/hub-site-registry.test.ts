@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
-import { SiteRegistry, type AgentStatus } from '../../hub/site-registry';
+import { SiteRegistry, type AgentStatus } from '../../hub/sites/site-registry';
 
 async function registryFile(t: TestContext): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sitekd-registry-'));

@@ -8,7 +8,7 @@ import { ErrorCode, isSitekdError } from '../../shared/errors';
 import type { Domain, WindowSet } from '../../shared/ml/types';
 import { parseHubConfig } from '../../hub/config';
 import { silentLogger } from '../../shared/log';
-import { concatWindowSets, loadSourceData } from '../../hub/source-data';
+import { concatWindowSets, loadSourceData } from '../../hub/models/source-data';
 
 const C = 2;
 const L = 4;

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { selectByConsensus } from '../../hub/distill/teacher-selection';
+import { selectByConsensus } from '../../shared/ml/teacher-selection';
 import { defaultSyntheticSpec, generateSites } from '../../shared/data/synthetic';
 import { selectBackend } from '../../shared/ml/backend';
 import { createCnn } from '../../shared/ml/cnn';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isValidId } from '../../shared/protocol/topics';
-import { isNewer, nextVersion, versionNumber } from '../../hub/versioning';
+import { isNewer, nextVersion, versionNumber } from '../../hub/models/versioning';
 
 const SHA = 'a1b2c3d4'.repeat(8);
 

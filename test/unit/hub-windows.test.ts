@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isSitekdError } from '../../shared/errors';
-import { channelsFirstToLast, channelsLastToFirst, sampleSetToWindowSet } from '../../hub/windows';
-import { emptySet } from '../../hub/sample-set';
+import { channelsFirstToLast, channelsLastToFirst, sampleSetToWindowSet } from '../../hub/store/windows';
+import { emptySet } from '../../hub/store/sample-set';
 
 /** Value of window i, time t, channel c: unique, so any mix-up shows. */
 const v = (i: number, t: number, c: number): number => 1000 * i + 10 * t + c;

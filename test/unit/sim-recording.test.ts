@@ -4,8 +4,8 @@ import { loadDomain, loadManifest } from '../../shared/data/har';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import type { WindowSet } from '../../shared/ml/types';
 import { createRng } from '../../shared/random';
-import { buildRecording, chainWindows } from '../../hub/sim/recording';
-import { findHarDir, SiteStream } from '../../hub/sim/sources';
+import { buildRecording, chainWindows } from '../../sim/recording';
+import { findHarDir, SiteStream } from '../../sim/sources';
 
 const C = 3;
 const L = 8;

@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import { encode } from '../../shared/protocol/codec';
 import type { Prediction } from '../../shared/protocol/messages';
 import { predictionsTopic } from '../../shared/protocol/topics';
-import { SimScoreboard, type ScoreSiteInfo } from '../../hub/sim/scoreboard';
-import { SiteStream } from '../../hub/sim/sources';
+import { SimScoreboard, type ScoreSiteInfo } from '../../sim/scoreboard';
+import { SiteStream } from '../../sim/sources';
 
 const T0 = 1_700_000_000_000;
 const PERIOD = 20;

@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import { encode } from '../../shared/protocol/codec';
 import { predictionsTopic } from '../../shared/protocol/topics';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
-import { Simulator, type SimTimers, type SimTransport } from '../../hub/sim/simulator';
-import { SiteStream, type SimSite } from '../../hub/sim/sources';
+import { Simulator, type SimTimers, type SimTransport } from '../../sim/simulator';
+import { SiteStream, type SimSite } from '../../sim/sources';
 
 const L = 8;
 

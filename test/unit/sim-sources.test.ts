@@ -9,8 +9,8 @@ import { writeDataset } from '../../shared/data/har';
 import { defaultSyntheticSpec } from '../../shared/data/synthetic';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import type { Domain, WindowSet } from '../../shared/ml/types';
-import { f32ToString, formatReading } from '../../hub/sim/formats';
-import { loadSimSites, pickHarSubjects, siteIds, SiteStream } from '../../hub/sim/sources';
+import { f32ToString, formatReading } from '../../sim/formats';
+import { loadSimSites, pickHarSubjects, siteIds, SiteStream } from '../../sim/sources';
 
 /** n windows of C channels × L samples, channels-first, value = i·100 + c·10 + t; labels given. */
 function windows(labels: readonly number[], C = 3, L = 4, offset = 0): WindowSet {

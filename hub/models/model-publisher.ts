@@ -1,0 +1,163 @@
+/**
+ * Signs and publishes students (docs/protocol.md "Model rollout"). For a new version V of site S:
+ *   1. V = `<n+1>-<sha8>` (hub/versioning.ts); the candidate artifact is re-encoded with V as its version and S as
+ *      its target, so artifact and manifest name the same thing;
+ *   2. split under the broker's packet limit, sign the manifest, save both (hub/model-files.ts), record V in the
+ *      site registry — before anything is published, so a crash after this point republishes V at the next start
+ *      and never goes back to an older version;
+ *   3. publish every chunk retained QoS 1 on `S/model/V/chunk/{i}`, then the manifest retained on `S/model`
+ *      (chunks first: an agent that sees the manifest finds every chunk in place);
+ *   4. clear the previous version's retained chunks (empty retained payloads) and its files but one.
+ * One publication per site at a time (a promise chain per site).
+ */
+import { decodeArtifact, encodeArtifact } from '../../shared/artifact/model-artifact';
+import { maxChunkSize, splitChunks, sha256Hex } from '../../shared/protocol/chunks';
+import type { ModelManifest } from '../../shared/protocol/messages';
+import { signManifest, type SigningKey } from '../../shared/protocol/signing';
+import { encode } from '../../shared/protocol/codec';
+import { MAX_CHUNKS, modelChunkTopic, modelTopic, ROOT_TOPIC } from '../../shared/protocol/topics';
+import { CnnSpecSchema } from '../../shared/ml/model-spec';
+import type { Logger } from '../../shared/log';
+import type { ModelFiles } from './model-files';
+import { nextVersion } from './versioning';
+
+export interface PublishTransport {
+  publish(topic: string, payload: Uint8Array, opts?: { qos?: 0 | 1; retain?: boolean }): Promise<void>;
+  readonly maxPacketBytes: number;
+}
+
+export interface VersionBook {
+  modelVersion(site: string): string | undefined;
+  setModelVersion(site: string, version: string): Promise<void>;
+}
+
+export interface PublisherOptions {
+  readonly transport: PublishTransport;
+  readonly files: ModelFiles;
+  readonly key: SigningKey;
+  readonly versions: VersionBook;
+  /** Preferred chunk size; lowered to fit the transport's packet limit. */
+  readonly chunkBytes: number;
+  readonly now: () => number;
+  readonly log: Logger;
+  readonly root?: string;
+}
+
+export interface PublishInfo {
+  readonly algorithm: string;
+  readonly metrics: Readonly<Record<string, number>>;
+  readonly teacherVersion?: string | undefined;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export class ModelPublisher {
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly current = new Map<string, ModelManifest>();
+  private readonly root: string;
+
+  constructor(private readonly o: PublisherOptions) {
+    this.root = o.root ?? ROOT_TOPIC;
+  }
+
+  /** The manifest last published for a site by this process. */
+  manifest(site: string): ModelManifest | undefined {
+    return this.current.get(site);
+  }
+
+  /** Largest chunk that fits the packet limit on this site's chunk topics (and the preferred size). */
+  chunkSize(site: string, version: string): number {
+    const topicLength = Buffer.byteLength(modelChunkTopic(site, version, MAX_CHUNKS - 1, this.root));
+    return Math.min(this.o.chunkBytes, maxChunkSize(this.o.transport.maxPacketBytes, topicLength));
+  }
+
+  /** Publishes `candidate` (artifact bytes) as the site's next version. */
+  publish(site: string, candidate: Uint8Array, info: PublishInfo): Promise<ModelManifest> {
+    return this.serial(site, async () => {
+      const previous = this.o.versions.modelVersion(site);
+      const previousManifest = this.current.get(site) ?? (await this.o.files.loadManifest(site, previous));
+      const version = nextVersion(previous, sha256Hex(candidate));
+      const bytes = restamp(candidate, version, site, this.o.now());
+      const manifest = this.sign(site, version, bytes, info, this.o.now());
+      await this.o.files.save(site, bytes, manifest);
+      await this.o.versions.setModelVersion(site, version);
+      await this.send(site, bytes, manifest);
+      if (previousManifest !== undefined && previousManifest.version !== version) await this.clearChunks(site, previousManifest, 0);
+      await this.o.files.prune(site, [version, previous]);
+      this.o.log.info('model published', { site, version, bytes: bytes.byteLength, chunks: manifest.chunks, previous });
+      return manifest;
+    });
+  }
+
+  /**
+   * Publishes the site's current version again from disk (hub start, broker reconnect: the broker may have lost its
+   * retained messages). Re-signs when the key changed or the chunks no longer fit. Undefined when the files are
+   * missing or damaged: the caller then publishes a fresh model.
+   */
+  republish(site: string): Promise<ModelManifest | undefined> {
+    return this.serial(site, async () => {
+      const version = this.o.versions.modelVersion(site);
+      const stored = await this.o.files.load(site, version);
+      if (version === undefined || stored === undefined) return undefined;
+      let manifest = stored.manifest;
+      if (manifest.keyId !== this.o.key.keyId || manifest.chunkSize > this.chunkSize(site, version)) {
+        const { algorithm, metrics, teacherVersion, createdAt } = manifest;
+        manifest = this.sign(site, version, stored.bytes, { algorithm, metrics, teacherVersion }, createdAt);
+        await this.o.files.saveManifest(site, manifest);
+        if (manifest.chunks < stored.manifest.chunks) await this.clearChunks(site, stored.manifest, manifest.chunks);
+        this.o.log.info('model manifest re-signed', { site, version, chunkSize: manifest.chunkSize, keyId: manifest.keyId });
+      }
+      await this.send(site, stored.bytes, manifest);
+      return manifest;
+    });
+  }
+
+  private sign(site: string, version: string, bytes: Uint8Array, info: PublishInfo, createdAt: number): ModelManifest {
+    const split = splitChunks(bytes, this.chunkSize(site, version));
+    const spec = CnnSpecSchema.parse(decodeArtifact(bytes).spec);
+    return signManifest(
+      {
+        site, version, sha256: split.sha256, size: split.size, chunkSize: split.chunkSize, chunks: split.chunks.length,
+        chunkSha256: [...split.chunkSha256], spec, algorithm: info.algorithm.slice(0, 32), metrics: wireMetrics(info.metrics),
+        ...(info.teacherVersion !== undefined ? { teacherVersion: info.teacherVersion } : {}), createdAt,
+      },
+      this.o.key.privateKeyPem,
+      this.o.key.keyId,
+    );
+  }
+
+  private async send(site: string, bytes: Uint8Array, manifest: ModelManifest): Promise<void> {
+    const { chunks } = splitChunks(bytes, manifest.chunkSize);
+    await Promise.all(chunks.map((c, i) => this.o.transport.publish(modelChunkTopic(site, manifest.version, i, this.root), c, { qos: 1, retain: true })));
+    await this.o.transport.publish(modelTopic(site, this.root), encode(manifest), { qos: 1, retain: true });
+    this.current.set(site, manifest);
+  }
+
+  /** An empty retained publish deletes the retained message (MQTT 3.1.1 §3.3.1.3). */
+  private async clearChunks(site: string, manifest: ModelManifest, from: number): Promise<void> {
+    const topics: string[] = [];
+    for (let i = from; i < manifest.chunks; i++) topics.push(modelChunkTopic(site, manifest.version, i, this.root));
+    await Promise.all(topics.map((t) => this.o.transport.publish(t, EMPTY, { qos: 1, retain: true })));
+  }
+
+  private serial<T>(site: string, op: () => Promise<T>): Promise<T> {
+    const run = (this.chains.get(site) ?? Promise.resolve()).catch(() => undefined).then(op);
+    this.chains.set(site, run.catch(() => undefined));
+    return run;
+  }
+}
+
+/** The artifact with the published version, the site as its target and the publication time. */
+function restamp(candidate: Uint8Array, version: string, site: string, now: number): Uint8Array {
+  const { format: _f, formatVersion: _v, sha256: _s, ...a } = decodeArtifact(candidate);
+  return encodeArtifact({ ...a, version, target: site, createdAt: new Date(now).toISOString() });
+}
+
+/** Manifest metrics: finite, within ±1e9, at most 64, names 1-64 characters (ModelManifestSchema). */
+function wireMetrics(m: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m).slice(0, 64)) {
+    if (k.length >= 1 && k.length <= 64 && Number.isFinite(v) && Math.abs(v) <= 1e9) out[k] = v;
+  }
+  return out;
+}

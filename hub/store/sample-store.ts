@@ -1,0 +1,299 @@
+/**
+ * The hub's durable store of target windows + student logits returned by agents, per site.
+ *
+ * Layout under `dir`: `seen-ids.log` (hub/seen-ids.ts) and `sites/<site, percent-encoded>/` holding `meta.json`
+ * (the site's shape, fixed by its first batch) and one segment file per batch, `<first seq, 12 digits>.seg`
+ * (hub/sample-segment.ts), each written atomically. Every window gets a per-site sequence number that only grows,
+ * so "how many windows arrived since the last redistillation" is `countSince(site, marker)`.
+ *
+ * Order of writes in addBatch: segment, then its id in the seen log, then the ack (by the caller). A crash between
+ * the first two is repaired at open (ids found in segments are added to the log), so an acknowledged batch is never
+ * stored twice. All operations run one at a time (a promise chain), so a batch redelivered while its first copy is
+ * being written is still seen as a duplicate, and a read never races an eviction.
+ */
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCode, SitekdError } from '../../shared/errors';
+import { quarantineFile, TMP_SUFFIX, writeFileAtomic } from './atomic-file';
+import { decodeSegment, encodeSegment, type Segment } from './sample-segment';
+import { SeenIds } from './seen-ids';
+import { checkBatch, checkOptions, checkReadOptions, isSiteDir, metaJson, parseMeta } from './sample-store-checks';
+import { assemble, describeShape, emptySet, isHeldOut, sameShape, subset, type AddResult, type ReadOptions, type SampleBatch, type SampleSet, type Shape } from './sample-set';
+
+export type { AddResult, ReadOptions, SampleBatch, SampleSet, Shape } from './sample-set';
+export { isHeldOut } from './sample-set';
+
+export interface SampleStoreOptions {
+  readonly now: () => number;
+  /** Oldest segments of a site are deleted beyond this many windows; a site's newest batch is always kept. */
+  readonly maxWindowsPerSite?: number;
+  /** Segment bytes over all sites; the largest site loses its oldest segment first, the batch just added is kept. */
+  readonly maxBytesTotal?: number;
+  /** How many batch ids stay remembered as duplicates after their windows are gone. */
+  readonly maxSeenIds?: number;
+}
+
+export interface QuarantineRecord {
+  readonly file: string;
+  readonly code: typeof ErrorCode.STORE_CORRUPT;
+  readonly reason: string;
+}
+
+interface SegmentRef {
+  readonly file: string;
+  readonly batchId: string;
+  readonly seq: number;
+  readonly n: number;
+  readonly bytes: number;
+}
+
+interface SiteState {
+  readonly site: string;
+  readonly dir: string;
+  shape: Shape;
+  readonly segments: SegmentRef[]; // by seq, oldest first
+  windows: number;
+  bytes: number;
+}
+
+export class SampleStore {
+  private readonly bySite = new Map<string, SiteState>();
+  private readonly bad: QuarantineRecord[] = [];
+  private chain: Promise<unknown> = Promise.resolve();
+  private evictedSegments = 0;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly opts: Required<SampleStoreOptions>,
+    private readonly seen: SeenIds,
+  ) {}
+
+  /** Opens (creating if needed) and verifies every segment; corrupt files are quarantined, never fatal. */
+  static async open(dir: string, options: SampleStoreOptions): Promise<SampleStore> {
+    const opts = checkOptions(options);
+    await fs.mkdir(join(dir, 'sites'), { recursive: true });
+    const { seen, problems } = await SeenIds.open(join(dir, 'seen-ids.log'), opts.maxSeenIds);
+    const store = new SampleStore(dir, opts, seen);
+    for (const reason of problems) store.bad.push({ file: join(dir, 'seen-ids.log'), code: ErrorCode.STORE_CORRUPT, reason });
+    for (const e of await fs.readdir(join(dir, 'sites'), { withFileTypes: true })) if (e.isDirectory()) await store.loadSite(e.name);
+    let repaired = false;
+    for (const st of store.bySite.values()) {
+      for (const s of st.segments.filter((s) => !seen.has(st.site, s.batchId))) {
+        seen.remember({ site: st.site, batchId: s.batchId, seq: s.seq, n: s.n });
+        repaired = true;
+      }
+    }
+    if (repaired) await seen.compact();
+    await store.enforceRetention(undefined);
+    return store;
+  }
+
+  /** Stores a batch unless its id was seen before. Throws `INPUT_SHAPE`, `INPUT_NONFINITE` or `STORE_WRITE`. */
+  addBatch(site: string, batch: SampleBatch): Promise<AddResult> {
+    return this.serial(async () => {
+      const dirName = checkBatch(site, batch);
+      if (this.seen.has(site, batch.batchId)) return { stored: 0, duplicate: true };
+      let st = this.bySite.get(site);
+      const shape: Shape = { channels: batch.channels, windowLength: batch.windowLength, numClasses: batch.numClasses };
+      if (st === undefined) {
+        st = newSite(site, join(this.dir, 'sites', dirName), shape);
+        await fs.mkdir(st.dir, { recursive: true }).catch(() => undefined); // a failure surfaces in the write below
+        await writeFileAtomic(join(st.dir, 'meta.json'), metaJson(site, shape));
+        this.bySite.set(site, st);
+      } else if (!sameShape(st.shape, shape)) {
+        throw new SitekdError(ErrorCode.INPUT_SHAPE, `site ${site} stores windows of ${describeShape(st.shape)}, this batch has ${describeShape(shape)}`, {
+          details: { site, batchId: batch.batchId, expected: st.shape, actual: shape },
+        });
+      }
+      const seq = this.seen.highWater(site) + 1;
+      const bytes = encodeSegment({
+        header: { site, batchId: batch.batchId, agent: batch.agent, modelVersion: batch.modelVersion, seq, n: batch.n, ...shape, receivedAt: this.opts.now(), windowStarts: [...batch.windowStarts] },
+        windows: batch.windows,
+        logits: batch.logits,
+      });
+      const ref: SegmentRef = { file: join(st.dir, `${String(seq).padStart(12, '0')}.seg`), batchId: batch.batchId, seq, n: batch.n, bytes: bytes.length };
+      await writeFileAtomic(ref.file, bytes);
+      // Without its id in the log the segment must go: the next batch would reuse its sequence number (and file).
+      await this.seen.add({ site, batchId: batch.batchId, seq, n: batch.n }).catch(async (err: unknown) => {
+        await fs.rm(ref.file, { force: true }).catch(() => undefined);
+        throw err;
+      });
+      this.attach(st, ref);
+      await this.enforceRetention(ref);
+      return { stored: batch.n, duplicate: false };
+    });
+  }
+
+  sites(): string[] {
+    return [...this.bySite.keys()].sort();
+  }
+
+  /** Windows currently stored for `site`. */
+  count(site: string): number {
+    return this.bySite.get(site)?.windows ?? 0;
+  }
+
+  /** The last sequence number given to a window of `site` (0 if none); use it as the marker of a redistillation. */
+  lastSeq(site: string): number {
+    return this.seen.highWater(site);
+  }
+
+  /** Stored windows with a sequence number above `marker` (evicted windows are not counted). */
+  countSince(site: string, marker: number): number {
+    let total = 0;
+    for (const s of this.bySite.get(site)?.segments ?? []) total += Math.max(0, Math.min(s.n, s.seq + s.n - 1 - marker));
+    return total;
+  }
+
+  /** Windows in sequence order (oldest first). A segment found corrupt now is quarantined and left out. */
+  async read(site: string, options: ReadOptions = {}): Promise<SampleSet> {
+    checkReadOptions(options);
+    return await this.serial(async () => {
+      const st = this.bySite.get(site);
+      if (st === undefined) return emptySet({ channels: 0, windowLength: 0, numClasses: 0 });
+      const afterSeq = options.afterSeq ?? 0;
+      let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+      const picks: Array<{ ref: SegmentRef; from: number }> = [];
+      for (let i = st.segments.length - 1; i >= 0 && remaining > 0; i--) {
+        const ref = st.segments[i] as SegmentRef;
+        const lo = Math.max(0, afterSeq - ref.seq + 1); // first index with seq > afterSeq
+        if (lo >= ref.n) break; // older segments have smaller sequence numbers
+        const take = Math.min(ref.n - lo, remaining);
+        picks.unshift({ ref, from: ref.n - take });
+        remaining -= take;
+      }
+      const loaded: Array<{ seg: Segment; from: number }> = [];
+      for (const { ref, from } of picks) {
+        const seg = await this.load(st, ref);
+        if (seg !== undefined) loaded.push({ seg, from });
+      }
+      return assemble(st.shape, loaded);
+    });
+  }
+
+  /**
+   * Splits a site's windows into train and held-out by a hash of the batch id, so a batch stays on the same side in
+   * every round and the gate always compares candidate and current student on windows neither trained on.
+   */
+  async split(site: string, holdoutFraction: number, options: ReadOptions = {}): Promise<{ train: SampleSet; heldOut: SampleSet }> {
+    if (!(holdoutFraction >= 0 && holdoutFraction <= 1)) {
+      throw new SitekdError(ErrorCode.CONFIG_INVALID, `holdoutFraction must be in [0, 1], got ${holdoutFraction}`);
+    }
+    const all = await this.read(site, options);
+    const held = all.batchIds.map((id) => isHeldOut(id, holdoutFraction));
+    return { train: subset(all, held.map((h) => !h)), heldOut: subset(all, held) };
+  }
+
+  stats(): { sites: number; segments: number; windows: number; bytes: number; evictedSegments: number; quarantined: number } {
+    let [segments, windows, bytes] = [0, 0, 0];
+    for (const st of this.bySite.values()) [segments, windows, bytes] = [segments + st.segments.length, windows + st.windows, bytes + st.bytes];
+    return { sites: this.bySite.size, segments, windows, bytes, evictedSegments: this.evictedSegments, quarantined: this.bad.length };
+  }
+
+  /** Files quarantined (renamed to `.bad`) since open, with the reason. */
+  quarantined(): readonly QuarantineRecord[] {
+    return [...this.bad];
+  }
+
+  /** Waits for pending operations (for shutdown). */
+  async close(): Promise<void> {
+    await this.serial(async () => undefined);
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(op);
+    this.chain = run.catch(() => undefined); // one failed operation must not block the next
+    return run;
+  }
+
+  private async loadSite(dirName: string): Promise<void> {
+    const dir = join(this.dir, 'sites', dirName);
+    const metaFile = join(dir, 'meta.json');
+    const metaText = await fs.readFile(metaFile, 'utf8').catch(() => undefined);
+    const meta = metaText === undefined ? undefined : parseMeta(metaText, dirName);
+    if (metaText !== undefined && meta === undefined) await this.quarantine(metaFile, 'meta.json is not valid');
+    let st: SiteState | undefined = meta === undefined ? undefined : newSite(meta.site, dir, meta);
+    for (const name of (await fs.readdir(dir)).sort()) {
+      const file = join(dir, name);
+      if (name.endsWith(TMP_SUFFIX)) await fs.rm(file, { force: true }); // an interrupted write, never acknowledged
+      if (!name.endsWith('.seg')) continue;
+      const bytes = await fs.readFile(file).catch(() => new Uint8Array(0)); // unreadable: quarantined as too short
+      const res = decodeSegment(bytes);
+      if (!res.ok) {
+        await this.quarantine(file, res.reason);
+        continue;
+      }
+      const h = res.segment.header;
+      const mine = isSiteDir(h.site, dirName);
+      if (st === undefined && mine) st = newSite(h.site, dir, h); // no usable meta.json: the oldest segment fixes the shape
+      const problem =
+        st === undefined || !mine ? `segment belongs to site ${h.site}`
+        : !sameShape(st.shape, h) ? `shape ${describeShape(h)} differs from the site's ${describeShape(st.shape)}`
+        : st.segments.some((s) => s.batchId === h.batchId) ? `batch ${h.batchId} stored twice`
+        : undefined;
+      if (problem !== undefined || st === undefined) await this.quarantine(file, problem ?? 'no site');
+      else this.attach(st, { file, batchId: h.batchId, seq: h.seq, n: h.n, bytes: bytes.length });
+    }
+    if (st === undefined) return; // nothing usable in this directory
+    if (meta === undefined) await writeFileAtomic(metaFile, metaJson(st.site, st.shape));
+    this.bySite.set(st.site, st);
+  }
+
+  private attach(st: SiteState, ref: SegmentRef): void {
+    st.segments.push(ref);
+    st.segments.sort((a, b) => a.seq - b.seq);
+    st.windows += ref.n;
+    st.bytes += ref.bytes;
+  }
+
+  private detach(st: SiteState, ref: SegmentRef): void {
+    const i = st.segments.indexOf(ref);
+    if (i < 0) return;
+    st.segments.splice(i, 1);
+    st.windows -= ref.n;
+    st.bytes -= ref.bytes;
+  }
+
+  private async load(st: SiteState, ref: SegmentRef): Promise<Segment | undefined> {
+    const bytes = await fs.readFile(ref.file).catch(() => undefined);
+    const res = bytes === undefined ? { ok: false as const, reason: 'file is missing' } : decodeSegment(bytes);
+    const problem = !res.ok ? res.reason : res.segment.header.batchId !== ref.batchId ? 'batch id changed on disk' : undefined;
+    if (problem === undefined && res.ok) return res.segment;
+    this.detach(st, ref);
+    await this.quarantine(ref.file, problem ?? 'unreadable');
+    return undefined;
+  }
+
+  private async quarantine(file: string, reason: string): Promise<void> {
+    await quarantineFile(file);
+    this.bad.push({ file, code: ErrorCode.STORE_CORRUPT, reason });
+  }
+
+  private async enforceRetention(keep: SegmentRef | undefined): Promise<void> {
+    for (const st of this.bySite.values()) {
+      while (st.windows > this.opts.maxWindowsPerSite && st.segments.length > 1) await this.evict(st, st.segments[0] as SegmentRef);
+    }
+    let total = this.stats().bytes;
+    while (total > this.opts.maxBytesTotal) {
+      // The largest site pays first, so a quiet site does not lose its few windows to a chatty one.
+      const victims = [...this.bySite.values()].filter((st) => st.segments.some((s) => s !== keep)).sort((a, b) => b.bytes - a.bytes);
+      const st = victims[0];
+      const ref = st?.segments.find((s) => s !== keep);
+      if (st === undefined || ref === undefined) return;
+      await this.evict(st, ref);
+      total -= ref.bytes;
+    }
+  }
+
+  private async evict(st: SiteState, ref: SegmentRef): Promise<void> {
+    this.detach(st, ref);
+    this.evictedSegments++;
+    // Its id stays in the seen log, so a resend is still a duplicate. A failed unlink only leaves the file until
+    // the next open, which evicts it again.
+    await fs.rm(ref.file, { force: true }).catch(() => undefined);
+  }
+}
+
+function newSite(site: string, dir: string, s: Shape): SiteState {
+  return { site, dir, shape: { channels: s.channels, windowLength: s.windowLength, numClasses: s.numClasses }, segments: [], windows: 0, bytes: 0 };
+}

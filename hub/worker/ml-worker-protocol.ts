@@ -1,0 +1,98 @@
+/**
+ * Messages between the hub and its training worker (hub/ml-worker.ts, a `worker_threads` Worker). Plain data only:
+ * typed arrays are structured-cloned, artifacts travel as bytes. The hub's main thread never loads tfjs; all
+ * training and evaluation happen in the worker, so the MQTT loop stays responsive and the second core is used.
+ */
+import type { CnnArtifactMeta } from '../../shared/artifact/cnn-artifact';
+import type { HParams } from '../../shared/ml/algorithms/algorithm';
+import type { UniKdOptions } from '../../shared/ml/algorithms/unikd-options';
+import type { BackendPreference } from '../../shared/ml/backend';
+import type { CnnSpec } from '../../shared/ml/model-spec';
+import type { WindowSet } from '../../shared/ml/types';
+
+/** Train one network: the hub's own teacher (`source-only`, teacher spec) or the generic student (`kd`). */
+export interface TrainTask {
+  readonly kind: 'train';
+  readonly backend: BackendPreference;
+  readonly algorithm: 'source-only' | 'kd' | 'unikd';
+  readonly spec: CnnSpec;
+  readonly source: WindowSet;
+  readonly target: WindowSet;
+  readonly teacher?: Uint8Array;
+  readonly seed: number;
+  readonly hparams: Partial<HParams>;
+  readonly unikd?: Partial<UniKdOptions>;
+  /** Stored in the artifact (version, kind, provenance); the worker adds hparams, options and backend. */
+  readonly meta: Omit<CnnArtifactMeta, 'hparams' | 'options' | 'backend'>;
+}
+
+/** One redistillation round: UNI-KD on source + the site's windows, then everything the gate needs. */
+export interface RedistillTask {
+  readonly kind: 'redistill';
+  readonly backend: BackendPreference;
+  readonly spec: CnnSpec;
+  /** Labelled source train split. */
+  readonly source: WindowSet;
+  /** The site's returned training windows (unlabelled, channels-first). */
+  readonly target: WindowSet;
+  /** The site's held-out returned windows. */
+  readonly heldOut: WindowSet;
+  /** An operator's labelled set for the site, if any. */
+  readonly labelled?: WindowSet;
+  readonly teacher: Uint8Array;
+  /** The student the site runs now (generic or an earlier round). */
+  readonly current: Uint8Array;
+  readonly seed: number;
+  readonly hparams: Partial<HParams>;
+  readonly unikd: Partial<UniKdOptions>;
+  readonly meta: Omit<CnnArtifactMeta, 'hparams' | 'options' | 'backend'>;
+  /**
+   * Whose argmax the gate compares with on the held-out windows: `teacher` (the hub's teacher as it is) or
+   * `adapted-teacher` (a DANN teacher trained in this round on source + the site's training windows, i.e. with a
+   * data-domain discriminator that has seen the site; hub/gate.ts explains why).
+   */
+  readonly reference: 'teacher' | 'adapted-teacher';
+  /** Epochs of the adapted teacher. */
+  readonly referenceEpochs: number;
+}
+
+export type WorkerTask = TrainTask | RedistillTask;
+
+export interface TrainOutput {
+  readonly artifact: Uint8Array;
+  readonly history: ReadonlyArray<Record<string, number>>;
+  readonly trainSeconds: number;
+  readonly backend: string;
+}
+
+export interface Evaluation {
+  readonly reference: 'teacher' | 'adapted-teacher';
+  readonly heldOut: number;
+  readonly candidateAgreement: number;
+  readonly currentAgreement: number;
+  readonly labelled?: {
+    readonly n: number;
+    readonly candidateMacroF1: number;
+    readonly currentMacroF1: number;
+    readonly candidateAccuracy: number;
+    readonly currentAccuracy: number;
+  };
+}
+
+export interface RedistillOutput extends TrainOutput {
+  readonly evaluation: Evaluation;
+}
+
+export type WorkerOutput<T extends WorkerTask> = T extends RedistillTask ? RedistillOutput : TrainOutput;
+
+export type WorkerMessage =
+  | {
+      readonly type: 'progress';
+      /** `reference`: the adapted teacher of the gate; `candidate`: the student (or the one network of a `train` task). */
+      readonly phase: 'reference' | 'candidate';
+      readonly epoch: number;
+      readonly epochs: number;
+      readonly losses: Record<string, number>;
+    }
+  | { readonly type: 'result'; readonly output: TrainOutput | RedistillOutput }
+  | { readonly type: 'error'; readonly code: string; readonly message: string };
