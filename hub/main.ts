@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { intArg, numberArg, parseCommandArgs, type OptionTable } from '../shared/cli/args';
-import { findRepoRoot } from '../shared/data/har';
+import { findRepoRoot } from '../shared/fs/repo-root';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
 import type { Command, CommandIo } from '../shared/cli/common';
 import { loadHubConfig, redactedConfig } from './config';

@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, SitekdError } from '../errors';
 import type { Domain, WindowSet } from '../ml/types';
-import { writeDataset } from './har';
+import { writeDataset } from './har-writer';
 
 export const UCI_SIGNALS = [
   'body_acc_x',

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { findRepoRoot } from '../../shared/data/har';
+import { findRepoRoot } from '../../shared/fs/repo-root';
 
 /** The repository root (the directory holding package.json) above a compiled test file. */
 export function repoRoot(start: string): string {

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ErrorCode, isSitekdError, type ErrorCode as Code } from '../../shared/errors';
 import {
-  findRepoRoot,
   listDomains,
   loadDomain,
   loadDomains,
@@ -15,6 +14,7 @@ import {
   resolveDataDir,
   writeDataset,
 } from '../../shared/data/har';
+import { findRepoRoot } from '../../shared/fs/repo-root';
 import type { Domain, WindowSet } from '../../shared/ml/types';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'sitekd-har-'));

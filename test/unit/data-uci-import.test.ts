@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { findRepoRoot, loadDomain, loadManifest } from '../../shared/data/har';
+import { loadDomain, loadManifest } from '../../shared/data/har';
+import { findRepoRoot } from '../../shared/fs/repo-root';
 import { allocateTestCounts, importUciHar, splitSubject, UCI_CLASS_NAMES, UCI_SIGNALS } from '../../shared/data/uci-import';
 import { ErrorCode, isSitekdError, type ErrorCode as Code } from '../../shared/errors';
 
