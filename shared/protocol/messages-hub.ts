@@ -1,0 +1,84 @@
+/** Hub → : the retained hub status and job events; → hub: commands, and the hub's replies to them. */
+import { z } from 'zod';
+import { isValidPublishTopic, MAX_TOPIC_LENGTH } from './topics';
+import { Count, ErrorInfo, Id, Text, TimeMs, Unit, Version } from './message-fields';
+
+const SiteSummary = z.strictObject({
+  site: Id,
+  modelVersion: Version.nullable(),
+  agentsOnline: Count,
+  windowsStored: Count,
+  lastRedistillAt: TimeMs.nullable(),
+});
+
+const HubOnline = z.strictObject({
+  state: z.literal('online'),
+  hubVersion: Text(64),
+  startedAt: TimeMs,
+  ts: TimeMs,
+  teacherVersion: Version.nullable(),
+  sites: z.array(SiteSummary).max(10_000),
+  jobs: z.strictObject({ running: Id.nullable(), queued: Count }),
+});
+const HubOffline = z.strictObject({ state: z.literal('offline'), ts: TimeMs.optional() });
+
+/** Retained on `hub/status`; the hub's last will is `{state: 'offline'}`. */
+export const HubStatusSchema = z.discriminatedUnion('state', [HubOnline, HubOffline]);
+export type HubStatus = z.infer<typeof HubStatusSchema>;
+
+export const JOB_STATES = ['queued', 'running', 'done', 'failed', 'skipped', 'rejected'] as const;
+export const JOB_TRIGGERS = ['schedule', 'samples', 'command', 'startup'] as const;
+
+export const JobEventSchema = z.strictObject({
+  jobId: Id,
+  site: Id,
+  state: z.enum(JOB_STATES),
+  trigger: z.enum(JOB_TRIGGERS),
+  ts: TimeMs,
+  progress: Unit.optional(),
+  message: z.string().max(1000).optional(),
+  result: z
+    .strictObject({
+      /** The student published (state `done`). */
+      version: Version.optional(),
+      /** Agreement with the teacher on held-out windows of the site: candidate vs current student. */
+      candidateAgreement: Unit.optional(),
+      currentAgreement: Unit.optional(),
+      windows: Count.optional(),
+      seconds: z.number().min(0).max(1e7).optional(),
+    })
+    .optional(),
+});
+export type JobEvent = z.infer<typeof JobEventSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// → hub: commands; hub → : replies
+
+export const HUB_COMMANDS = ['redistill', 'status', 'sites'] as const;
+
+export const HubCommandSchema = z
+  .strictObject({
+    /** Correlation id, echoed in the reply (works on MQTT 3.1.1: no responseTopic/correlationData needed). */
+    id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_.:-]'),
+    cmd: z.enum(HUB_COMMANDS),
+    site: Id.optional(),
+    /** Where to reply; no wildcards, no `$`. */
+    replyTo: z.string().refine(isValidPublishTopic, `must be a topic without + # or a leading $, at most ${MAX_TOPIC_LENGTH} bytes`).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.cmd === 'redistill' && c.site === undefined) ctx.addIssue({ code: 'custom', path: ['site'], message: 'redistill needs a site' });
+  });
+export type HubCommand = z.infer<typeof HubCommandSchema>;
+
+export const HubReplySchema = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/),
+    ok: z.boolean(),
+    result: z.record(z.string().max(64), z.unknown()).optional(),
+    error: ErrorInfo.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.ok && r.error !== undefined) ctx.addIssue({ code: 'custom', path: ['error'], message: 'must be absent when ok' });
+    if (!r.ok && r.error === undefined) ctx.addIssue({ code: 'custom', path: ['error'], message: 'is required when not ok' });
+  });
+export type HubReply = z.infer<typeof HubReplySchema>;
