@@ -21,9 +21,9 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { crc32 } from 'node:zlib';
 import { isNotFound, writeFileAtomic } from '../shared/fs/atomic-file';
 import { ErrorCode, SitekdError } from '../shared/errors';
+import { corrupt, decodeRecord, encodeRecord, ID_PATTERN, ioError, NAME_PATTERN, recordFileName, scanOutboxDir } from './outbox-files';
 
 export interface OutboxOptions {
   dir: string;
@@ -58,55 +58,6 @@ export interface OutboxCounters {
 }
 
 export type PutOutcome = 'stored' | 'duplicate';
-
-const MAGIC = 0x424f4b53; // 'SKOB' read as little-endian u32
-const VERSION = 1;
-const HEADER_BYTES = 24;
-const ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
-const SEQ_PREFIX = /^(\d{16})-/;
-const NAME_PATTERN = /^(\d{16})-([A-Za-z0-9_.-]{1,128})\.rec$/;
-
-/**
- * Header (little-endian): 0 magic u32 | 4 version u8 | 5 flags u8 | 6 idLen u16 | 8 payloadLen u32 | 12 createdAt f64 |
- * 20 crc32 u32 over bytes [0, 20) + id + payload | 24 id (UTF-8) | payload.
- */
-export function encodeRecord(id: string, createdAt: number, payload: Uint8Array): Uint8Array {
-  const idBytes = Buffer.from(id, 'utf8');
-  const out = new Uint8Array(HEADER_BYTES + idBytes.length + payload.byteLength);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, MAGIC, true);
-  dv.setUint8(4, VERSION);
-  dv.setUint16(6, idBytes.length, true);
-  dv.setUint32(8, payload.byteLength, true);
-  dv.setFloat64(12, createdAt, true);
-  out.set(idBytes, HEADER_BYTES);
-  out.set(payload, HEADER_BYTES + idBytes.length);
-  dv.setUint32(20, checksum(out), true);
-  return out;
-}
-
-/** Parses and verifies a record file; OUTBOX_CORRUPT on any mismatch. Never throws. */
-export function decodeRecord(file: Uint8Array): { ok: true; id: string; createdAt: number; payload: Uint8Array } | { ok: false; error: SitekdError } {
-  const bad = (why: string): { ok: false; error: SitekdError } => ({
-    ok: false,
-    error: new SitekdError(ErrorCode.OUTBOX_CORRUPT, `outbox record ${why}`, { details: { reason: why } }),
-  });
-  if (file.byteLength < HEADER_BYTES) return bad('shorter than its header');
-  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  if (dv.getUint32(0, true) !== MAGIC || dv.getUint8(4) !== VERSION) return bad('has no valid magic/version');
-  const idLen = dv.getUint16(6, true);
-  const payloadLen = dv.getUint32(8, true);
-  if (HEADER_BYTES + idLen + payloadLen !== file.byteLength) return bad('length does not match its header (truncated?)');
-  if (dv.getUint32(20, true) !== checksum(file)) return bad('fails its CRC-32');
-  const id = Buffer.from(file.buffer, file.byteOffset + HEADER_BYTES, idLen).toString('utf8');
-  const payload = file.subarray(HEADER_BYTES + idLen);
-  return { ok: true, id, createdAt: dv.getFloat64(12, true), payload };
-}
-
-function checksum(file: Uint8Array): number {
-  const head = crc32(file.subarray(0, 20));
-  return crc32(file.subarray(HEADER_BYTES), head) >>> 0;
-}
 
 export class Outbox {
   private readonly dir: string;
@@ -205,12 +156,7 @@ export class Outbox {
     await this.expire();
     if (this.byId.has(id)) return 'duplicate';
     // Drop first: on a full disk, this is what frees the space the new record needs.
-    while (this.totalBytes + payload.byteLength > this.maxBytes && this.entries.length > 0) {
-      const oldest = this.entries[0] as OutboxEntry;
-      await this.remove(oldest);
-      this.c.droppedRecords++;
-      this.c.droppedBytes += oldest.size;
-    }
+    await this.dropOldestToFit(payload.byteLength);
     const entry: OutboxEntry = { id, seq: this.nextSeq++, size: payload.byteLength, createdAt: this.now() };
     const file = this.file(entry);
     try {
@@ -254,29 +200,11 @@ export class Outbox {
   }
 
   private async load(): Promise<void> {
-    let names: string[];
-    try {
-      await fs.mkdir(this.dir, { recursive: true });
-      names = await fs.readdir(this.dir);
-    } catch (err) {
-      throw ioError('cannot open outbox directory', this.dir, err);
-    }
-    // Start past every seq in the directory (.bad and .tmp included), so a new record never reuses a name seen here.
-    for (const name of names) {
-      const seq = SEQ_PREFIX.exec(name)?.[1];
-      if (seq !== undefined) this.nextSeq = Math.max(this.nextSeq, Number(seq) + 1);
-    }
-    for (const name of names.filter((x) => x.endsWith('.tmp'))) {
-      await fs.rm(path.join(this.dir, name), { force: true }).catch(() => undefined);
-    }
-    for (const name of names.filter((x) => x.endsWith('.rec')).sort()) await this.loadOne(name);
+    const scan = await scanOutboxDir(this.dir);
+    this.nextSeq = Math.max(this.nextSeq, scan.nextSeq);
+    for (const name of scan.records) await this.loadOne(name);
     // A lowered cap applies to what is already queued, with the same drop-oldest policy.
-    while (this.totalBytes > this.maxBytes && this.entries.length > 0) {
-      const oldest = this.entries[0] as OutboxEntry;
-      await this.remove(oldest);
-      this.c.droppedRecords++;
-      this.c.droppedBytes += oldest.size;
-    }
+    await this.dropOldestToFit(0);
     await this.expire();
   }
 
@@ -302,6 +230,16 @@ export class Outbox {
       return;
     }
     this.add({ id: rec.id, seq: Number(m[1]), size: rec.payload.byteLength, createdAt: rec.createdAt });
+  }
+
+  /** Deletes the oldest records until `extraBytes` more fit under the cap (or nothing is left), counting them as dropped. */
+  private async dropOldestToFit(extraBytes: number): Promise<void> {
+    while (this.totalBytes + extraBytes > this.maxBytes && this.entries.length > 0) {
+      const oldest = this.entries[0] as OutboxEntry;
+      await this.remove(oldest);
+      this.c.droppedRecords++;
+      this.c.droppedBytes += oldest.size;
+    }
   }
 
   private async expire(): Promise<void> {
@@ -344,14 +282,6 @@ export class Outbox {
   }
 
   private file(e: OutboxEntry): string {
-    return path.join(this.dir, `${String(e.seq).padStart(16, '0')}-${e.id}.rec`);
+    return path.join(this.dir, recordFileName(e.seq, e.id));
   }
-}
-
-function corrupt(why: string): SitekdError {
-  return new SitekdError(ErrorCode.OUTBOX_CORRUPT, `outbox record ${why}`, { details: { reason: why } });
-}
-
-function ioError(message: string, file: string, cause: unknown): SitekdError {
-  return new SitekdError(ErrorCode.OUTBOX_IO, message, { cause, details: { path: file } });
 }

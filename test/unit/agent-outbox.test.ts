@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { decodeRecord, encodeRecord, Outbox, type OutboxOptions } from '../../agent/outbox';
+import { Outbox, type OutboxOptions } from '../../agent/outbox';
+import { decodeRecord, encodeRecord } from '../../agent/outbox-files';
 import { ErrorCode, isSitekdError, type SitekdError } from '../../shared/errors';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sitekd-outbox-'));
