@@ -5,7 +5,8 @@ import { ErrorCode, isSitekdError } from '../../shared/errors';
 import type { WindowSet } from '../../shared/ml/types';
 import { createRng } from '../../shared/random';
 import { buildRecording, chainWindows } from '../../sim/recording';
-import { findHarDir, SiteStream } from '../../sim/sources';
+import { findHarDir } from '../../sim/sources';
+import { SiteStream } from '../../sim/site-stream';
 
 const C = 3;
 const L = 8;

@@ -4,7 +4,7 @@ import { encode } from '../../shared/protocol/codec';
 import type { Prediction } from '../../shared/protocol/messages';
 import { predictionsTopic } from '../../shared/protocol/topics';
 import { SimScoreboard, type ScoreSiteInfo } from '../../sim/scoreboard';
-import { SiteStream } from '../../sim/sources';
+import { SiteStream } from '../../sim/site-stream';
 
 const T0 = 1_700_000_000_000;
 const PERIOD = 20;

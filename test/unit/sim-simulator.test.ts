@@ -4,7 +4,8 @@ import { encode } from '../../shared/protocol/codec';
 import { predictionsTopic } from '../../shared/protocol/topics';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import { Simulator, type SimTimers, type SimTransport } from '../../sim/simulator';
-import { SiteStream, type SimSite } from '../../sim/sources';
+import { SiteStream } from '../../sim/site-stream';
+import type { SimSite } from '../../sim/sources';
 
 const L = 8;
 

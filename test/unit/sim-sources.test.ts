@@ -10,7 +10,8 @@ import { defaultSyntheticSpec } from '../../shared/data/synthetic';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import type { Domain, WindowSet } from '../../shared/ml/types';
 import { f32ToString, formatReading } from '../../sim/formats';
-import { loadSimSites, pickHarSubjects, siteIds, SiteStream } from '../../sim/sources';
+import { loadSimSites, pickHarSubjects, siteIds } from '../../sim/sources';
+import { SiteStream } from '../../sim/site-stream';
 
 /** n windows of C channels × L samples, channels-first, value = i·100 + c·10 + t; labels given. */
 function windows(labels: readonly number[], C = 3, L = 4, offset = 0): WindowSet {
