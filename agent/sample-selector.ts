@@ -16,6 +16,7 @@
  */
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { createRng, type Rng } from '../shared/random';
+import { EntropyHeap } from './entropy-heap';
 
 export interface SampleSelectorOptions {
   /** Floats per window: windowLength · channels. */
@@ -85,7 +86,7 @@ export class SampleSelector {
   private readonly entropy: Float64Array;
   private readonly free: number[];
   /** Min-heap of slots by entropy: the root is the least uncertain kept candidate, the first to be replaced. */
-  private readonly heap: number[] = [];
+  private readonly heap: EntropyHeap;
   private readonly heapCap: number;
   private readonly reservoir: number[] = [];
   private readonly reservoirCap: number;
@@ -118,6 +119,7 @@ export class SampleSelector {
     this.logits = new Float32Array(pool * this.numClasses);
     this.starts = new Float64Array(pool);
     this.entropy = new Float64Array(pool);
+    this.heap = new EntropyHeap(this.entropy);
     this.free = Array.from({ length: pool }, (_, i) => pool - 1 - i);
   }
 
@@ -127,7 +129,7 @@ export class SampleSelector {
 
   /** Candidates waiting for the next batch. */
   get pending(): number {
-    return this.heap.length + this.reservoir.length;
+    return this.heap.size + this.reservoir.length;
   }
 
   /** Considers one window; copies it if kept. Shapes are the caller's contract (INPUT_SHAPE); NaN is counted, not thrown. */
@@ -155,9 +157,9 @@ export class SampleSelector {
     const n = Math.min(Math.floor(maxN), this.pending, affordable);
     if (!(n > 0)) return undefined;
     let nRandom = Math.min(this.reservoir.length, Math.round(n * this.randomShare));
-    const nUncertain = Math.min(this.heap.length, n - nRandom);
+    const nUncertain = Math.min(this.heap.size, n - nRandom);
     nRandom = n - nUncertain; // the other pool tops up when one runs short
-    const byEntropy = [...this.heap].sort((a, b) => (this.entropy[b] as number) - (this.entropy[a] as number) || a - b);
+    const byEntropy = [...this.heap.slots()].sort((a, b) => (this.entropy[b] as number) - (this.entropy[a] as number) || a - b);
     const picked = byEntropy.slice(0, nUncertain).concat(this.rng.shuffle([...this.reservoir]).slice(0, nRandom));
     picked.sort((a, b) => (this.starts[a] as number) - (this.starts[b] as number) || a - b);
     const batch = this.build(picked);
@@ -186,17 +188,16 @@ export class SampleSelector {
   }
 
   private offerUncertain(window: Float32Array, logits: ArrayLike<number>, h: number, start: number): OfferOutcome {
-    if (this.heap.length < this.heapCap) {
+    if (this.heap.size < this.heapCap) {
       const slot = this.free.pop() as number;
       this.store(slot, window, logits, h, start);
       this.heap.push(slot);
-      this.siftUp(this.heap.length - 1);
       return 'uncertain';
     }
-    const root = this.heap[0];
+    const root = this.heap.root;
     if (root === undefined || h <= (this.entropy[root] as number)) return 'dropped';
     this.store(root, window, logits, h, start);
-    this.siftDown(0);
+    this.heap.rootRaised();
     return 'uncertain';
   }
 
@@ -238,44 +239,11 @@ export class SampleSelector {
   }
 
   private clear(): void {
-    for (const slot of this.heap) this.free.push(slot);
+    for (const slot of this.heap.slots()) this.free.push(slot);
     for (const slot of this.reservoir) this.free.push(slot);
-    this.heap.length = 0;
+    this.heap.clear();
     this.reservoir.length = 0;
     this.reservoirSeen = 0;
-  }
-
-  private less(i: number, j: number): boolean {
-    return (this.entropy[this.heap[i] as number] as number) < (this.entropy[this.heap[j] as number] as number);
-  }
-
-  private swap(i: number, j: number): void {
-    const t = this.heap[i] as number;
-    this.heap[i] = this.heap[j] as number;
-    this.heap[j] = t;
-  }
-
-  private siftUp(i: number): void {
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(i, parent)) return;
-      this.swap(i, parent);
-      i = parent;
-    }
-  }
-
-  private siftDown(i: number): void {
-    const n = this.heap.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < n && this.less(l, m)) m = l;
-      if (r < n && this.less(r, m)) m = r;
-      if (m === i) return;
-      this.swap(i, m);
-      i = m;
-    }
   }
 }
 
