@@ -2,7 +2,7 @@
  * Applies model manifests (docs/protocol.md "Model rollout"): the plan comes from the pure `planUpdate`
  * (agent/update-plan.ts); this file only executes its steps — fetch → assemble → decode → swap → probe → commit — and
  * rolls the disk back when a step after the swap fails. One executor per step kind (a missing one is a compile
- * error, after balena's `Executors<T>`).
+ * error, after balena's `Executors<T>`); those that only work on the model's bytes are in agent/update-steps.ts.
  *
  * Guarantees: the old model serves until `commit` (the agent swaps its in-memory predictor in one synchronous step);
  * a model whose chunks, sha256, signature, spec or probe fail is never activated; each verified chunk is staged on
@@ -11,16 +11,17 @@
  * into an MQTT callback: payload problems are counted by code (`DropCounter`), step failures are reported as events.
  */
 import { ErrorCode, SitekdError } from '../shared/errors';
-import { ChunkAssembler, sha256Hex } from '../shared/protocol/chunks';
+import { ChunkAssembler } from '../shared/protocol/chunks';
 import { decode } from '../shared/protocol/codec';
 import { ModelManifestSchema, type ModelManifest } from '../shared/protocol/messages';
 import { modelChunkTopic, parseTopic, sub } from '../shared/protocol/topics';
 import type { AgentTransport } from './agent-transport';
 import type { DropCounter } from './drop-counter';
 import type { Logger } from '../shared/log';
-import { loadModel, probeModel, type LoadedModel, type ModelShape } from './model-probe';
-import type { ChunkStaging, ModelStore, SwapToken } from './model-store';
-import { manifestKey, planUpdate, type CurrentModel, type PlanContext, type UpdatePlan, type UpdateStep } from './update-plan';
+import type { LoadedModel, ModelShape } from './model-probe';
+import type { ChunkStaging, ModelStore } from './model-store';
+import { manifestKey, planUpdate, type CurrentModel, type PlanContext, type UpdateStep } from './update-plan';
+import { assembleStep, decodeStep, need, probeStep, swapStep, type Run } from './update-steps';
 
 export { planUpdate, manifestKey, type UpdatePlan, type UpdateStep } from './update-plan';
 
@@ -77,16 +78,6 @@ export interface UpdaterStats {
   refused: number;
 }
 
-/** What one run carries from step to step. */
-interface Run {
-  readonly manifest: ModelManifest;
-  readonly assembler: ChunkAssembler;
-  readonly staging: ChunkStaging;
-  bytes?: Uint8Array;
-  model?: LoadedModel;
-  token?: SwapToken;
-}
-
 type Executors = { readonly [K in UpdateStep['kind']]: (step: Extract<UpdateStep, { kind: K }>, run: Run) => Promise<void> };
 
 class Abandoned extends Error {}
@@ -103,34 +94,11 @@ export class ModelUpdater {
   constructor(private readonly deps: ModelUpdaterDeps) {
     this.executors = {
       fetch: (step, run) => this.fetch(step, run),
-      assemble: async (_s, run) => {
-        const r = run.assembler.assemble();
-        if (!r.ok) throw r.error;
-        run.bytes = r.value;
-      },
-      decode: async (_s, run) => {
-        run.model = loadModel(
-          need(run.bytes),
-          { version: run.manifest.version, sha256: run.manifest.sha256, createdAt: run.manifest.createdAt, source: 'hub', manifestSpec: run.manifest.spec },
-          this.deps.shape,
-        );
-      },
-      swap: async (_s, run) => {
-        const m = run.manifest;
-        run.token = await this.deps.store.swap(need(run.bytes), { version: m.version, sha256: m.sha256, createdAt: m.createdAt, source: 'hub' });
-        // Read back what is now on disk: the file that serves after a restart must be the verified one.
-        const back = await this.deps.store.read(run.token.installed);
-        if (sha256Hex(back) !== m.sha256) throw new SitekdError(ErrorCode.MODEL_CHECKSUM, 'the installed model reads back differently');
-      },
-      probe: async (_s, run) => probeModel(need(run.model), this.deps.recentWindows()),
-      commit: async (_s, run) => {
-        const from = this.deps.current()?.version ?? null;
-        this.deps.activate(need(run.model));
-        run.model = undefined; // the agent owns it now
-        await run.staging.remove().catch((err: unknown) => this.deps.log.warn('cannot remove staging', { err }));
-        this.stats.applied++;
-        this.emit({ kind: 'applied', version: run.manifest.version, from });
-      },
+      assemble: async (_s, run) => assembleStep(run),
+      decode: async (_s, run) => decodeStep(run, this.deps.shape),
+      swap: (_s, run) => swapStep(run, this.deps.store),
+      probe: async (_s, run) => probeStep(run, this.deps.recentWindows()),
+      commit: (_s, run) => this.commit(run),
     };
   }
 
@@ -257,6 +225,16 @@ export class ModelUpdater {
     }
   }
 
+  /** Serves the new model: the agent swaps its predictor in one synchronous step, then the staged chunks go. */
+  private async commit(run: Run): Promise<void> {
+    const from = this.deps.current()?.version ?? null;
+    this.deps.activate(need(run.model));
+    run.model = undefined; // the agent owns it now
+    await run.staging.remove().catch((err: unknown) => this.deps.log.warn('cannot remove staging', { err }));
+    this.stats.applied++;
+    this.emit({ kind: 'applied', version: run.manifest.version, from });
+  }
+
   private async fail(run: Run, err: unknown): Promise<void> {
     const version = run.manifest.version;
     if (err instanceof Abandoned) {
@@ -296,9 +274,4 @@ export class ModelUpdater {
       this.deps.log.warn('update event listener failed', { err });
     }
   }
-}
-
-function need<T>(v: T | undefined): T {
-  if (v === undefined) throw new SitekdError(ErrorCode.MODEL_CORRUPT, 'update step ran out of order');
-  return v;
 }
