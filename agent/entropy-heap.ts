@@ -6,7 +6,7 @@
 export class EntropyHeap {
   private readonly heap: number[] = [];
 
-  /** `entropy[slot]` is read at every comparison, so a slot's entropy may be changed in place (then call `rootRaised`). */
+  /** `entropy[slot]` is read at every comparison: the root's entropy may be raised in place, then `rootRaised()`. */
   constructor(private readonly entropy: Float64Array) {}
 
   get size(): number {

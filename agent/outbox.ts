@@ -232,7 +232,7 @@ export class Outbox {
     this.add({ id: rec.id, seq: Number(m[1]), size: rec.payload.byteLength, createdAt: rec.createdAt });
   }
 
-  /** Deletes the oldest records until `extraBytes` more fit under the cap (or nothing is left), counting them as dropped. */
+  /** Deletes the oldest records until `extraBytes` more fit under the cap (or none is left); counted as dropped. */
   private async dropOldestToFit(extraBytes: number): Promise<void> {
     while (this.totalBytes + extraBytes > this.maxBytes && this.entries.length > 0) {
       const oldest = this.entries[0] as OutboxEntry;

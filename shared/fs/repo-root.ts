@@ -1,6 +1,6 @@
 /**
- * Finds the repository checkout a compiled file runs from. Tools use it to locate things that sit next to the checkout
- * rather than inside it (the shared data in `../shared/data`, docs for tests), whichever directory they were started in.
+ * Finds the repository checkout a compiled file runs from, so that tools locate what sits in or next to the checkout
+ * (docs/ for tests, the shared data in `../shared/data`) whichever directory they were started in.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
