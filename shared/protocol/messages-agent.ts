@@ -1,7 +1,22 @@
 /** Agent → : the retained status (birth and last will), predictions and telemetry (docs/protocol.md). */
 import { z } from 'zod';
 import { MAX_TOPIC_LENGTH } from './topics';
-import { Count, DurationMs, Finite, Id, MAX_CHANNELS, MAX_CLASSES, MAX_WINDOW_LENGTH, maxKeys, PROB_SUM_TOLERANCE, Rate, Text, TimeMs, Unit, Version } from './message-fields';
+import {
+  Count,
+  DurationMs,
+  Finite,
+  Id,
+  MAX_CHANNELS,
+  MAX_CLASSES,
+  MAX_WINDOW_LENGTH,
+  maxKeys,
+  PROB_SUM_TOLERANCE,
+  Rate,
+  Text,
+  TimeMs,
+  Unit,
+  Version,
+} from './message-fields';
 
 const AgentOnline = z.strictObject({
   state: z.literal('online'),

@@ -1,6 +1,17 @@
 /** Agent → hub: returned windows with the student's logits; hub → agent: the ack that lets the agent delete them. */
 import { z } from 'zod';
-import { Bytes, checkF32, ErrorInfo, Id, MAX_BATCH_WINDOWS, MAX_CHANNELS, MAX_CLASSES, MAX_WINDOW_LENGTH, TimeMs, Version } from './message-fields';
+import {
+  Bytes,
+  checkF32,
+  ErrorInfo,
+  Id,
+  MAX_BATCH_WINDOWS,
+  MAX_CHANNELS,
+  MAX_CLASSES,
+  MAX_WINDOW_LENGTH,
+  TimeMs,
+  Version,
+} from './message-fields';
 
 export const SampleBatchSchema = z
   .strictObject({
