@@ -1,6 +1,6 @@
 /**
  * The agent's lifecycle: wires the components (sensor intake → inference loop → uploader; model updater; telemetry;
- * status) and holds the one piece of state they share, as a discriminated union (house-style §3.7 habit 4). No I/O
+ * status) and holds the one piece of state they share, as a discriminated union (docs/conventions.md §6.4). No I/O
  * object is created here: `agent/main.ts` passes in the transport, the stores, the clock and the logger.
  */
 import { ErrorCode, SitekdError } from '../shared/errors';

@@ -1,5 +1,5 @@
 /**
- * The agent's configuration: one strict zod schema (house-style §3.5) with every default in it, loaded as
+ * The agent's configuration: one strict zod schema (docs/conventions.md §4) with every default in it, loaded as
  * schema defaults < JSON file (`--config FILE`) < command-line flags. A value the schema refuses is a setup mistake:
  * `SitekdError(CONFIG_INVALID)`, which `sitekd agent` turns into exit status 78 (EX_CONFIG), so a systemd unit with
  * `RestartPreventExitStatus=78` does not restart-loop on it. The parsed config is deep-frozen.
@@ -53,7 +53,7 @@ export const BrokerConfigSchema = z.strictObject({
   protocol: z.union([z.literal('auto'), z.literal(4), z.literal(5)]).default('auto'),
   /** Default `sitekd-agent-{site}-{id}`. */
   clientId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
-  /** Our cap on outbound packets (MQTT.js does not apply the broker's; ecosystem-notes §4.1). 256 KiB. */
+  /** Our cap on outbound packets (MQTT.js does not apply the broker's; docs/ecosystem.md §4.1). 256 KiB. */
   maxPacketBytes: z.number().int().min(4096).max(268_435_455).default(256 * 1024),
   reconnectPeriodMs: z.number().int().min(100).max(600_000).default(1000),
   keepaliveS: z.number().int().min(5).max(3600).default(30),

@@ -1,6 +1,6 @@
 /**
  * Counts every inbound payload the agent refuses, by error code (reported in `Telemetry.dropped`), and logs a warning
- * at a limited rate (house-style §3.4: count, warn rarely, drop). A flood of garbage on a sensor topic must neither
+ * at a limited rate (docs/conventions.md §3: count, warn rarely, drop). A flood of garbage on a sensor topic must neither
  * crash the agent nor fill its disk with log lines: per code, at most one warning per `warnIntervalMs`, which says
  * how many were suppressed since the previous one.
  */

@@ -2,7 +2,7 @@
  * The hot path: window → student → Prediction (QoS 0) → sample selector. Synchronous from the window to the publish
  * call, so a model swap (a synchronous assignment in `setModel`) can never happen in the middle of a window.
  * Predictions are not published while the client is offline: MQTT.js would queue QoS 0 messages in memory for the
- * whole outage (ecosystem-notes §4.1), and a stale prediction is worth nothing; they are counted instead.
+ * whole outage (docs/ecosystem.md §4.1), and a stale prediction is worth nothing; they are counted instead.
  */
 import type { Prediction as ModelOutput } from '../shared/ml/predictor';
 import type { Prediction } from '../shared/protocol/messages';

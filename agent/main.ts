@@ -1,5 +1,5 @@
 /**
- * `sitekd agent`: the agent process's composition root (house-style §3.7 habit 1) — the only agent file that creates
+ * `sitekd agent`: the agent process's composition root (docs/conventions.md §6.1) — the only agent file that creates
  * I/O objects (MQTT client, model store, outbox, logger, clock) and touches the process (signals).
  *
  *   sitekd agent --site S --id A --broker URL --sensor-topic T [--hub-key FILE] [--model FILE] [--data-dir DIR] …

@@ -10,7 +10,7 @@
  * before the rename keeps the old pair, after it the new pair — never a state with no active model or a half-written
  * one. Rollback rewrites the pointer as it was. Files no pointer names are removed after each change.
  * Every read checks the bytes against the sha256 in the pointer, and `current.json` is checked with zod (files read
- * back are untrusted, house-style §3.5): a damaged pointer is set aside as `.bad` and the agent starts without a model.
+ * back are untrusted, docs/conventions.md §4): a damaged pointer is set aside as `.bad` and the agent starts without a model.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';

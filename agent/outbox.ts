@@ -1,7 +1,7 @@
 /**
  * A durable, byte-capped FIFO of records (sample batches) that survives agent restarts and broker outages.
  *
- * Why our own: MQTT.js does not persist publishes made while disconnected (ecosystem-notes §4.1, MQTT.js#607), and an
+ * Why our own: MQTT.js does not persist publishes made while disconnected (docs/ecosystem.md §4.1, MQTT.js#607), and an
  * agent must delete a batch only after the hub's ack (docs/architecture.md), so the queue lives on disk.
  *
  * Layout: one file per record, `<seq>-<id>.rec`, seq zero-padded so that names sort in FIFO order. A put writes

@@ -1,5 +1,5 @@
 /**
- * What to do with a model manifest, decided without any I/O (house-style §3.7 habit 3, after balena-supervisor's
+ * What to do with a model manifest, decided without any I/O (docs/conventions.md §6.3, after balena-supervisor's
  * `nextStepsForAppUpdate`): `planUpdate` returns data — skip, refuse with a coded error, or a list of steps — and
  * `agent/model-updater.ts` only executes it. The order of the checks follows docs/protocol.md "Model rollout":
  * topic/site, already active, already in progress or refused before, signature, staleness, spec.

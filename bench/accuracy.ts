@@ -1,7 +1,7 @@
 /**
  * `npm run bench:accuracy`: the 5 UNI-KD HAR scenarios × seeds 0, 1, 2 for the DANN teacher and the source-only, KD
  * and UNI-KD students, beside the paper and the official PyTorch code run on this machine
- * (../shared/docs/pytorch-reference.md). Writes bench/results/accuracy-har.md.
+ * (docs/pytorch-reference.md). Writes bench/results/accuracy-har.md.
  * Options: --epochs N (10), --seeds 0,1,2, --presets code,paper, --workers 2, --data DIR.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { loadScenarios, resolveDataDir } from '../shared/data/har';
 import { runPool } from './pool';
 import type { ModelScore, ScenarioJob, ScenarioJobResult } from './scenario-worker';
 
-/** The official UNI-KD code here (official metric: last partial test batch dropped), pytorch-reference.md. */
+/** The official UNI-KD code here (official metric: last partial test batch dropped), docs/pytorch-reference.md. */
 const PYTORCH: Record<string, Record<string, number>> = {
   teacher: { '2-11': 80.16, '7-13': 89.84, '12-16': 60.72, '9-18': 74.84, '6-23': 90.6 },
   'source-only': { '2-11': 56.58, '7-13': 77.91, '12-16': 60.2, '9-18': 56.07, '6-23': 67.59 },
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   lines.push(`| **mean** | ${names.map((n) => `**${f(overall(n, 'macroF1'))}**`).join(' | ')} | **${f(PYTORCH_MEAN.teacher)} / ${f(PYTORCH_MEAN['source-only'])} / ${f(PYTORCH_MEAN.unikd)}** |`);
   lines.push(`| mean, official metric (last partial batch of 32 dropped) | ${names.map((n) => f(overall(n, 'macroF1Official'))).join(' | ')} | same as above (that is the official metric) |`);
   lines.push(`| mean accuracy | ${names.map((n) => f(overall(n, 'accuracy'))).join(' | ')} | 80.31 / 68.16 / 84.17 |`);
-  lines.push(`| paper (derived main-5 mean, unikd-spec §5.4) | ${names.map((n) => f(PAPER_MEAN[n.startsWith('unikd') ? 'unikd' : n])).join(' | ')} | |`, '');
+  lines.push(`| paper (derived main-5 mean, docs/unikd.md §5.4) | ${names.map((n) => f(PAPER_MEAN[n.startsWith('unikd') ? 'unikd' : n])).join(' | ')} | |`, '');
   lines.push('## Training time per run (10 epochs), seconds, mean over all jobs', '');
   lines.push('| model | sitekd (this run, 2 runs in parallel) | official PyTorch code here (2 threads) |', '|---|---:|---:|');
   for (const n of names) {
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     const ref = n === 'teacher' ? PYTORCH_SECONDS.teacher : n.startsWith('unikd') ? PYTORCH_SECONDS.unikd : n === 'source-only' ? PYTORCH_SECONDS['source-only'] : undefined;
     lines.push(`| ${n} | ${t.toFixed(2)} | ${ref === undefined ? '–' : ref.toFixed(2)} |`);
   }
-  lines.push('', 'UNI-KD presets: `code` = the released code\'s behaviour (default); `paper` = all paper-intent flags of unikd-spec §2.7 ' +
+  lines.push('', 'UNI-KD presets: `code` = the released code\'s behaviour (default); `paper` = all paper-intent flags of docs/unikd.md §2.7 ' +
     '(target logits in the target KD term, adversarial gradient to the student, natural-log β, detached domain weights, no second target forward).');
   lines.push(Number(values.teachers) > 1
     ? `Columns without a tag distill from one DANN teacher per (scenario, seed), as the released code does. Columns tagged [consensus] use no target labels either: ${values.teachers} DANN teachers per (scenario, seed) (seeds s, s+1000, s+2000), and the students distill from the one agreeing most with their majority vote on the target's unlabelled training windows (hub/distill/teacher-selection.ts). Chosen candidate per job: ${results.map((r) => `${r.job.source}→${r.job.target}/s${r.job.seed}: #${r.chosenTeacher + 1}`).join(', ')}.`

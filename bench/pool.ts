@@ -1,6 +1,6 @@
 /**
  * Runs independent jobs on worker threads, one tfjs backend per worker. Why: tfjs-wasm cannot use threads in Node
- * (backends.md §2), so the second core only helps by running a second, independent training at the same time.
+ * (docs/backends.md §2), so the second core only helps by running a second, independent training at the same time.
  */
 import { Worker } from 'node:worker_threads';
 

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:speed`: ms per step / per call on every available backend, beside PyTorch CPU on the same kind of
- * machine (../shared/docs/backends.md, pytorch-reference.md). Writes bench/results/speed.md.
+ * machine (docs/backends.md, docs/pytorch-reference.md). Writes bench/results/speed.md.
  * Steps: DANN teacher step (32 source + 32 target), UNI-KD step (32 + 32), student training step (batch 32),
  * inference of student and teacher at batch 1 and 32 (folded-BN Predictor). With the HAR data present it also times
  * whole 10-epoch runs (teacher, UNI-KD) on the 5 scenarios, one at a time.
@@ -23,13 +23,13 @@ import { tf } from '../shared/ml/tf';
 import { train } from '../shared/ml/train';
 
 const PYTORCH: Record<string, { two: number; best: number; note: string }> = {
-  'DANN teacher step (32+32)': { two: 42, best: 42, note: 'official code: 0.27 s/epoch ≈ 42 ms/step (pytorch-reference.md)' },
+  'DANN teacher step (32+32)': { two: 42, best: 42, note: 'official code: 0.27 s/epoch ≈ 42 ms/step (docs/pytorch-reference.md)' },
   'UNI-KD step (32+32)': { two: 48, best: 48, note: 'official code: 0.31 s/epoch ≈ 48 ms/step (teacher forward included)' },
-  'student train step (b32)': { two: 3.86, best: 3.86, note: 'backends.md 1a' },
-  'student inference b1': { two: 0.369, best: 0.142, note: 'backends.md 1b (best: + OpenBLAS, 1 thread)' },
-  'student inference b32': { two: 0.581, best: 0.581, note: 'backends.md 1b' },
-  'teacher inference b1': { two: 4.75, best: 0.649, note: 'backends.md 1b (best: + OpenBLAS, 1 thread)' },
-  'teacher inference b32': { two: 3.37, best: 3.24, note: 'backends.md 1b' },
+  'student train step (b32)': { two: 3.86, best: 3.86, note: 'docs/backends.md §1a' },
+  'student inference b1': { two: 0.369, best: 0.142, note: 'docs/backends.md §1b (best: + OpenBLAS, 1 thread)' },
+  'student inference b32': { two: 0.581, best: 0.581, note: 'docs/backends.md §1b' },
+  'teacher inference b1': { two: 4.75, best: 0.649, note: 'docs/backends.md §1b (best: + OpenBLAS, 1 thread)' },
+  'teacher inference b32': { two: 3.37, best: 3.24, note: 'docs/backends.md §1b' },
 };
 
 function median(xs: number[]): number {
@@ -37,7 +37,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-/** Warm-up, then 5 repetitions of ≥ `minMs` each; the median of the per-repetition means (backends.md method). */
+/** Warm-up, then 5 repetitions of ≥ `minMs` each; the median of the per-repetition means (docs/backends.md, Method). */
 function timeIt(fn: () => void, minMs: number, warmup = 3): number {
   for (let i = 0; i < warmup; i++) fn();
   const reps: number[] = [];
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   }
   const lines = ['# Speed: sitekd on tfjs backends vs PyTorch CPU (same kind of machine)', ''];
   lines.push(`Command: \`npm run bench:speed\` — run ${new Date().toISOString()}, Node ${process.version}, one process, single-threaded tfjs.`, '');
-  lines.push('Median of 5 repetitions after warm-up (backends.md method). Inference uses the folded-BN `Predictor` agents serve with.', '');
+  lines.push('Median of 5 repetitions after warm-up (docs/backends.md, Method). Inference uses the folded-BN `Predictor` agents serve with.', '');
   const avail = Object.entries(backends);
   lines.push(`| task (ms) | ${avail.map(([b]) => b).join(' | ')} | PyTorch CPU 2 thr | best PyTorch | ratio wasm / PyTorch 2 thr | reference |`);
   lines.push(`|---|${avail.map(() => '---:').join('|')}|---:|---:|---:|---|`);

@@ -1,5 +1,5 @@
 /**
- * The hub's configuration: one strict zod schema (house-style §3.5), loaded as schema defaults < JSON file
+ * The hub's configuration: one strict zod schema (docs/conventions.md §4), loaded as schema defaults < JSON file
  * (`--config FILE`) < command-line flags. Unknown keys are an error, every number is bounded, and any failure is
  * `CONFIG_INVALID` (the command exits 78, EX_CONFIG, so systemd does not restart it in a loop).
  */
@@ -81,7 +81,7 @@ export const HubConfigSchema = z
     clientId: z.string().regex(ID_PATTERN).default('sitekd-hub'),
     /** Our cap on any packet we send (MQTT 3.1.1 brokers do not announce theirs); chunks are cut to fit it. */
     maxPacketBytes: z.number().int().min(4096).max(268_435_455).default(256 * 1024),
-    /** Preferred model chunk size; lowered to fit `maxPacketBytes` (64 KiB fits every broker in ecosystem-notes §3.4). */
+    /** Preferred model chunk size; lowered to fit `maxPacketBytes` (64 KiB fits every broker in docs/ecosystem.md §3.4). */
     chunkBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
     /** Inbound payloads above this are dropped unread (PAYLOAD_TOO_LARGE). */
     maxPayloadBytes: z.number().int().min(1024).max(268_435_455).default(16 * 1024 * 1024),

@@ -1,5 +1,5 @@
 /**
- * Counts inbound messages the hub dropped, by error code and by topic kind (house-style §3.4: untrusted input is
+ * Counts inbound messages the hub dropped, by error code and by topic kind (docs/conventions.md §3: untrusted input is
  * returned as a Result, counted and dropped, never thrown). Logs the first drop of each code and then every
  * 100th, so a flood of garbage cannot flood the log too.
  */

@@ -1,5 +1,5 @@
 /**
- * Time as a dependency (house-style §3.7 habit 9): components read `clock.now()` and start timers through the clock,
+ * Time as a dependency (docs/conventions.md §6.9): components read `clock.now()` and start timers through the clock,
  * never `Date.now()` / `setInterval` directly, so tests can drive them. `monotonicMs` measures durations (latency),
  * which wall-clock steps (NTP) must not distort.
  */

@@ -1,5 +1,5 @@
 /**
- * One error class with a closed set of stable codes (house-style §3.4). Tests assert `err.code`, never the message.
+ * One error class with a closed set of stable codes (docs/conventions.md §3). Tests assert `err.code`, never the message.
  * Every code has exactly one entry in docs/errors.md; test/unit/errors.test.ts keeps both in step.
  */
 export const ErrorCode = {

@@ -1,6 +1,6 @@
 /**
  * A small structured logger for the hub and agent processes: one line per event, a constant message and the data in
- * fields (house-style §3.3), written to the stream the composition root hands in (stderr): `time level msg k=v` or JSON
+ * fields (docs/conventions.md §2), written to the stream the composition root hands in (stderr): `time level msg k=v` or JSON
  * lines. No dependency: neither process logs per message.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

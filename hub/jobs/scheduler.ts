@@ -5,7 +5,7 @@
  *  - `shouldRedistill`: the pure trigger rule (minimum of new windows, cooldown, on-demand override).
  *
  * Schedules are always read in UTC: a fixed interval then never runs twice or not at all on a DST change
- * (ecosystem-notes §4.2). node-cron has no catch-up across restarts, so `missedRun(lastRunAt, now)` tells the hub
+ * (docs/ecosystem.md §4.2). node-cron has no catch-up across restarts, so `missedRun(lastRunAt, now)` tells the hub
  * at startup whether a slot passed while it was down; it is computed from the expression, not from timers.
  */
 import cron from 'node-cron';

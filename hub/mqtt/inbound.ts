@@ -1,5 +1,5 @@
 /**
- * What the hub does with each inbound agent message, as a dispatch table over topic kinds (house-style §3.7.2):
+ * What the hub does with each inbound agent message, as a dispatch table over topic kinds (docs/conventions.md §6.2):
  *  - `samples`: decode → check the ids against the topic and the shape against the hub's models → store durably
  *    (idempotent by batch id) → only then ack on `{site}/{agent}/samples/ack`. A duplicate is acked with
  *    `duplicate: true`; a batch the hub can never take is acked with `error` (the agent drops it); a store failure

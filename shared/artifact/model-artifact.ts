@@ -1,6 +1,6 @@
 /**
- * One self-describing binary model file (house-style §3.5: "the model manifest describes itself", after nanoGPT's
- * checkpoints). Layout, both levels plain msgpack maps (`useRecords: false`, ecosystem-notes §4.4):
+ * One self-describing binary model file (docs/conventions.md §4: files describe themselves, after nanoGPT's
+ * checkpoints). Layout, both levels plain msgpack maps (`useRecords: false`, docs/ecosystem.md §4.4):
  *
  *   envelope = { format: 'sitekd-model', formatVersion: 1, sha256: hex(sha256(body)), body: bin }
  *   body     = msgpack({ kind, version, createdAt, spec, algorithm, options, hparams, [teacherVersion, source,
@@ -34,7 +34,7 @@ export interface ModelArtifact<S = ModelSpecLike> {
   readonly createdAt: string;
   readonly spec: S;
   readonly algorithm: string;
-  /** Algorithm flags (unikd-spec §2.7). */
+  /** Algorithm flags (docs/unikd.md §2.7). */
   readonly options: Readonly<Record<string, unknown>>;
   readonly hparams: Readonly<Record<string, HParamValue>>;
   readonly teacherVersion?: string | undefined;

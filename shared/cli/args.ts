@@ -1,6 +1,6 @@
 /**
  * A typed argument parser for `sitekd <command> [options]`: `node:util` `parseArgs` splits the flags (zero-dependency,
- * stable on Node 20, ecosystem-notes §5), then a zod schema coerces and validates them (house-style §3.5: zod runs on
+ * stable on Node 20, docs/ecosystem.md §5), then a zod schema coerces and validates them (docs/conventions.md §4: zod runs on
  * CLI args). Every user mistake becomes `SitekdError(CLI_USAGE)` whose message says what is wrong and how to get help.
  */
 import { parseArgs } from 'node:util';

@@ -2,9 +2,9 @@
  * Training progress for the CLI. On a terminal: one bar per epoch, redrawn in place with `\r`
  *   `epoch 3/10 [=========>          ] 42% loss 0.512 · 1.2 s`
  * and left on screen (with the epoch's metrics) when the epoch ends. Elsewhere (systemd, cron, pipes, CI logs) only
- * one plain line per epoch, because `\r` redraws turn into thousands of log lines there (ecosystem-notes §5).
- * No dependency: cli-progress would be the only reason to pull one in. The clock is injected for tests (house-style
- * §3.6) and redraws are throttled, so a fast step loop does not spend its time writing to the terminal.
+ * one plain line per epoch, because `\r` redraws turn into thousands of log lines there (docs/ecosystem.md §5).
+ * No dependency: cli-progress would be the only reason to pull one in. The clock is injected for tests (docs/conventions.md
+ * §5) and redraws are throttled, so a fast step loop does not spend its time writing to the terminal.
  */
 
 /** The part of `process.stderr` we use; tests pass a fake. */

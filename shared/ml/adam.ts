@@ -1,5 +1,5 @@
 /**
- * Adam with PyTorch's coupled L2 weight decay: g ← g + wd·θ before the Adam update (not AdamW; unikd-spec §7.9).
+ * Adam with PyTorch's coupled L2 weight decay: g ← g + wd·θ before the Adam update (not AdamW; docs/unikd.md §7.9).
  * tfjs' Adam update is the same formula as PyTorch's once epsilon is set explicitly (tfjs defaults to 1e-7).
  */
 import type { VarMap } from './params';

@@ -1,7 +1,7 @@
 /**
  * Run-time backend choice: `tensorflow` (native, when the optional @tensorflow/tfjs-node loads) → `wasm` → `cpu`.
  * tfjs-node cannot install on machines without access to its binary download, so it is an optionalDependency and
- * is only ever loaded here, lazily (backends.md §3).
+ * is only ever loaded here, lazily (docs/backends.md §3).
  */
 import { z } from 'zod';
 import { ErrorCode, SitekdError } from '../errors';

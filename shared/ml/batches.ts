@@ -57,7 +57,7 @@ export function oneHot(labels: ArrayLike<number>, idx: ArrayLike<number>, numCla
   return tf.tensor2d(out, [idx.length, numClasses]);
 }
 
-/** One-hot rows of a constant class (domain labels: 1 = source, 0 = target; unikd-spec §7.12). */
+/** One-hot rows of a constant class (domain labels: 1 = source, 0 = target; docs/unikd.md §7.12). */
 export function constantOneHot(n: number, cls: number, numClasses: number): Tensor2D {
   const out = new Float32Array(n * numClasses);
   for (let i = 0; i < n; i++) out[i * numClasses + cls] = 1;

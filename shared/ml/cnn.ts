@@ -1,5 +1,5 @@
 /**
- * The AdaTime 1D-CNN (feature extractor + linear classifier) with PyTorch-exact semantics (unikd-spec §1, §7).
+ * The AdaTime 1D-CNN (feature extractor + linear classifier) with PyTorch-exact semantics (docs/unikd.md §1, §7).
  * Weight names: `fe.conv{i}.w` `[k, cin, cout]`, `fe.bn{i}.gamma|beta|mean|var`, `clf.w` `[feat, classes]`, `clf.b`.
  */
 import type { Rng } from '../random';
@@ -88,7 +88,7 @@ export function classify(net: Cnn, features: Tensor2D): Tensor2D {
 
 /**
  * PyTorch running-statistics update, applied after the optimizer step in call order:
- * rm ← (1−m)·rm + m·mean, rv ← (1−m)·rv + m·var·n/(n−1) (momentum 0.1, unbiased variance; unikd-spec §7.5).
+ * rm ← (1−m)·rm + m·mean, rv ← (1−m)·rv + m·var·n/(n−1) (momentum 0.1, unbiased variance; docs/unikd.md §7.5).
  * `stats` holds 3 entries per forward pass (one per block). Disposes them.
  */
 export function applyRunningStats(net: Cnn, stats: BatchStats[], momentum = 0.1): void {

@@ -14,7 +14,7 @@ export interface Score {
 
 /**
  * `dropLastBatch` scores only the first floor(n/B)·B windows, as the official UNI-KD test loader does
- * (drop_last = True; unikd-spec §4.3); the default scores every window.
+ * (drop_last = True; docs/unikd.md §4.3); the default scores every window.
  */
 export function evaluate(net: Cnn, ws: WindowSet, opts: { dropLastBatch?: number } = {}): Score {
   const y = ws.y;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ErrorCode, SitekdError } from '../errors';
 
 /**
- * The AdaTime 1D-CNN as UNI-KD uses it (unikd-spec §1.1): three conv blocks (conv without bias → BN → ReLU →
+ * The AdaTime 1D-CNN as UNI-KD uses it (docs/unikd.md §1.1): three conv blocks (conv without bias → BN → ReLU →
  * MaxPool1d(2,2,pad 1)), dropout after block 1 only, global average pool, linear classifier.
  * Any channel count, window length and class count; widths pick teacher (64/128/128) or student (16/32/32).
  */
@@ -15,14 +15,14 @@ export const CnnSpecSchema = z.strictObject({
   stride: z.number().int().min(1).max(64),
   padding: z.number().int().min(0).max(256),
   dropout: z.number().min(0).max(0.95),
-  /** Block-1 width; block 2 is twice this (unikd-spec §1.1). */
+  /** Block-1 width; block 2 is twice this (docs/unikd.md §1.1). */
   midChannels: z.number().int().min(1).max(4096),
   /** Block-3 width = feature dimension. */
   finalChannels: z.number().int().min(1).max(4096),
 });
 export type CnnSpec = z.infer<typeof CnnSpecSchema>;
 
-/** Sizes of one conv block, derived from the spec with PyTorch's length formulas (unikd-spec §1.2). */
+/** Sizes of one conv block, derived from the spec with PyTorch's length formulas (docs/unikd.md §1.2). */
 export interface BlockShape {
   readonly cin: number;
   readonly cout: number;
@@ -75,12 +75,12 @@ export interface InputSpec {
   readonly numClasses: number;
 }
 
-/** UCI-HAR: 9 channels × 128 samples, 6 classes; kernel 5, stride 1, pad 2, dropout 0.5 (unikd-spec §1.2). */
+/** UCI-HAR: 9 channels × 128 samples, 6 classes; kernel 5, stride 1, pad 2, dropout 0.5 (docs/unikd.md §1.2). */
 export const HAR_INPUT = { inChannels: 9, windowLength: 128, numClasses: 6, kernelSize: 5, stride: 1, padding: 2, dropout: 0.5 } as const;
 
 export type Role = 'teacher' | 'student';
 
-/** Teacher 64/128/128, student 16/32/32 (unikd-spec §1.1). */
+/** Teacher 64/128/128, student 16/32/32 (docs/unikd.md §1.1). */
 export const ROLE_WIDTHS: Record<Role, { midChannels: number; finalChannels: number }> = {
   teacher: { midChannels: 64, finalChannels: 128 },
   student: { midChannels: 16, finalChannels: 32 },

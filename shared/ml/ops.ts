@@ -4,7 +4,7 @@
  * Why custom gradients: tfjs-wasm has no Conv2DBackpropFilter (tfjs#8474) and a naive Conv2DBackpropInput, and its
  * reductions over leading axes, gathers and broadcasts on middle axes are slow, while Conv2D and MatMul go through
  * XNNPACK. So every backward pass here is written with forward convolutions, matMul and same-shape element-wise ops
- * (backends.md §6; measured in bench/speed.ts). Layout is channels-last: `[batch, time, channels]`.
+ * (docs/backends.md §6; measured in bench/speed.ts). Layout is channels-last: `[batch, time, channels]`.
  */
 import { tf, type Tensor, type Tensor2D, type Tensor3D } from './tf';
 
@@ -56,7 +56,7 @@ function meanRows(x: Tensor2D): Tensor2D {
 }
 
 function convForward(x: Tensor3D, w: Tensor3D, stride: number, pad: number): Tensor3D {
-  // Explicit padding is 4-D because conv1d runs as conv2d on [n, 1, L, c] (backends.md §4).
+  // Explicit padding is 4-D because conv1d runs as conv2d on [n, 1, L, c] (docs/backends.md §4).
   return tf.conv1d(x, w, stride, pad === 0 ? 'valid' : [[0, 0], [0, 0], [pad, pad], [0, 0]]);
 }
 
@@ -80,7 +80,7 @@ export function conv1d(x: Tensor3D, w: Tensor3D, stride: number, pad: number, ne
         const [k, , cout] = ws.shape;
         const lOut = dy.shape[1];
         // dW[j, ci, co] = Σ_n Σ_t xpad[n, t·s + j, ci] · dy[n, t, co]: a forward conv whose batch is the input
-        // channels and whose channels are the samples (backends.md §6); dilation s handles the stride.
+        // channels and whose channels are the samples (docs/backends.md §6); dilation s handles the stride.
         const xp = pad === 0 ? xs : tf.pad(xs, [[0, 0], [pad, pad], [0, 0]]);
         const xt = tf.transpose(xp, [2, 1, 0]); // [cin, Lpad, n]
         const ft = tf.transpose(dy, [1, 0, 2]); // [Lout, n, cout]
@@ -126,7 +126,7 @@ export function bnReluPoolTrain(y: Tensor3D, gamma: Tensor, beta: Tensor, stats:
     const xhat = tf.mul(cen, rstd);
     const r = tf.relu(tf.add(tf.mul(xhat, gIn), bIn));
     // MaxPool(2, 2, pad 1): pad one zero in front (and one behind when L is even), pair neighbours, take the max.
-    // Zero padding equals PyTorch's −inf padding because the input is ≥ 0 after ReLU (unikd-spec §7.3).
+    // Zero padding equals PyTorch's −inf padding because the input is ≥ 0 after ReLU (docs/unikd.md §7.3).
     const rp = tf.reshape(tf.pad(tf.reshape(r, [n, len, c]) as Tensor3D, [[0, 0], [1, 2 * lo - len - 1], [0, 0]]), [n, lo, 2, c]);
     const a = tf.reshape(tf.slice(rp, [0, 0, 0, 0], [n, lo, 1, c]), [n, lo, c]);
     const b = tf.reshape(tf.slice(rp, [0, 0, 1, 0], [n, lo, 1, c]), [n, lo, c]);
@@ -192,7 +192,7 @@ export function crossEntropy(logits: Tensor2D, oneHot: Tensor2D): Tensor {
   return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1)));
 }
 
-/** Per-row KL(q_teacher ‖ q_student) at temperature τ, from logits, with log-softmax on both sides (unikd-spec §7.11). */
+/** Per-row KL(q_teacher ‖ q_student) at temperature τ, from logits, with log-softmax on both sides (docs/unikd.md §7.11). */
 export function klRows(teacherLogits: Tensor2D, studentLogits: Tensor2D, tau: number): Tensor {
   const lpt = tf.logSoftmax(tf.div(teacherLogits, tau));
   const lps = tf.logSoftmax(tf.div(studentLogits, tau));

@@ -16,7 +16,7 @@ function uniqueName(name: string): string {
   return `${name}#${instanceCounter}`;
 }
 
-/** U(−1/√fan_in, 1/√fan_in): PyTorch's Conv1d/Linear default for weights and biases (unikd-spec §1.4, §7.10). */
+/** U(−1/√fan_in, 1/√fan_in): PyTorch's Conv1d/Linear default for weights and biases (docs/unikd.md §1.4, §7.10). */
 export function uniformFanIn(shape: number[], fanIn: number, rng: Rng, name: string, trainable = true): Variable {
   let size = 1;
   for (const d of shape) size *= d;

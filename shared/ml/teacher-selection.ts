@@ -1,7 +1,7 @@
 /**
  * Choosing one teacher among several DANN runs without target labels: the teacher whose predictions on the target's
  * unlabelled training windows agree most with the majority vote of all of them. DANN runs differ a lot from seed to
- * seed (pytorch-reference.md: per-scenario sd up to 34 F1); the consensus discards the outliers when most runs agree.
+ * seed (docs/pytorch-reference.md: per-scenario sd up to 34 F1); the consensus discards the outliers when most runs agree.
  */
 import type { Cnn } from './cnn';
 import { argmaxRows, predictLogits } from './train';

@@ -1,5 +1,5 @@
 /**
- * The training loop shared by every algorithm (unikd-spec §2.5, §7.13): each epoch shuffles both training sets,
+ * The training loop shared by every algorithm (docs/unikd.md §2.5, §7.13): each epoch shuffles both training sets,
  * zips them, drops the last partial batch and stops at the shorter one.
  */
 import { createRng, deriveSeed } from '../random';

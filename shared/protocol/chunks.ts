@@ -1,5 +1,5 @@
 /**
- * Chunked model transfer (ecosystem-notes §3.5, after AWS IoT MQTT file delivery): the hub splits a model into
+ * Chunked model transfer (docs/ecosystem.md §3.5, after AWS IoT MQTT file delivery): the hub splits a model into
  * chunks under the broker's packet limit and lists each chunk's sha256 in the signed manifest; an agent collects
  * chunks in any order, checks each one on arrival against that list, and assembles only when all are there and the
  * whole matches the manifest's size and sha256. A chunk that fails its check is rejected and counted, never stored,
@@ -11,7 +11,7 @@ import type { ModelManifest } from './messages';
 import { fail, ok, type Result } from './result';
 import { MAX_CHUNKS } from './topics';
 
-/** A safe default chunk size (ecosystem-notes §3.5): far below AWS IoT's 128 KB and Mosquitto's advertised 200,000. */
+/** A safe default chunk size (docs/ecosystem.md §3.5): far below AWS IoT's 128 KB and Mosquitto's advertised 200,000. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 /** The largest MQTT control packet: 1 fixed-header byte + 4 remaining-length bytes + 268,435,455 (MQTT 3.1.1 §2.2.3). */
 const MQTT_MAX_PACKET = 268_435_460;

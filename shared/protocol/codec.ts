@@ -1,12 +1,12 @@
 /**
  * Payload codec: msgpack out, msgpack or JSON in, every inbound payload checked by a zod schema.
  *
- * - msgpackr with plain maps (`useRecords: false`, ecosystem-notes §4.4): records need structures shared by both
+ * - msgpackr with plain maps (`useRecords: false`, docs/ecosystem.md §4.4): records need structures shared by both
  *   ends, which independent MQTT messages do not have, and any msgpack library can read plain maps.
  * - Absent optional fields are skipped, not packed as msgpackr's `undefined` extension (unreadable elsewhere).
  * - Binary fields are `Uint8Array`s and travel as msgpack `bin`; float arrays are raw little-endian float32 in them
  *   (`f32ToBytes` / `bytesToF32`), not msgpackr's `moreTypes` typed-array extension, for the same reason.
- * - `decode` never throws (house-style §3.4): a size check before any parsing, then the bytes, then the schema, each
+ * - `decode` never throws (docs/conventions.md §3): a size check before any parsing, then the bytes, then the schema, each
  *   failure with its own code. JSON is accepted when the first non-blank byte is `{` — a msgpack map never starts
  *   with 0x7b (that byte is the positive fixint 123), so the two cannot be confused.
  * - Large integers decode as numbers (`int64AsType: 'number'`): other msgpack encoders send millisecond timestamps as
@@ -38,7 +38,7 @@ export interface DecodeOptions {
   readonly maxBytes?: number;
 }
 
-/** msgpack bytes of `value`. Does not validate: outbound payloads are typed by the schemas (house-style §3.5). */
+/** msgpack bytes of `value`. Does not validate: outbound payloads are typed by the schemas (docs/conventions.md §4). */
 export function encode(value: unknown): Uint8Array {
   // Copy: msgpackr returns a view into its reused scratch buffer.
   return new Uint8Array(packr.pack(value));
@@ -123,7 +123,7 @@ export function f32ToBytes(values: Float32Array): Uint8Array {
 
 /**
  * An aligned Float32Array copy of little-endian float32 bytes. A decoded `bin` is a view at any byte offset, where
- * `new Float32Array(buf.buffer, buf.byteOffset)` would throw (ecosystem-notes §4.4), so this always copies.
+ * `new Float32Array(buf.buffer, buf.byteOffset)` would throw (docs/ecosystem.md §4.4), so this always copies.
  * Throws MSG_SCHEMA when the length is not a multiple of 4 (schemas check that before a caller gets here).
  */
 export function bytesToF32(bytes: Uint8Array): Float32Array {

@@ -1,5 +1,5 @@
 /**
- * One valid example of every payload, with overrides (house-style §3.6 fixture builders: `makeManifest({ sha256:
+ * One valid example of every payload, with overrides (docs/conventions.md §5 fixture builders: `makeManifest({ sha256:
  * 'bad' })`). Used by the protocol tests, by the docs test (each example must pass its schema) and by any component
  * test that needs a well-formed message. Deterministic: no clock, no randomness.
  */

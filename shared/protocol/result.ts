@@ -1,5 +1,5 @@
 /**
- * The outcome of handling untrusted input (house-style §3.4): returned, never thrown, so nothing escapes an MQTT
+ * The outcome of handling untrusted input (docs/conventions.md §3): returned, never thrown, so nothing escapes an MQTT
  * message callback. The error always carries a stable code.
  */
 import type { SitekdError } from '../errors';

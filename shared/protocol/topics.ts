@@ -1,7 +1,7 @@
 /**
  * Every MQTT topic of the wire protocol (docs/protocol.md), as builders, one parser and subscription filters.
  *
- * Layout under the root `sitekd/v1` (ecosystem-notes §3.1: general → specific, agent id at level 4 so a Mosquitto ACL
+ * Layout under the root `sitekd/v1` (docs/ecosystem.md §3.1: general → specific, agent id at level 4 so a Mosquitto ACL
  * `pattern readwrite sitekd/v1/+/%u/#` confines each agent; at most 7 slashes and well under 256 bytes, AWS-safe):
  *
  *   {site}/{agent}/status | predictions | telemetry | samples      {site}/{agent}/samples/ack
@@ -59,7 +59,7 @@ export const TOPIC_PATTERNS: { readonly [K in TopicKind]: string } = {
   reply: 'hub/reply/{client}',
 };
 
-/** QoS and retain per kind (docs/architecture.md; ecosystem-notes §3.2 for why predictions are QoS 0). */
+/** QoS and retain per kind (docs/architecture.md; docs/ecosystem.md §3.2 for why predictions are QoS 0). */
 export const TOPIC_RULES: { readonly [K in TopicKind]: TopicRule } = {
   status: { qos: 1, retain: true, from: 'agent' },
   predictions: { qos: 0, retain: false, from: 'agent' },

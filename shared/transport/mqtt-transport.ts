@@ -1,7 +1,7 @@
 /**
  * The MQTT.js v5 adapter both processes use. What it adds to MQTT.js:
  * - an outbound size check (MQTT.js does not enforce the broker's maximum packet size; an oversize publish makes the
- *   broker drop the connection and the publish never settles — ecosystem-notes §0.6);
+ *   broker drop the connection and the publish never settles — docs/ecosystem.md §0.6);
  * - per-filter handlers whose exceptions are caught and counted: nothing thrown by a handler reaches MQTT.js;
  * - MQTT 5 when the broker offers it, else 3.1.1 (aedes refuses 5): `protocol: 'auto'` tries 5 then 4.
  */

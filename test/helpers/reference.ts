@@ -1,6 +1,6 @@
 /**
  * Plain-JS Float64 reference implementations of the PyTorch layers the CNN uses (channels-last `[n, L, c]` arrays),
- * written straight from the PyTorch formulas (unikd-spec §1.1, §7.2–7.5) to check the tfjs code against.
+ * written straight from the PyTorch formulas (docs/unikd.md §1.1, §7.2–7.5) to check the tfjs code against.
  */
 import { BN_EPS } from '../../shared/ml/ops';
 

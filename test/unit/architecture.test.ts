@@ -1,5 +1,5 @@
 /**
- * Module boundaries (house-style §3.2), checked by scanning the import specifiers of every .ts file under shared/,
+ * Module boundaries (docs/conventions.md §1), checked by scanning the import specifiers of every .ts file under shared/,
  * hub/ and agent/ with regular expressions: no dependency, no type checker. Comments are blanked first (keeping line
  * numbers), so prose that mentions `process.exit` or an example import does not count; strings are kept, since the
  * specifiers live in them.

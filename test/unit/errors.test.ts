@@ -1,5 +1,5 @@
 /**
- * Keeps shared/errors.ts and docs/errors.md in step, both ways (house-style §3.4, after fastify): every code has
+ * Keeps shared/errors.ts and docs/errors.md in step, both ways (docs/conventions.md §3, after fastify): every code has
  * exactly one `## CODE` section, and every `## ` heading is a code.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * AdamL2 = PyTorch Adam with coupled L2 weight decay (unikd-spec §7.9): g ← g + wd·θ, then the Adam update with
+ * AdamL2 = PyTorch Adam with coupled L2 weight decay (docs/unikd.md §7.9): g ← g + wd·θ, then the Adam update with
  * eps 1e-8. Checked against a Float64 reference, incl. a step in which one variable has no gradient.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * BatchNorm1d → ReLU → MaxPool1d(2, 2, pad 1) with PyTorch semantics (unikd-spec §7.3, §7.5; backends.md §4):
+ * BatchNorm1d → ReLU → MaxPool1d(2, 2, pad 1) with PyTorch semantics (docs/unikd.md §7.3, §7.5; docs/backends.md §4):
  * train and eval outputs against Float64 references written from the formulas, the fused custom gradient against
  * autodiff of the same block built from stock tfjs ops, and the running-statistics update through a tiny Cnn.
  */

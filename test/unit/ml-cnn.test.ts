@@ -1,5 +1,5 @@
 /**
- * The AdaTime CNN's shapes and sizes (unikd-spec §1.1–1.3) and its eval-mode forward against references built
+ * The AdaTime CNN's shapes and sizes (docs/unikd.md §1.1–1.3) and its eval-mode forward against references built
  * independently: from stock tfjs ops (different padding/pooling/BN formulation) and from Float64 plain JS.
  */
 import assert from 'node:assert/strict';
@@ -17,7 +17,7 @@ import { assertClose, randn, randu, useBackend } from '../helpers/tensors';
 
 type Input = Omit<CnnSpec, 'midChannels' | 'finalChannels'>;
 
-// unikd-spec §1.2 rows.
+// docs/unikd.md §1.2 rows.
 const DATASETS: Record<string, { input: Input; stages: number[]; teacher: number; student: number }> = {
   HAR: { input: HAR_INPUT, stages: [128, 65, 66, 34, 35, 18], teacher: 200_902, student: 13_366 },
   HHAR: { input: { ...HAR_INPUT, inChannels: 3 }, stages: [128, 65, 66, 34, 35, 18], teacher: 198_982, student: 12_886 },
@@ -35,7 +35,7 @@ const DATASETS: Record<string, { input: Input; stages: number[]; teacher: number
   },
 };
 
-test('blockShapes: stage lengths conv1 → pool1 → conv2 → pool2 → conv3 → pool3 (unikd-spec §1.2)', () => {
+test('blockShapes: stage lengths conv1 → pool1 → conv2 → pool2 → conv3 → pool3 (docs/unikd.md §1.2)', () => {
   for (const [name, d] of Object.entries(DATASETS)) {
     for (const role of ['teacher', 'student'] as const) {
       const blocks = blockShapes(specFor(d.input, role));
@@ -57,7 +57,7 @@ test('inputFor: short windows get the HAR layout, long ones the SSC-like stride-
   assert.deepEqual(inputFor(1, 3000, 5), DATASETS.SSC?.input);
 });
 
-test('countParams matches unikd-spec §1.3 for every dataset and role', () => {
+test('countParams matches docs/unikd.md §1.3 for every dataset and role', () => {
   for (const [name, d] of Object.entries(DATASETS)) {
     assert.equal(countParams(specFor(d.input, 'teacher')), d.teacher, `${name} teacher`);
     assert.equal(countParams(specFor(d.input, 'student')), d.student, `${name} student`);
@@ -83,7 +83,7 @@ test('createCnn: variable names and shapes, trainable count = countParams, BN bu
     for (const [k, shape] of Object.entries(expected)) assert.deepEqual(net.vars[k]?.shape, shape, k);
     assert.equal(countVars(net.vars), countParams(spec));
     assert.equal(countVars(trainableVars(net)), countParams(spec));
-    // BN running buffers: 640 (teacher) / 160 (student) for HAR (unikd-spec §1.3).
+    // BN running buffers: 640 (teacher) / 160 (student) for HAR (docs/unikd.md §1.3).
     assert.equal(countVars(net.vars, false) - countVars(net.vars), role === 'teacher' ? 640 : 160);
     for (const [k, v] of Object.entries(net.vars)) assert.equal(v.trainable, !(k.endsWith('.mean') || k.endsWith('.var')), k);
     assert.deepEqual(Object.keys(trainableVars(net, 'clf')).sort(), ['clf.b', 'clf.w']);

@@ -1,5 +1,5 @@
 /**
- * ops.conv1d's custom gradient (forward convolutions only, backends.md §6) must equal tfjs' stock conv1d gradient.
+ * ops.conv1d's custom gradient (forward convolutions only, docs/backends.md §6) must equal tfjs' stock conv1d gradient.
  * The stock gradient needs Conv2DBackpropFilter, which only the cpu backend has, so the reference is always computed on
  * cpu; the custom op is checked on cpu and on wasm (the backend it exists for).
  */

@@ -1,6 +1,6 @@
 /**
- * Loss functions, GRL, dropout masks and the α/β schedules against their PyTorch / unikd-spec definitions
- * (unikd-spec §2.2, §2.4, §7.7, §7.11).
+ * Loss functions, GRL, dropout masks and the α/β schedules against their PyTorch / docs/unikd.md definitions
+ * (docs/unikd.md §2.2, §2.4, §7.7, §7.11).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -42,7 +42,7 @@ test('crossEntropy = mean −log softmax at the label; klRows = Σ q_T (log q_T 
     assert.deepEqual(k.shape, [B]);
     assertClose(k, kl, 1e-5, 'klRows');
     assertClose(klRows(tf.tensor2d(zs, [B, C]), tf.tensor2d(zs, [B, C]), 2), new Array(B).fill(0), 1e-6, 'KL(p‖p) = 0');
-    // Large logits stay finite (log-softmax on both sides, unikd-spec §7.11).
+    // Large logits stay finite (log-softmax on both sides, docs/unikd.md §7.11).
     const big = tf.tensor2d([1e4, -1e4, 0, 0, -1e4, 1e4, 0, 0], [2, C]);
     const kBig = klRows(big, tf.reverse(big, 0) as Tensor2D, 1).dataSync();
     assert.ok(Array.from(kBig).every(Number.isFinite), `KL with huge logits: ${Array.from(kBig)}`);
@@ -106,7 +106,7 @@ test('dropoutMask: inverted dropout values 0 or 1/(1−p), rate ≈ p, reproduci
   assert.notDeepEqual(draw(2), a);
 });
 
-test('β and α schedules match unikd-spec §2.4', () => {
+test('β and α schedules match docs/unikd.md §2.4', () => {
   const r3 = (v: number): number => Math.round(v * 1000) / 1000;
   assert.deepEqual([1, 2, 5, 10].map((e) => r3(kdBeta(e, 10, 'log10'))), [0.11, 0.121, 0.161, 0.26]);
   assert.deepEqual([1, 2, 5, 10].map((e) => r3(kdBeta(e, 10, 'ln'))), [0.125, 0.155, 0.3, 0.9]);

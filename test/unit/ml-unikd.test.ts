@@ -1,7 +1,7 @@
 /**
  * End-to-end training on seeded synthetic shifted sites (shared/data/synthetic.ts, `tiny` preset): a DANN teacher,
  * then UNI-KD (code and paper presets), plain KD and source-only students. Checks finiteness, that the losses fall,
- * the loss bookkeeping of unikd-spec §2.2 step 18, the β schedule (§2.4), and bit-for-bit determinism per backend.
+ * the loss bookkeeping of docs/unikd.md §2.2 step 18, the β schedule (§2.4), and bit-for-bit determinism per backend.
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * One interface for every training algorithm (house-style habit 7): the teacher's DANN, the student baselines
+ * One interface for every training algorithm (docs/conventions.md §6.7): the teacher's DANN, the student baselines
  * and UNI-KD all take the same batch and context, so the loop, benchmarks and the hub treat them alike.
  */
 import { z } from 'zod';
@@ -10,7 +10,7 @@ import type { Tensor2D, Tensor3D } from '../tf';
 export const AlgorithmNameSchema = z.enum(['dann', 'source-only', 'kd', 'unikd']);
 export type AlgorithmName = z.infer<typeof AlgorithmNameSchema>;
 
-/** Training hyper-parameters (UNI-KD released config for HAR, unikd-spec §2.5 / §3.1). */
+/** Training hyper-parameters (UNI-KD released config for HAR, docs/unikd.md §2.5 / §3.1). */
 export const HParamsSchema = z.strictObject({
   epochs: z.number().int().min(1).max(10_000).default(10),
   batchSize: z.number().int().min(2).max(4096).default(32),
@@ -37,7 +37,7 @@ export interface StepBatch {
 }
 
 export interface StepContext {
-  readonly epoch: number; // 1-based, as in the UNI-KD schedules (unikd-spec §7.12)
+  readonly epoch: number; // 1-based, as in the UNI-KD schedules (docs/unikd.md §7.12)
   readonly step: number; // 0-based within the epoch
   readonly stepsPerEpoch: number;
   readonly epochs: number;
@@ -62,7 +62,7 @@ export interface TeacherOutputs {
   readonly tgtLogits: Rows;
 }
 
-/** GRL coefficient (AdaTime/UNI-KD, unikd-spec §2.4): ≈ 1 from the first step. */
+/** GRL coefficient (AdaTime/UNI-KD, docs/unikd.md §2.4): ≈ 1 from the first step. */
 export function grlAlpha(ctx: StepContext): number {
   const p = (ctx.step + ctx.epoch * ctx.stepsPerEpoch) / ctx.epochs + 1 / ctx.stepsPerEpoch;
   return 2 / (1 + Math.exp(-10 * p)) - 1;

@@ -1,6 +1,6 @@
 /**
  * Student baselines that bracket UNI-KD:
- * - `source-only`: source cross-entropy only (the lower bound; unikd-spec §8, Adam with default betas as in the code).
+ * - `source-only`: source cross-entropy only (the lower bound; docs/unikd.md §8, Adam with default betas as in the code).
  * - `kd`: plain Hinton KD on target windows: λcls·CE(src) + τ²·KL(teacher ‖ student) on the target batch, with the
  *   UNI-KD optimizer settings, so the difference to `unikd` is the domain-aware machinery alone.
  */

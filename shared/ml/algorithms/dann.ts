@@ -1,5 +1,5 @@
 /**
- * The teacher: DANN on the 64/128/128 CNN (unikd-spec §3.1). L = λcls·CE(src) + λdom·[CE(D(GRL(f_s)), 1) + CE(D(GRL(f_t)), 0)],
+ * The teacher: DANN on the 64/128/128 CNN (docs/unikd.md §3.1). L = λcls·CE(src) + λdom·[CE(D(GRL(f_s)), 1) + CE(D(GRL(f_t)), 0)],
  * one backward, Adam (betas 0.5/0.99, coupled L2) on network and discriminator.
  */
 import type { Rng } from '../../random';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Every divergence between the released UNI-KD code and the paper's intent is a named flag (unikd-spec §2.7).
+ * Every divergence between the released UNI-KD code and the paper's intent is a named flag (docs/unikd.md §2.7).
  * Defaults reproduce the released code (`UDA_KD.update`); the `paper` preset flips them all.
  */
 export const UniKdOptionsSchema = z.strictObject({
@@ -30,7 +30,7 @@ export const UNIKD_PRESETS = {
 } as const satisfies Record<string, UniKdOptions>;
 export type UniKdPreset = keyof typeof UNIKD_PRESETS;
 
-/** β(epoch) = 0.1·exp(g·epoch), g = LOG(0.9/0.1)/E (unikd-spec §2.4). */
+/** β(epoch) = 0.1·exp(g·epoch), g = LOG(0.9/0.1)/E (docs/unikd.md §2.4). */
 export function kdBeta(epoch: number, epochs: number, log: UniKdOptions['betaLog']): number {
   const g = (log === 'log10' ? Math.log10(9) : Math.log(9)) / epochs;
   return 0.1 * Math.exp(g * epoch);

@@ -1,5 +1,5 @@
 /**
- * UNI-KD (Xu et al., IJCAI 2023): one training step as in the released `UDA_KD.update` (unikd-spec §2.2, §2.8).
+ * UNI-KD (Xu et al., IJCAI 2023): one training step as in the released `UDA_KD.update` (docs/unikd.md §2.2, §2.8).
  *
  * The teacher is frozen and always in eval mode, so its features and logits for every training window are computed
  * once before training (TeacherOutputs) instead of twice per step: the values are identical.
@@ -107,7 +107,7 @@ export class UniKd implements DistillAlgorithm {
           wt = detach(wt);
         }
         const zs = classify(this.net, fs);
-        // Released-code bug kept by default: the "target" KD term reuses the source logits (unikd-spec §2.2 step 9).
+        // Released-code bug kept by default: the "target" KD term reuses the source logits (docs/unikd.md §2.2 step 9).
         const [zTtUsed, ztUsed] = o.targetKdUsesTargetLogits ? [zTt, classify(this.net, ft)] : [zTs, zs];
         const kd = tf.mul(tf.add(tf.mean(tf.mul(ws, klRows(zTs, zs, tau))), tf.mean(tf.mul(wt, klRows(zTtUsed, ztUsed, tau)))), tau * tau);
         const cls = crossEntropy(zs, batch.ysOneHot);
