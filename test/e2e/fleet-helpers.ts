@@ -46,6 +46,29 @@ export async function waitUntil<T>(
   }
 }
 
+/**
+ * Polls `fn` until it returns the same `key` for `steadyMs` in a row, then returns that poll's value: the figures of
+ * a system that has gone quiet, not one lucky sample of a moving one. `fn` returns undefined while they disagree.
+ */
+export async function waitSteady<T>(
+  what: string,
+  fn: () => Promise<{ key: string; value: T } | undefined>,
+  steadyMs: number,
+  timeoutMs: number,
+  detail?: () => string,
+): Promise<T> {
+  let since: { key: string; at: number } | undefined;
+  return waitUntil(what, async () => {
+    const v = await fn();
+    if (v === undefined) {
+      since = undefined;
+      return undefined;
+    }
+    if (since?.key !== v.key) since = { key: v.key, at: Date.now() };
+    return Date.now() - since.at >= steadyMs ? v.value : undefined;
+  }, timeoutMs, detail);
+}
+
 export interface SeenBatch {
   readonly batchId: string;
   readonly site: string;
