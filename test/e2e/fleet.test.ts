@@ -56,7 +56,7 @@ import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../../
 import type { Domain } from '../../shared/ml/types';
 import { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { startHub } from '../integration/hub-fixture';
-import { Observer, scoreArtifact, waitSteady, waitUntil } from './fleet-helpers';
+import { Observer, returnedFigures, scoreArtifact, waitSteady, waitUntil, type Figures } from './fleet-helpers';
 
 /** seed 1, shift 0.6, 9×128 at 50 Hz, 6 classes, ~360 train / ~90 test windows a site; site-0 is the labelled source. */
 const SPEC = { ...defaultSyntheticSpec.harLike, sites: 3, trainPerClass: 60 };
@@ -117,30 +117,6 @@ async function withContext(fn: () => Promise<void>): Promise<void> {
     if (err instanceof Error) err.message = `${err.message}\n${context()}`;
     throw err;
   }
-}
-
-interface Figures {
-  /** Batches in the agent's outbox, windows it cut into batches, and windows it predicted (activity). */
-  readonly outbox: number;
-  readonly cut: number;
-  readonly predicted: number;
-  /** Windows in the batches the observer saw published, and batches of those without a stored ack. */
-  readonly published: number;
-  readonly unacked: number;
-  /** The hub's windowsStored for the site. */
-  readonly stored: number;
-}
-
-/** What the agent, the observer and the hub say about `site`'s returned windows. Acks are read before the hub's count. */
-async function returnedFigures(o: Observer, site: Site): Promise<Figures> {
-  const snap = (agents.get(site) as RunningAgent).agent.snapshot();
-  const batches = [...o.batches.values()].filter((b) => b.site === site);
-  const unacked = batches.filter((b) => !(o.acks.get(b.batchId) ?? []).some((a) => !a.duplicate && a.error === undefined)).length;
-  const status = (await o.command({ cmd: 'status', site }))['result'] as { windowsStored: number };
-  return {
-    outbox: snap.outbox.depth, cut: snap.uploader.samplesCut, predicted: snap.inference.predicted,
-    published: batches.reduce((n, b) => n + b.n, 0), unacked, stored: status.windowsStored,
-  };
 }
 
 before(async () => {
@@ -334,7 +310,7 @@ test('(e) every returned window is stored exactly once, bit-identical to what th
     // a few upload intervals: nothing left to send, every batch acked, the hub's count = the windows returned.
     let last: unknown;
     const quiet = await waitSteady('agents, observer and hub to agree on the returned windows', async () => {
-      const figures = await Promise.all(SITES.map((site) => returnedFigures(o, site)));
+      const figures = await Promise.all(SITES.map((site) => returnedFigures(o, site, agents.get(site) as RunningAgent)));
       last = figures;
       const agree = figures.every((f) => f.outbox === 0 && f.unacked === 0 && f.cut === f.published && f.stored === f.published);
       return agree ? { key: JSON.stringify(figures), value: new Map(SITES.map((site, i) => [site, figures[i] as Figures])) } : undefined;
