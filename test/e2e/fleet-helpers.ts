@@ -2,8 +2,10 @@
  * Shared pieces of the end-to-end fleet test (not a test file itself): an observer client that records everything the
  * fleet says on `sitekd/v1/#` the way an operator's `mosquitto_sub` would (decoded with the protocol schemas), the
  * model artifacts it saw go by (reassembled from the retained chunks and checked against the signed manifest), the
- * scoring of an artifact on labelled windows, and bounded waits that say what they were waiting for.
+ * scoring of an artifact on labelled windows, bounded waits that say what they were waiting for, and what an
+ * agent, the observer and the hub each count of a site's returned windows.
  */
+import type { RunningAgent } from '../../agent/main';
 import { decodeCnnArtifact, cnnFromArtifact } from '../../shared/artifact/cnn-artifact';
 import { evaluate, type Score } from '../../shared/ml/evaluate';
 import type { WindowSet } from '../../shared/ml/types';
@@ -44,6 +46,29 @@ export async function waitUntil<T>(
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail ? `\n${detail()}` : ''}`);
     await sleep(25);
   }
+}
+
+/**
+ * Polls `fn` until it returns the same `key` for `steadyMs` in a row, then returns that poll's value: the figures of
+ * a system that has gone quiet, not one lucky sample of a moving one. `fn` returns undefined while they disagree.
+ */
+export async function waitSteady<T>(
+  what: string,
+  fn: () => Promise<{ key: string; value: T } | undefined>,
+  steadyMs: number,
+  timeoutMs: number,
+  detail?: () => string,
+): Promise<T> {
+  let since: { key: string; at: number } | undefined;
+  return waitUntil(what, async () => {
+    const v = await fn();
+    if (v === undefined) {
+      since = undefined;
+      return undefined;
+    }
+    if (since?.key !== v.key) since = { key: v.key, at: Date.now() };
+    return Date.now() - since.at >= steadyMs ? v.value : undefined;
+  }, timeoutMs, detail);
 }
 
 export interface SeenBatch {
@@ -220,6 +245,30 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const list = m.get(k);
   if (list === undefined) m.set(k, [v]);
   else list.push(v);
+}
+
+export interface Figures {
+  /** Batches in the agent's outbox, windows it cut into batches, and windows it predicted (activity). */
+  readonly outbox: number;
+  readonly cut: number;
+  readonly predicted: number;
+  /** Windows in the batches the observer saw published, and batches of those without a stored ack. */
+  readonly published: number;
+  readonly unacked: number;
+  /** The hub's windowsStored for the site. */
+  readonly stored: number;
+}
+
+/** What `site`'s agent, the observer and the hub say about the site's returned windows; acks are read before the hub's count. */
+export async function returnedFigures(o: Observer, site: string, agent: RunningAgent): Promise<Figures> {
+  const snap = agent.agent.snapshot();
+  const batches = [...o.batches.values()].filter((b) => b.site === site);
+  const unacked = batches.filter((b) => !(o.acks.get(b.batchId) ?? []).some((a) => !a.duplicate && a.error === undefined)).length;
+  const status = (await o.command({ cmd: 'status', site }))['result'] as { windowsStored: number };
+  return {
+    outbox: snap.outbox.depth, cut: snap.uploader.samplesCut, predicted: snap.inference.predicted,
+    published: batches.reduce((n, b) => n + b.n, 0), unacked, stored: status.windowsStored,
+  };
 }
 
 /** Accuracy and macro-F1 (percent) of a student artifact on labelled windows, computed here with the ML core. */

@@ -3,7 +3,7 @@
  * client that plays the hub, temp data dirs, small real student models, and signed manifests. Everything it creates
  * is closed or removed in `t.after`, so the test process exits on its own.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -87,11 +87,6 @@ export interface Received {
 
 /** A broker the tests can stop and start again on the same port. */
 export type TestBroker = Pick<EmbeddedBroker, 'port' | 'url' | 'close'>;
-
-/** True when the Debian mosquitto broker and clients are installed (CI installs them; tests skip otherwise). */
-export function hasMosquitto(): boolean {
-  return ['mosquitto', 'mosquitto_pub', 'mosquitto_sub'].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
-}
 
 async function freePort(): Promise<number> {
   const s = net.createServer();

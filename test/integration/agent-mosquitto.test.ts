@@ -2,18 +2,19 @@
  * The agent against a real Mosquitto (MQTT 5 negotiated by `protocol: auto`) with the stock command-line clients:
  * readings typed into `mosquitto_pub` produce predictions, and `mosquitto_sub` prints status, predictions and
  * telemetry as text when the agent publishes JSON (issue 3 "Must hold"). A signed model rolls out in 64 KiB chunks
- * and sample batches are acked over the same broker. Skipped when mosquitto is not installed (CI installs it).
+ * and sample batches are acked over the same broker. Without mosquitto these tests skip, or fail when CI is set
+ * (test/helpers/requirements.ts decides; .ci/run installs it).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { test } from 'node:test';
 import { DEFAULT_CHUNK_SIZE } from '../../shared/protocol/chunks';
 import { decode, encode } from '../../shared/protocol/codec';
 import { SampleBatchSchema } from '../../shared/protocol/messages';
 import { samplesAckTopic, samplesTopic } from '../../shared/protocol/topics';
-import { AGENT, createHarness, hasMosquitto, makeModel, prepareModel, SENSOR_TOPIC, SITE, waitFor, writeModelFile } from './agent-harness';
+import { mosquitto, testNeeding } from '../helpers/requirements';
+import { AGENT, createHarness, makeModel, prepareModel, SENSOR_TOPIC, SITE, waitFor, writeModelFile } from './agent-harness';
 
-const skip = hasMosquitto() ? false : 'mosquitto is not installed';
+const MOSQUITTO = mosquitto();
 
 /** Runs a mosquitto client until it exits (or `timeoutMs`), returning its stdout. */
 function run(cmd: string, args: string[], input?: string, timeoutMs = 8000): { done: Promise<string>; kill: () => void } {
@@ -26,7 +27,7 @@ function run(cmd: string, args: string[], input?: string, timeoutMs = 8000): { d
   return { done, kill: () => child.kill('SIGTERM') };
 }
 
-test('mosquitto_pub readings produce predictions that mosquitto_sub reads as JSON, with status and telemetry', { skip }, async (t) => {
+testNeeding(MOSQUITTO, 'mosquitto_pub readings produce predictions that mosquitto_sub reads as JSON, with status and telemetry', {}, async (t) => {
   const h = await createHarness(t, { broker: 'mosquitto' });
   const port = String(h.broker.port);
   const a = await h.start(h.config({ modelFile: writeModelFile(h.dir, makeModel('boot-1', 1)), payloadFormat: 'json' }));
@@ -49,7 +50,7 @@ test('mosquitto_pub readings produce predictions that mosquitto_sub reads as JSO
   assert.ok((byTopic.get('telemetry')?.length ?? 0) >= 1, out);
 });
 
-test('over Mosquitto: a signed model in 64 KiB chunks is applied and sample batches are acked', { skip }, async (t) => {
+testNeeding(MOSQUITTO, 'over Mosquitto: a signed model in 64 KiB chunks is applied and sample batches are acked', {}, async (t) => {
   const h = await createHarness(t, { broker: 'mosquitto' });
   await h.hub.subscribe(samplesTopic(SITE, AGENT), (_t, payload) => {
     const r = decode(SampleBatchSchema, payload);

@@ -1,8 +1,8 @@
 /**
- * Module boundaries (docs/conventions.md §1), checked by scanning the import specifiers of every .ts file under shared/,
- * hub/ and agent/ with regular expressions: no dependency, no type checker. Comments are blanked first (keeping line
- * numbers), so prose that mentions `process.exit` or an example import does not count; strings are kept, since the
- * specifiers live in them.
+ * Module boundaries (house-style §3.2), checked on every .ts file under shared/, hub/, agent/, sim/, lab/, fleet/ and
+ * bin/ with the TypeScript compiler (test/helpers/source-scan.ts): import specifiers from its pre-processor
+ * (`ts.preProcessFile`), cross-checked against the syntax tree, and process.argv / process.exit found in the tree, so
+ * comments, strings and regexes never count.
  *
  * Rules:
  *  - agent/ never imports hub/, hub/ never imports agent/.
@@ -17,170 +17,24 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import type * as ts from 'typescript';
 import { repoRoot as findRepoRoot } from '../helpers/repo-root';
+import { astImports, extractImports, listFiles, parse, processArgvExitUses, type ImportRef } from '../helpers/source-scan';
 
 const SCANNED_DIRS = ['shared', 'hub', 'agent', 'sim', 'lab', 'fleet', 'bin'] as const;
 /** Programs built on shared/; shared/ imports none of them. */
 const PROGRAM_DIRS = ['hub', 'agent', 'sim', 'lab', 'fleet', 'bin'] as const;
 
-export interface ImportRef {
-  readonly spec: string;
-  readonly line: number;
-}
-
-export interface Violation {
+interface Violation {
   readonly file: string;
   readonly line: number;
   readonly message: string;
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Scanning
-
-/**
- * Replaces comments by spaces (newlines kept). Understands strings, template literals (with `${}` nesting) and
- * regex literals (by the usual "what came before the slash" rule), so `'http://x'` and `/'[^']*'/` survive.
- */
-export function blankComments(src: string): string {
-  const out = src.split('');
-  const blank = (from: number, to: number): void => {
-    for (let k = from; k < to; k++) if (out[k] !== '\n' && out[k] !== '\r') out[k] = ' ';
-  };
-  const braces: number[] = []; // per open template `${`: the brace depth at which it closes
-  let depth = 0;
-  let prev = ''; // last significant character outside comments/strings
-  let prevWord = '';
-  let i = 0;
-  const n = src.length;
-  const skipString = (quote: string): void => {
-    i++;
-    while (i < n && src[i] !== quote && src[i] !== '\n') i += src[i] === '\\' ? 2 : 1;
-    i++;
-  };
-  // Scans template text from i (just after ` or }) to the closing ` or a `${`.
-  const skipTemplate = (): void => {
-    while (i < n) {
-      const c = src[i];
-      if (c === '\\') i += 2;
-      else if (c === '`') {
-        i++;
-        return;
-      } else if (c === '$' && src[i + 1] === '{') {
-        i += 2;
-        braces.push(depth);
-        depth++;
-        return;
-      } else i++;
-    }
-  };
-  while (i < n) {
-    const c = src[i] as string;
-    const d = src[i + 1];
-    if (c === '/' && d === '/') {
-      const end = src.indexOf('\n', i);
-      const stop = end < 0 ? n : end;
-      blank(i, stop);
-      i = stop;
-    } else if (c === '/' && d === '*') {
-      const end = src.indexOf('*/', i + 2);
-      const stop = end < 0 ? n : end + 2;
-      blank(i, stop);
-      i = stop;
-    } else if (c === '"' || c === "'") {
-      skipString(c);
-      prev = 'a';
-      prevWord = '';
-    } else if (c === '`') {
-      i++;
-      skipTemplate();
-      prev = 'a';
-      prevWord = '';
-    } else if (c === '/') {
-      const regexAllowed = prev === '' || '(,=:[!&|?{};+-*%<>~^'.includes(prev) || /^(return|typeof|case|do|else|in|of|void|yield|await|delete|throw|new)$/.test(prevWord);
-      if (regexAllowed) {
-        i++;
-        let inClass = false;
-        while (i < n && src[i] !== '\n') {
-          const r = src[i];
-          if (r === '\\') i++;
-          else if (r === '[') inClass = true;
-          else if (r === ']') inClass = false;
-          else if (r === '/' && !inClass) break;
-          i++;
-        }
-        i++;
-        prev = 'a';
-        prevWord = '';
-      } else {
-        prev = '/';
-        prevWord = '';
-        i++;
-      }
-    } else if (c === '{') {
-      depth++;
-      prev = c;
-      prevWord = '';
-      i++;
-    } else if (c === '}') {
-      depth--;
-      i++;
-      if (braces.length > 0 && braces[braces.length - 1] === depth) {
-        braces.pop();
-        skipTemplate();
-        prev = 'a';
-      } else prev = c;
-      prevWord = '';
-    } else if (/\s/.test(c)) {
-      i++;
-    } else if (/[\w$]/.test(c)) {
-      const m = /^[\w$]+/.exec(src.slice(i, i + 64)) as RegExpExecArray;
-      prevWord = m[0];
-      prev = 'a';
-      i += m[0].length;
-    } else {
-      prev = c;
-      prevWord = '';
-      i++;
-    }
-  }
-  return out.join('');
-}
-
-const IMPORT_PATTERNS: readonly RegExp[] = [
-  // import x from '…', import { a, b } from '…' (multi-line), import type …, export … from '…'
-  /(?<![\w$.])(?:import|export)(?:\s+type)?\s+[^;'"`]*?\bfrom\s*(['"])([^'"\n]+)\1/g,
-  // import '…' (side effects only)
-  /(?<![\w$.])import\s*(['"])([^'"\n]+)\1/g,
-  // require('…'), import x = require('…')
-  /(?<![\w$.])require\s*\(\s*(['"`])([^'"`\n]+)\1\s*\)/g,
-  // import('…')
-  /(?<![\w$.])import\s*\(\s*(['"`])([^'"`\n]+)\1/g,
-];
-
-/** Import specifiers of a TypeScript source, with the 1-based line of each specifier. */
-export function extractImports(src: string): ImportRef[] {
-  const text = blankComments(src);
-  const found = new Map<number, ImportRef>(); // by offset: the patterns may overlap
-  for (const re of IMPORT_PATTERNS) {
-    for (const m of text.matchAll(re)) {
-      const spec = m[2] as string;
-      const at = (m.index ?? 0) + m[0].lastIndexOf(spec);
-      found.set(at, { spec, line: lineOf(text, at) });
-    }
-  }
-  return [...found.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r);
-}
-
-function lineOf(text: string, offset: number): number {
-  let line = 1;
-  for (let k = 0; k < offset; k++) if (text.charCodeAt(k) === 10) line++;
-  return line;
-}
-
 type Target = { kind: 'local'; path: string } | { kind: 'package'; name: string };
 
 /** What a specifier in `file` (repo-relative, posix) points at: a repo path, or a package / builtin name. */
-export function resolveTarget(file: string, spec: string): Target {
+function resolveTarget(file: string, spec: string): Target {
   if (spec.startsWith('.') || spec.startsWith('/')) {
     return { kind: 'local', path: path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)) };
   }
@@ -230,34 +84,36 @@ function importViolation(file: string, ref: ImportRef): string | undefined {
   return undefined;
 }
 
-const PROCESS_USE = /(?<![\w$.])process\s*(?:\.\s*|\[\s*['"`])(argv|exit)(?![\w$])/g;
-const PROCESS_IMPORT = /\{[^}]*\b(argv|exit)\b[^}]*\}\s*(?:from\s*|=\s*require\s*\(\s*)['"](?:node:)?process['"]/g;
-
 /** `<dir>/main.ts` (a process's composition root) and the CLI may touch process.argv / process.exit. */
 function mayUseProcessArgvExit(file: string): boolean {
   return /^[^/]+\/main\.ts$/.test(file) || under(file, 'shared/cli') || under(file, 'bin');
 }
 
 /** All violations in one file; `file` is repo-relative with forward slashes. */
-export function checkFile(file: string, src: string): Violation[] {
+function checkFile(file: string, src: string | ts.SourceFile): Violation[] {
+  const sf = typeof src === 'string' ? parse(file, src) : src;
   const out: Violation[] = [];
-  for (const ref of extractImports(src)) {
+  for (const ref of extractImports(sf)) {
     const message = importViolation(file, ref);
     if (message !== undefined) out.push({ file, line: ref.line, message: `${message} ('${ref.spec}')` });
   }
   if (!mayUseProcessArgvExit(file)) {
-    const text = blankComments(src);
-    for (const re of [PROCESS_USE, PROCESS_IMPORT]) {
-      for (const m of text.matchAll(re)) {
-        out.push({
-          file,
-          line: lineOf(text, m.index ?? 0),
-          message: `process.${m[1]} is only for */main.ts and shared/cli/ (pass values in, return or throw instead)`,
-        });
-      }
+    for (const use of processArgvExitUses(sf)) {
+      out.push({ file, line: use.line, message: `process.${use.what} is only for */main.ts and shared/cli/ (pass values in, return or throw instead)` });
     }
   }
   return out.sort((a, b) => a.line - b.line);
+}
+
+/**
+ * Where the pre-processor and the parser disagree on a file's imports, or undefined. The pre-processor scans tokens
+ * without knowing where a regex literal starts, so a quote inside one can hide the imports after it on that line.
+ */
+function importDisagreement(file: string, src: string | ts.SourceFile): string | undefined {
+  const sf = typeof src === 'string' ? parse(file, src) : src;
+  const show = (refs: readonly ImportRef[]): string => refs.map((r) => `${r.line}:${r.spec}`).sort().join(', ');
+  const [pre, tree] = [show(extractImports(sf)), show(astImports(sf))];
+  return pre === tree ? undefined : `${file}: pre-processor [${pre}], parser [${tree}]`;
 }
 
 function format(vs: readonly Violation[]): string {
@@ -267,25 +123,27 @@ function format(vs: readonly Violation[]): string {
 // ---------------------------------------------------------------------------------------------------------------
 // The repository
 
+let scanned: ReadonlyMap<string, ts.SourceFile> | undefined;
 
-function listTs(root: string, rel: string): string[] {
-  const abs = path.join(root, rel);
-  if (!fs.existsSync(abs)) return [];
-  const out: string[] = [];
-  for (const e of fs.readdirSync(abs, { withFileTypes: true })) {
-    const r = `${rel}/${e.name}`;
-    if (e.isDirectory() && e.name !== 'node_modules') out.push(...listTs(root, r));
-    else if (e.isFile() && e.name.endsWith('.ts')) out.push(r);
-  }
-  return out.sort();
+/** Every scanned file, parsed once for both repository tests. */
+function scannedFiles(): ReadonlyMap<string, ts.SourceFile> {
+  if (scanned !== undefined) return scanned;
+  const root = findRepoRoot(__dirname);
+  const files = SCANNED_DIRS.flatMap((d) => listFiles(root, d, (f) => f.endsWith('.ts'), new Set(['node_modules'])));
+  scanned = new Map(files.map((f) => [f, parse(f, fs.readFileSync(path.join(root, f), 'utf8'))]));
+  return scanned;
 }
 
-test('shared/, hub/ and agent/ keep the module boundaries', () => {
-  const root = findRepoRoot(__dirname);
-  const files = SCANNED_DIRS.flatMap((d) => listTs(root, d));
-  assert.ok(files.includes('shared/errors.ts'), `the scan found no shared/errors.ts under ${root}`);
-  const violations = files.flatMap((f) => checkFile(f, fs.readFileSync(path.join(root, f), 'utf8')));
+test('shared/, hub/, agent/ and the other programs keep the module boundaries', () => {
+  const files = scannedFiles();
+  assert.ok(files.has('shared/errors.ts') && files.has('bin/sitekd.ts'), `the scan missed shared/errors.ts or bin/sitekd.ts under ${findRepoRoot(__dirname)}`);
+  const violations = [...files].flatMap(([f, sf]) => checkFile(f, sf));
   assert.equal(violations.length, 0, `${violations.length} boundary violation(s):\n${format(violations)}`);
+});
+
+test('the pre-processor reads the imports of every scanned file as the parser does', () => {
+  const differ = [...scannedFiles()].map(([f, sf]) => importDisagreement(f, sf)).filter((d) => d !== undefined);
+  assert.deepEqual(differ, [], 'the boundary rules would miss (or invent) these imports; rewrite the line the pre-processor misreads');
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -293,6 +151,7 @@ test('shared/, hub/ and agent/ keep the module boundaries', () => {
 
 const lines = (...ls: string[]): string => ls.join('\n');
 const messages = (file: string, src: string): string[] => checkFile(file, src).map((v) => `${v.line}: ${v.message}`);
+const imports = (src: string): ImportRef[] => extractImports(parse('x.ts', src));
 
 test('extractImports finds every import form with its line', () => {
   const src = lines(
@@ -307,8 +166,9 @@ test('extractImports finds every import form with its line', () => {
     "const e = require('e');",
     'const f = await import(`f`);',
     "import g = require('node:g');",
+    "type H = import('h').H;",
   );
-  assert.deepEqual(extractImports(src), [
+  const want = [
     { spec: './a', line: 1 },
     { spec: '../b.js', line: 4 },
     { spec: 'c', line: 5 },
@@ -318,22 +178,31 @@ test('extractImports finds every import form with its line', () => {
     { spec: 'e', line: 9 },
     { spec: 'f', line: 10 },
     { spec: 'node:g', line: 11 },
-  ]);
+    { spec: 'h', line: 12 },
+  ];
+  assert.deepEqual(imports(src), want);
+  assert.deepEqual(astImports(parse('x.ts', src)), want);
 });
 
-test('comments are ignored, strings and regexes are not mistaken for comments', () => {
+test('comments and strings are not imports, and prose about process.exit is not a use', () => {
   const src = lines(
     "// import x from 'mqtt'",
     '/* require("node:fs") and process.exit(1)',
     " * process.argv in a doc comment */ const url = 'http://example/*'; import { y } from './y';",
-    "const re = /'(-[^']*)'/; const z = require('z'); // process.exit()",
-    'const t = `${a /* c */}`; const s = 1 / 2; import w from "./w";',
+    "const s = \"require('q') process.exit()\"; const z = require('z'); // process.exit()",
+    'const t = `${a /* c */} import v from "v"`; const h = 1 / 2; import w from "./w";',
   );
-  assert.deepEqual(
-    extractImports(src).map((r) => r.spec),
-    ['./y', 'z', './w'],
-  );
+  assert.deepEqual(imports(src).map((r) => r.spec), ['./y', 'z', './w']);
+  assert.equal(importDisagreement('shared/x.ts', src), undefined);
   assert.deepEqual(messages('shared/x.ts', src), []);
+});
+
+test('a quote in a regex literal hides the rest of its line from the pre-processor; the parser cross-check says so', () => {
+  const src = "const re = /'(-[^']*)'/; const z = require('node:fs');";
+  assert.deepEqual(astImports(parse('x.ts', src)).map((r) => r.spec), ['node:fs']);
+  // TypeScript ~5.9's pre-processor misses it (if a later one does not, this case has become moot: delete it).
+  assert.deepEqual(imports(src), []);
+  assert.equal(importDisagreement('shared/ml/x.ts', src), 'shared/ml/x.ts: pre-processor [], parser [1:node:fs]');
 });
 
 test('agent and hub stay apart; shared imports no program; bin names them all', () => {
@@ -362,17 +231,31 @@ test('node-cron is only for hub/', () => {
   assert.equal(messages('shared/random.ts', "const cron = require('node-cron');").length, 1);
 });
 
-test('process.argv and process.exit only in */main.ts and shared/cli/', () => {
-  const src = lines('const a = process.argv.slice(2);', 'if (bad) process.exit(1);', "process['exit'](2);", "import { argv } from 'node:process';");
+test('process.argv and process.exit only in */main.ts, bin/ and shared/cli/', () => {
+  const src = lines(
+    'const a = process.argv.slice(2);',
+    'if (bad) process.exit(1);',
+    "process['exit'](2);",
+    "import { argv } from 'node:process';",
+    'const { exit: quit } = process;',
+    'globalThis.process.exit(3);',
+    "const { argv: args } = require('process');",
+    'process?.exit(4);',
+  );
   assert.deepEqual(
     messages('hub/hub.ts', src).map((m) => m.split(':')[0]),
-    ['1', '2', '3', '4'],
+    ['1', '2', '3', '4', '5', '6', '7', '8'],
   );
+  assert.match(messages('hub/hub.ts', src)[0] ?? '', /^1: process\.argv is only for/);
   assert.deepEqual(messages('hub/main.ts', src), []);
   assert.deepEqual(messages('agent/main.ts', src), []);
   assert.deepEqual(messages('bin/sitekd.ts', src), []);
   assert.deepEqual(messages('shared/cli/commands/distill.ts', src), []);
-  assert.equal(messages('hub/sub/main.ts', src).length, 4);
-  // Not the same thing: exitCode, a local `argv`, a method named exit.
-  assert.deepEqual(messages('hub/hub.ts', 'process.exitCode = 1; const argv = []; worker.exit();'), []);
+  assert.equal(messages('hub/sub/main.ts', src).length, 8);
+  // The process module under another name.
+  const aliased = lines("import proc from 'node:process';", "import * as p2 from 'process';", "import p3 = require('node:process');", 'proc.exit(1); p2.argv; p3.exit();');
+  assert.deepEqual(messages('sim/simulator.ts', aliased).map((m) => m.split(':')[0]), ['4', '4', '4']);
+  // Not the same thing: exitCode, a local `argv`, a method named exit, another object's `process`, a string.
+  const unrelated = "process.exitCode = 1; const argv = []; worker.exit(); job.process.exit(); const s = 'process.exit()'; const { env } = process;";
+  assert.deepEqual(messages('hub/hub.ts', unrelated), []);
 });

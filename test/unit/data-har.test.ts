@@ -16,6 +16,7 @@ import {
 } from '../../shared/data/har';
 import { findRepoRoot } from '../../shared/fs/repo-root';
 import type { Domain, WindowSet } from '../../shared/ml/types';
+import { realData, realDataRoot, testNeeding } from '../helpers/requirements';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'sitekd-har-'));
 after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
@@ -266,14 +267,13 @@ describe('loadScenarios', () => {
 });
 
 // ---- Real data (../shared/data next to the repo); skipped on a fresh clone without it. ----
-const repoRoot = findRepoRoot(__dirname);
-const realRoot = repoRoot === undefined ? undefined : path.resolve(repoRoot, '..', 'shared', 'data');
-const realSkip = realRoot !== undefined && fs.existsSync(path.join(realRoot, 'HAR', 'manifest.json')) ? false : `real data not found at ${realRoot ?? '<no repo root>'}/HAR; skipping`;
+const realRoot = realDataRoot(__dirname);
+const REAL = realData(path.join(realRoot, 'HAR', 'manifest.json'));
 
 describe('real UCI-HAR data', () => {
-  const root = realRoot ?? '';
+  const root = realRoot;
 
-  test('manifest: 6 classes, 9 channels × 128 at 50 Hz, 30 subjects', { skip: realSkip }, () => {
+  testNeeding(REAL, 'manifest: 6 classes, 9 channels × 128 at 50 Hz, 30 subjects', {}, () => {
     const m = loadManifest(root);
     assert.deepEqual(m.classNames, ['walk', 'upstairs', 'downstairs', 'sit', 'stand', 'lie']);
     assert.equal(m.channelNames?.[6], 'total_acc_x');
@@ -284,7 +284,7 @@ describe('real UCI-HAR data', () => {
     assert.equal(resolveDataDir(), path.join(root, 'HAR'));
   });
 
-  test('domain 2 train: n=211, 9 × 128, checksums match the manifest', { skip: realSkip }, () => {
+  testNeeding(REAL, 'domain 2 train: n=211, 9 × 128, checksums match the manifest', {}, () => {
     const m = loadManifest(root);
     const d = loadDomain(m, '2', { verifyChecksums: true });
     assert.deepEqual([d.train.n, d.train.channels, d.train.length], [211, 9, 128]);
@@ -302,14 +302,14 @@ describe('real UCI-HAR data', () => {
     assert.ok(s / (d.train.n * 128) > 0.5);
   });
 
-  test('all 30 subjects load; train + test = 10,299 windows', { skip: realSkip }, () => {
+  testNeeding(REAL, 'all 30 subjects load; train + test = 10,299 windows', {}, () => {
     const domains = loadDomains(root);
     assert.equal(domains.length, 30);
     assert.equal(domains.reduce((a, d) => a + d.train.n + d.test.n, 0), 10299);
     assert.equal(domains.reduce((a, d) => a + d.train.n, 0), 7194);
   });
 
-  test('scenarios: the five UNI-KD HAR pairs', { skip: realSkip }, () => {
+  testNeeding(REAL, 'scenarios: the five UNI-KD HAR pairs', {}, () => {
     assert.deepEqual(loadScenarios(root), [
       { source: '2', target: '11' },
       { source: '7', target: '13' },

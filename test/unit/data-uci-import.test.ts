@@ -4,9 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadDomain, loadManifest } from '../../shared/data/har';
-import { findRepoRoot } from '../../shared/fs/repo-root';
 import { allocateTestCounts, importUciHar, splitSubject, UCI_CLASS_NAMES, UCI_SIGNALS } from '../../shared/data/uci-import';
 import { ErrorCode, isSitekdError, type ErrorCode as Code } from '../../shared/errors';
+import { realData, realDataRoot, testNeeding } from '../helpers/requirements';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'sitekd-uci-'));
 after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
@@ -172,13 +172,11 @@ describe('importUciHar on a fake archive', () => {
 });
 
 // ---- Real data: our split rule reproduces AdaTime's per-class counts for every subject. ----
-const repoRoot = findRepoRoot(__dirname);
-const realManifest = repoRoot === undefined ? undefined : path.resolve(repoRoot, '..', 'shared', 'data', 'HAR', 'manifest.json');
-const realSkip = realManifest !== undefined && fs.existsSync(realManifest) ? false : `real data not found (${realManifest ?? '<no repo root>'}); skipping`;
+const realManifest = path.join(realDataRoot(__dirname), 'HAR', 'manifest.json');
 
-test('allocateTestCounts matches AdaTime per-class test counts on all 30 subjects', { skip: realSkip }, () => {
+testNeeding(realData(realManifest), 'allocateTestCounts matches AdaTime per-class test counts on all 30 subjects', {}, () => {
   type Counts = { label_counts: number[] };
-  const m = JSON.parse(fs.readFileSync(realManifest ?? '', 'utf8')) as { per_domain: Record<string, { train: Counts; test: Counts }> };
+  const m = JSON.parse(fs.readFileSync(realManifest, 'utf8')) as { per_domain: Record<string, { train: Counts; test: Counts }> };
   const entries = Object.entries(m.per_domain);
   assert.equal(entries.length, 30);
   for (const [id, d] of entries) {

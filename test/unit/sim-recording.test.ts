@@ -7,6 +7,7 @@ import { createRng } from '../../shared/random';
 import { buildRecording, chainWindows } from '../../sim/recording';
 import { findHarDir } from '../../sim/sources';
 import { SiteStream } from '../../sim/site-stream';
+import { testNeeding } from '../helpers/requirements';
 
 const C = 3;
 const L = 8;
@@ -236,9 +237,10 @@ const TARGETS: Record<string, { windows: number; chains: number; samples: number
 };
 
 describe('real UCI-HAR data (../shared/data/HAR)', () => {
-  test(
+  testNeeding(
+    { what: 'HAR data', missing: harDir === undefined ? 'no HAR data at ../shared/data/HAR (real-data chaining not checked)' : undefined, requiredInCi: false },
     'the five target subjects chain exactly: every link bit-exact, no near misses, no link across activities',
-    { skip: harDir === undefined ? 'no HAR data at ../shared/data/HAR (real-data chaining not checked)' : false },
+    {},
     () => {
       const manifest = loadManifest(harDir!);
       for (const [id, want] of Object.entries(TARGETS)) {
