@@ -7,7 +7,7 @@ import { ErrorCode, SitekdError } from '../shared/errors';
 import { modelTopic, samplesAckTopic, statusTopic, telemetryTopic } from '../shared/protocol/topics';
 import type { AgentTransport, Handler } from './agent-transport';
 import type { AgentConfig } from './config';
-import type { Clock, TimerHandle } from '../shared/clock';
+import { withTimeout, type Clock, type TimerHandle } from '../shared/clock';
 import { DropCounter } from './drop-counter';
 import { InferenceLoop } from './inference-loop';
 import type { Logger } from '../shared/log';
@@ -192,7 +192,7 @@ export class Agent {
     await this.uploader.stop();
     if (this.deps.transport.connected) {
       const bye = this.publishStatus(offlineStatus(this.deps.clock.now()));
-      await Promise.race([bye, new Promise((r) => this.deps.clock.after(2000, () => r(undefined)))]);
+      await withTimeout(this.deps.clock, bye, 2000);
     }
     await this.deps.outbox.close();
     this.inference.setModel(null)?.predictor.dispose();
