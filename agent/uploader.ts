@@ -17,6 +17,7 @@ import type { Clock, TimerHandle } from '../shared/clock';
 import type { DropCounter } from './drop-counter';
 import type { Logger } from '../shared/log';
 import type { Outbox } from './outbox';
+import { SerialQueue } from '../shared/serial-queue';
 import { SampleSelector } from './sample-selector';
 
 export interface UploaderOptions {
@@ -69,9 +70,11 @@ export class Uploader {
   private readonly sentAt = new Map<string, number>();
   private readonly timers: TimerHandle[] = [];
   private readonly topic: string;
-  private flushing = false;
+  /** The flush loop while one runs; a flush asked for meanwhile sets flushAgain instead of starting a second one. */
+  private flushing: Promise<void> | undefined;
   private flushAgain = false;
-  private work: Promise<unknown> = Promise.resolve();
+  /** Outbox operations (cut, ack) one at a time. */
+  private readonly work = new SerialQueue();
   private stopped = false;
 
   constructor(private readonly opts: UploaderOptions) {
@@ -174,12 +177,25 @@ export class Uploader {
   }
 
   /** Publishes what is due: unsent or unacked for longer than ackTimeoutMs, oldest first, within maxInFlight. */
-  async flush(): Promise<void> {
-    if (this.flushing) {
+  flush(): Promise<void> {
+    if (this.flushing !== undefined) {
       this.flushAgain = true;
-      return;
+      return this.flushing;
     }
-    this.flushing = true;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) t.cancel();
+    await this.work.drain();
+    await this.flushing;
+  }
+
+  private async flushLoop(): Promise<void> {
     try {
       do {
         this.flushAgain = false;
@@ -187,16 +203,7 @@ export class Uploader {
       } while (this.flushAgain && !this.stopped);
     } catch (err) {
       this.opts.log.warn('sample upload failed', { err });
-    } finally {
-      this.flushing = false;
     }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) t.cancel();
-    await this.work;
-    while (this.flushing) await new Promise((r) => setTimeout(r, 5));
   }
 
   private async flushOnce(): Promise<void> {
@@ -229,11 +236,9 @@ export class Uploader {
   }
 
   private queue<T>(op: () => Promise<T>): Promise<T | undefined> {
-    const run = this.work.then(op).catch((err: unknown) => {
+    return this.work.run(op).catch((err: unknown) => {
       this.opts.log.warn('sample outbox operation failed', { err });
       return undefined;
     });
-    this.work = run;
-    return run;
   }
 }
