@@ -12,9 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { encode, decode, f32ToBytes } from '../shared/protocol/codec';
 import { SampleAckSchema, type SampleBatch as SampleBatchMessage } from '../shared/protocol/messages';
 import { samplesTopic } from '../shared/protocol/topics';
-import type { AgentTransport } from './agent-transport';
+import type { AgentTransport, InboundKind } from './agent-transport';
 import type { Clock, TimerHandle } from '../shared/clock';
-import type { DropCounter } from './drop-counter';
+import type { DropCounter } from '../shared/drop-counter';
 import type { Logger } from '../shared/log';
 import type { Outbox } from './outbox';
 import { SerialQueue } from '../shared/serial-queue';
@@ -38,7 +38,7 @@ export interface UploaderOptions {
   readonly outbox: Outbox;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly drops: DropCounter;
+  readonly drops: DropCounter<InboundKind>;
   readonly maxAckBytes: number;
 }
 
@@ -127,7 +127,7 @@ export class Uploader {
   onAck(topic: string, payload: Uint8Array): void {
     const r = decode(SampleAckSchema, payload, { maxBytes: this.opts.maxAckBytes });
     if (!r.ok) {
-      this.opts.drops.record('ack', r.error, topic);
+      this.opts.drops.record('ack', r.error, { topic });
       return;
     }
     const ack = r.value;

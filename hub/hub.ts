@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { withTimeout, type Clock, type TimerHandle } from '../shared/clock';
+import { DropCounter } from '../shared/drop-counter';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
 import type { Domain, WindowSet } from '../shared/ml/types';
 import { encode } from '../shared/protocol/codec';
@@ -19,7 +20,6 @@ import type { EmbeddedBroker } from './mqtt/broker';
 import { CommandHandler } from './mqtt/commands';
 import type { HubConfig } from './config';
 import { connectHub } from './mqtt/connection';
-import { DropCounter } from './drop-counter';
 import { hubStatus, siteDetails } from './hub-status';
 import { Inbound } from './mqtt/inbound';
 import { JobQueue } from './jobs/job-queue';
@@ -100,7 +100,7 @@ export class Hub {
     this.now = () => o.clock.now();
     this.run = o.run ?? runMlTask;
     this.startedAt = this.now();
-    this.drops = new DropCounter(this.log);
+    this.drops = new DropCounter({ clock: o.clock, log: this.log });
     this.teacher = new Promise<TeacherBundle>((resolve, reject) => {
       this.resolveTeacher = resolve;
       this.rejectTeacher = reject;
@@ -212,7 +212,7 @@ export class Hub {
   /** Counters for tests, the `status` command and the log. */
   stats(): Record<string, unknown> {
     return {
-      dropped: this.drops.codes(), droppedByKind: this.drops.kinds(), inbound: { ...this.inbound?.stats }, commands: { ...this.commands?.stats },
+      dropped: this.drops.byCode(), droppedByKind: this.drops.byKind(), inbound: { ...this.inbound?.stats }, commands: { ...this.commands?.stats },
       transport: { ...this.transport?.stats }, store: this.store?.stats(), rssBytes: process.memoryUsage().rss,
     };
   }
