@@ -182,9 +182,7 @@ export class Uploader {
       this.flushAgain = true;
       return this.flushing;
     }
-    this.flushing = this.flushLoop().finally(() => {
-      this.flushing = undefined;
-    });
+    this.flushing = this.flushLoop();
     return this.flushing;
   }
 
@@ -203,6 +201,11 @@ export class Uploader {
       } while (this.flushAgain && !this.stopped);
     } catch (err) {
       this.opts.log.warn('sample upload failed', { err });
+    } finally {
+      // Cleared in the same step that ends the loop: a flush() asked for after the last check starts a new loop
+      // instead of setting flushAgain on one that is already over. (flushLoop always awaits before getting here,
+      // so flush() has stored this promise by then.)
+      this.flushing = undefined;
     }
   }
 
