@@ -131,9 +131,12 @@ export class Uploader {
       return;
     }
     const ack = r.value;
-    this.sentAt.delete(ack.batchId);
     this.queue(async () => {
       const deleted = await this.opts.outbox.ack(ack.batchId);
+      // Only now: until the record is gone from the outbox, a flush must still see it as on the wire. Forgetting it
+      // earlier let every flush in between publish it again, and each copy's ack did the same (a storm of duplicates
+      // whenever outbox writes are slow).
+      this.sentAt.delete(ack.batchId);
       if (!deleted) {
         this.counters.unknownAcks++;
         return;
