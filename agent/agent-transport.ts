@@ -14,3 +14,6 @@ export interface AgentTransport {
   on(event: 'connect' | 'close' | 'offline' | 'reconnect', fn: () => void): void;
   close(force?: boolean): Promise<void>;
 }
+
+/** What a message the agent refused came on: the kinds its DropCounter counts by. */
+export type InboundKind = 'sensor' | 'manifest' | 'chunk' | 'ack';

@@ -5,10 +5,10 @@
  */
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { modelTopic, samplesAckTopic, statusTopic, telemetryTopic } from '../shared/protocol/topics';
-import type { AgentTransport, Handler } from './agent-transport';
+import type { AgentTransport, Handler, InboundKind } from './agent-transport';
 import type { AgentConfig } from './config';
-import type { Clock, TimerHandle } from '../shared/clock';
-import { DropCounter } from './drop-counter';
+import { withTimeout, type Clock, type TimerHandle } from '../shared/clock';
+import { DropCounter } from '../shared/drop-counter';
 import { InferenceLoop } from './inference-loop';
 import type { Logger } from '../shared/log';
 import type { LoadedModel } from './model-probe';
@@ -73,7 +73,7 @@ export interface AgentSnapshot {
 
 export class Agent {
   private stateValue: AgentState = { kind: 'created' };
-  private readonly drops: DropCounter;
+  private readonly drops: DropCounter<InboundKind>;
   private readonly intake: SensorIntake;
   private readonly inference: InferenceLoop;
   private readonly uploader: Uploader;
@@ -90,7 +90,7 @@ export class Agent {
   constructor(private readonly deps: AgentDeps) {
     const { config: c, clock, log, transport } = deps;
     this.startedAt = clock.now();
-    this.drops = new DropCounter(clock, log);
+    this.drops = new DropCounter<InboundKind>({ clock, log });
     this.inference = new InferenceLoop({
       site: c.site,
       agent: c.id,
@@ -136,7 +136,7 @@ export class Agent {
         outbox: () => ({ depth: deps.outbox.depth, bytes: deps.outbox.bytes }),
         bytesUploaded: () => this.uploader.counters.bytesUploaded,
         modelVersion: () => this.inference.currentModel?.version ?? null,
-        dropped: () => this.drops.snapshot(),
+        dropped: () => this.drops.byCode(),
         tfMemory: deps.tfMemory,
         rssBytes: deps.rssBytes,
       },
@@ -171,7 +171,7 @@ export class Agent {
       shape: { channels: this.deps.config.channels.length, windowLength: this.deps.config.windowLength },
       initial: this.deps.initialModel,
       log: this.deps.log,
-      onUnusable: (err) => this.drops.record('manifest', err, 'model store'),
+      onUnusable: (err) => this.drops.record('manifest', err, { source: 'model store' }),
     });
     if (model !== null) this.activate(model, { announce: false });
     else this.deps.log.warn('no model yet: windows are counted, not classified, until the hub sends one');
@@ -192,7 +192,7 @@ export class Agent {
     await this.uploader.stop();
     if (this.deps.transport.connected) {
       const bye = this.publishStatus(offlineStatus(this.deps.clock.now()));
-      await Promise.race([bye, new Promise((r) => this.deps.clock.after(2000, () => r(undefined)))]);
+      await withTimeout(this.deps.clock, bye, 2000);
     }
     await this.deps.outbox.close();
     this.inference.setModel(null)?.predictor.dispose();
@@ -210,7 +210,7 @@ export class Agent {
       state: this.stateValue.kind,
       modelVersion: this.inference.currentModel?.version ?? null,
       previousVersion: this.deps.store.previous?.version ?? null,
-      dropped: this.drops.snapshot(),
+      dropped: this.drops.byCode(),
       inference: { ...this.inference.counters },
       uploader: { ...this.uploader.counters },
       updater: { ...this.updater.stats },

@@ -20,6 +20,7 @@ import { sha256Hex } from '../shared/protocol/chunks';
 import { ID_PATTERN } from '../shared/protocol/topics';
 import { isNotFound, writeFileAtomic } from '../shared/fs/atomic-file';
 import type { Logger } from '../shared/log';
+import { SerialQueue } from '../shared/serial-queue';
 
 const StoredModelSchema = z.strictObject({
   version: z.string().regex(ID_PATTERN),
@@ -66,7 +67,7 @@ export interface InstallMeta {
 export class ModelStore {
   private pointer: Pointer = { formatVersion: 1, active: null, previous: null };
   /** Serialises pointer changes (swap, rollback, demote). */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   private constructor(private readonly opts: ModelStoreOptions) {}
 
@@ -106,7 +107,7 @@ export class ModelStore {
    * replace. MODEL_WRITE on I/O failure (the old pointer then still holds).
    */
   swap(bytes: Uint8Array, meta: InstallMeta): Promise<SwapToken> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const installed: StoredModel = {
         version: meta.version,
         sha256: meta.sha256,
@@ -131,7 +132,7 @@ export class ModelStore {
 
   /** Puts the pointer back as it was before `token`'s swap and removes the installed file. */
   rollback(token: SwapToken): Promise<void> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       await this.writePointer(token.before);
       await this.collectGarbage();
     });
@@ -139,7 +140,7 @@ export class ModelStore {
 
   /** The active model is unusable (damaged file, failed probe at start): make the previous one active. */
   demoteActive(reason: string): Promise<StoredModel | null> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const bad = this.pointer.active;
       this.opts.log.warn('stored model set aside', { version: bad?.version, reason });
       await this.writePointer({ formatVersion: 1, active: this.pointer.previous, previous: null });
@@ -167,12 +168,6 @@ export class ModelStore {
       if (keep !== undefined && dir === keep.dir) continue;
       await fs.rm(dir, { recursive: true, force: true });
     }
-  }
-
-  private serial<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(op, op);
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   private async loadPointer(): Promise<void> {

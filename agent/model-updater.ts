@@ -15,8 +15,8 @@ import { ChunkAssembler } from '../shared/protocol/chunks';
 import { decode } from '../shared/protocol/codec';
 import { ModelManifestSchema, type ModelManifest } from '../shared/protocol/messages';
 import { modelChunkTopic, parseTopic, sub } from '../shared/protocol/topics';
-import type { AgentTransport } from './agent-transport';
-import type { DropCounter } from './drop-counter';
+import type { AgentTransport, InboundKind } from './agent-transport';
+import type { DropCounter } from '../shared/drop-counter';
 import type { Logger } from '../shared/log';
 import type { LoadedModel, ModelShape } from './model-probe';
 import type { ChunkStaging, ModelStore } from './model-store';
@@ -41,7 +41,7 @@ export interface ModelUpdaterDeps {
   readonly trustedKeys: readonly string[];
   readonly store: ModelStore;
   readonly transport: AgentTransport;
-  readonly drops: DropCounter;
+  readonly drops: DropCounter<InboundKind>;
   readonly log: Logger;
   readonly maxManifestBytes: number;
   /** The model serving now. */
@@ -112,7 +112,7 @@ export class ModelUpdater {
     this.stats.manifests++;
     const r = decode(ModelManifestSchema, payload, { maxBytes: this.deps.maxManifestBytes });
     if (!r.ok) {
-      this.deps.drops.record('manifest', r.error, topic);
+      this.deps.drops.record('manifest', r.error, { topic });
       return;
     }
     const plan = planUpdate(this.deps.current(), r.value, this.context());
@@ -136,7 +136,7 @@ export class ModelUpdater {
     this.stats.chunksReceived++;
     const r = s.assembler.add(t.index, payload);
     if (r.status === 'rejected') {
-      this.deps.drops.record('chunk', r.error, topic);
+      this.deps.drops.record('chunk', r.error, { topic });
       return;
     }
     if (r.status === 'duplicate') return;
@@ -256,14 +256,14 @@ export class ModelUpdater {
     // The bytes were wrong as a whole (or unusable): a resumed transfer would rebuild the same bytes.
     await run.staging.remove().catch(() => undefined);
     this.stats.failed++;
-    this.deps.drops.record('manifest', error, `model ${version}`);
+    this.deps.drops.record('manifest', error, { version });
     this.emit({ kind: 'failed', version, error, rolledBack });
   }
 
   private refuse(m: ModelManifest, error: SitekdError, topic: string): void {
     this.failedKeys.add(manifestKey(m));
     this.stats.refused++;
-    this.deps.drops.record('manifest', error, topic);
+    this.deps.drops.record('manifest', error, { topic });
     this.emit({ kind: 'refused', version: m.version, error });
   }
 

@@ -24,6 +24,7 @@ import * as path from 'node:path';
 import { isNotFound, writeFileAtomic } from '../shared/fs/atomic-file';
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { corrupt, decodeRecord, encodeRecord, ID_PATTERN, ioError, NAME_PATTERN, recordFileName, scanOutboxDir } from './outbox-files';
+import { SerialQueue } from '../shared/serial-queue';
 
 export interface OutboxOptions {
   dir: string;
@@ -70,7 +71,7 @@ export class Outbox {
   private readonly byId = new Map<string, OutboxEntry>();
   private nextSeq = 1;
   private totalBytes = 0;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private readonly c: OutboxCounters = { droppedRecords: 0, droppedBytes: 0, expiredRecords: 0, quarantinedRecords: 0, missingRecords: 0 };
 
   private constructor(opts: OutboxOptions) {
@@ -123,17 +124,17 @@ export class Outbox {
     }
     // Copy now: the caller may reuse its buffer before the queued write runs.
     const payload = Uint8Array.from(bytes);
-    return this.serial(() => this.doPut(id, payload));
+    return this.queue.run(() => this.doPut(id, payload));
   }
 
   /** The oldest `n` records with their bytes. Corrupt or vanished files are skipped (and counted). */
   peek(n: number): Promise<OutboxRecord[]> {
-    return this.serial(() => this.doPeek(n));
+    return this.queue.run(() => this.doPeek(n));
   }
 
   /** Deletes a record; false if no record has that id (already acked, dropped or never put). */
   ack(id: string): Promise<boolean> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const e = this.byId.get(id);
       if (e === undefined) return false;
       await this.remove(e);
@@ -143,13 +144,7 @@ export class Outbox {
 
   /** Waits for queued operations to finish. */
   async close(): Promise<void> {
-    await this.serial(async () => undefined);
-  }
-
-  private serial<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(op, op);
-    this.queue = run.catch(() => undefined);
-    return run;
+    await this.queue.drain();
   }
 
   private async doPut(id: string, payload: Uint8Array): Promise<PutOutcome> {

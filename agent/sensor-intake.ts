@@ -3,7 +3,8 @@
  * dropped), the `WindowBuffer` puts the readings on the sample grid and hands every complete window on.
  */
 import { ErrorCode, SitekdError } from '../shared/errors';
-import type { DropCounter } from './drop-counter';
+import type { DropCounter } from '../shared/drop-counter';
+import type { InboundKind } from './agent-transport';
 import { SensorParser, type SensorSource } from './sensor-parser';
 import { WindowBuffer, type WindowBufferCounters } from './window-buffer';
 
@@ -16,7 +17,7 @@ export interface SensorIntakeOptions {
   readonly reorderMs: number;
   readonly maxGapMs?: number | undefined;
   readonly maxPayloadBytes: number;
-  readonly drops: DropCounter;
+  readonly drops: DropCounter<InboundKind>;
   /** Readings accepted (for readings/s). */
   readonly onReadings: (n: number) => void;
   readonly onWindow: (window: Float32Array, startTs: number) => void;
@@ -51,7 +52,7 @@ export class SensorIntake {
   onMessage(topic: string, payload: Uint8Array): void {
     const r = this.parser.parse(topic, payload);
     if (!r.ok) {
-      this.opts.drops.record('sensor', r.error, topic);
+      this.opts.drops.record('sensor', r.error, { topic });
       return;
     }
     let accepted = 0;
@@ -62,7 +63,7 @@ export class SensorIntake {
       } catch (err) {
         // The parser already guarantees shape and finiteness; this is a backstop, never a crash.
         const error = err instanceof SitekdError ? err : new SitekdError(ErrorCode.READING_INVALID, String(err));
-        this.opts.drops.record('sensor', error, topic);
+        this.opts.drops.record('sensor', error, { topic });
       }
     }
     if (accepted > 0) this.opts.onReadings(accepted);

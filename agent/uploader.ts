@@ -12,11 +12,12 @@ import { randomBytes } from 'node:crypto';
 import { encode, decode, f32ToBytes } from '../shared/protocol/codec';
 import { SampleAckSchema, type SampleBatch as SampleBatchMessage } from '../shared/protocol/messages';
 import { samplesTopic } from '../shared/protocol/topics';
-import type { AgentTransport } from './agent-transport';
+import type { AgentTransport, InboundKind } from './agent-transport';
 import type { Clock, TimerHandle } from '../shared/clock';
-import type { DropCounter } from './drop-counter';
+import type { DropCounter } from '../shared/drop-counter';
 import type { Logger } from '../shared/log';
 import type { Outbox } from './outbox';
+import { SerialQueue } from '../shared/serial-queue';
 import { SampleSelector } from './sample-selector';
 
 export interface UploaderOptions {
@@ -37,7 +38,7 @@ export interface UploaderOptions {
   readonly outbox: Outbox;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly drops: DropCounter;
+  readonly drops: DropCounter<InboundKind>;
   readonly maxAckBytes: number;
 }
 
@@ -69,9 +70,11 @@ export class Uploader {
   private readonly sentAt = new Map<string, number>();
   private readonly timers: TimerHandle[] = [];
   private readonly topic: string;
-  private flushing = false;
+  /** The flush loop while one runs; a flush asked for meanwhile sets flushAgain instead of starting a second one. */
+  private flushing: Promise<void> | undefined;
   private flushAgain = false;
-  private work: Promise<unknown> = Promise.resolve();
+  /** Outbox operations (cut, ack) one at a time. */
+  private readonly work = new SerialQueue();
   private stopped = false;
 
   constructor(private readonly opts: UploaderOptions) {
@@ -124,13 +127,16 @@ export class Uploader {
   onAck(topic: string, payload: Uint8Array): void {
     const r = decode(SampleAckSchema, payload, { maxBytes: this.opts.maxAckBytes });
     if (!r.ok) {
-      this.opts.drops.record('ack', r.error, topic);
+      this.opts.drops.record('ack', r.error, { topic });
       return;
     }
     const ack = r.value;
-    this.sentAt.delete(ack.batchId);
     this.queue(async () => {
       const deleted = await this.opts.outbox.ack(ack.batchId);
+      // Only now: until the record is gone from the outbox, a flush must still see it as on the wire. Forgetting it
+      // earlier let every flush in between publish it again, and each copy's ack did the same (a storm of duplicates
+      // whenever outbox writes are slow).
+      this.sentAt.delete(ack.batchId);
       if (!deleted) {
         this.counters.unknownAcks++;
         return;
@@ -174,12 +180,23 @@ export class Uploader {
   }
 
   /** Publishes what is due: unsent or unacked for longer than ackTimeoutMs, oldest first, within maxInFlight. */
-  async flush(): Promise<void> {
-    if (this.flushing) {
+  flush(): Promise<void> {
+    if (this.flushing !== undefined) {
       this.flushAgain = true;
-      return;
+      return this.flushing;
     }
-    this.flushing = true;
+    this.flushing = this.flushLoop();
+    return this.flushing;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) t.cancel();
+    await this.work.drain();
+    await this.flushing;
+  }
+
+  private async flushLoop(): Promise<void> {
     try {
       do {
         this.flushAgain = false;
@@ -188,15 +205,11 @@ export class Uploader {
     } catch (err) {
       this.opts.log.warn('sample upload failed', { err });
     } finally {
-      this.flushing = false;
+      // Cleared in the same step that ends the loop: a flush() asked for after the last check starts a new loop
+      // instead of setting flushAgain on one that is already over. (flushLoop always awaits before getting here,
+      // so flush() has stored this promise by then.)
+      this.flushing = undefined;
     }
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) t.cancel();
-    await this.work;
-    while (this.flushing) await new Promise((r) => setTimeout(r, 5));
   }
 
   private async flushOnce(): Promise<void> {
@@ -229,11 +242,9 @@ export class Uploader {
   }
 
   private queue<T>(op: () => Promise<T>): Promise<T | undefined> {
-    const run = this.work.then(op).catch((err: unknown) => {
+    return this.work.run(op).catch((err: unknown) => {
       this.opts.log.warn('sample outbox operation failed', { err });
       return undefined;
     });
-    this.work = run;
-    return run;
   }
 }

@@ -8,6 +8,8 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { withTimeout, type Clock, type TimerHandle } from '../shared/clock';
+import { DropCounter } from '../shared/drop-counter';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
 import type { Domain, WindowSet } from '../shared/ml/types';
 import { encode } from '../shared/protocol/codec';
@@ -18,7 +20,6 @@ import type { EmbeddedBroker } from './mqtt/broker';
 import { CommandHandler } from './mqtt/commands';
 import type { HubConfig } from './config';
 import { connectHub } from './mqtt/connection';
-import { DropCounter } from './drop-counter';
 import { hubStatus, siteDetails } from './hub-status';
 import { Inbound } from './mqtt/inbound';
 import { JobQueue } from './jobs/job-queue';
@@ -40,7 +41,8 @@ export interface HubOptions {
   readonly config: HubConfig;
   readonly log: Logger;
   readonly hubVersion: string;
-  readonly now?: () => number;
+  /** Time for timestamps, timers and deadlines (hub/main.ts passes systemClock). */
+  readonly clock: Clock;
   /** Runs training tasks (default: a worker thread per task). */
   readonly run?: MlRunner;
   /** Called once the embedded broker listens (before the teacher is ready), e.g. to print a free port. */
@@ -54,6 +56,7 @@ export class Hub {
   readonly startedAt: number;
   private readonly c: HubConfig;
   private readonly log: Logger;
+  private readonly clock: Clock;
   private readonly now: () => number;
   private readonly run: MlRunner;
   /** Aborts a running round (stop, after the grace period). */
@@ -82,8 +85,8 @@ export class Hub {
   private models: SiteModels | undefined;
   private inbound: Inbound | undefined;
   private commands: CommandHandler | undefined;
-  private statusTimer: NodeJS.Timeout | undefined;
-  private statusDebounce: NodeJS.Timeout | undefined;
+  private statusTimer: TimerHandle | undefined;
+  private statusDebounce: TimerHandle | undefined;
   private source: Domain | undefined;
   private input: InputLayout | undefined;
   /** The broker URL the hub connected to. */
@@ -93,10 +96,11 @@ export class Hub {
   constructor(private readonly o: HubOptions) {
     this.c = o.config;
     this.log = o.log;
-    this.now = o.now ?? Date.now;
+    this.clock = o.clock;
+    this.now = () => o.clock.now();
     this.run = o.run ?? runMlTask;
     this.startedAt = this.now();
-    this.drops = new DropCounter(this.log);
+    this.drops = new DropCounter({ clock: o.clock, log: this.log });
     this.teacher = new Promise<TeacherBundle>((resolve, reject) => {
       this.resolveTeacher = resolve;
       this.rejectTeacher = reject;
@@ -143,8 +147,7 @@ export class Hub {
     this.checkNotStopping();
     this.wire();
     this.publishStatus();
-    this.statusTimer = setInterval(() => this.publishStatus(), c.statusIntervalSeconds * 1000);
-    this.statusTimer.unref();
+    this.statusTimer = this.clock.every(c.statusIntervalSeconds * 1000, () => this.publishStatus());
     await this.prepareModels();
     this.checkNotStopping();
     this.triggers?.start();
@@ -170,20 +173,20 @@ export class Hub {
     this.startAbort.abort();
     this.rejectTeacher(new SitekdError(ErrorCode.JOB_REJECTED, 'the hub is stopping'));
     // start() may wait on a broker that is gone (a publish waits for its PUBACK): not longer than the grace period.
-    await withTimeout(this.starting ?? Promise.resolve(), this.c.shutdownTimeoutSeconds * 1000).catch(() => undefined);
+    const graceMs = this.c.shutdownTimeoutSeconds * 1000;
+    await withTimeout(this.clock, this.starting ?? Promise.resolve(), graceMs).catch(() => undefined);
     this.triggers?.stop();
-    for (const t of [this.statusTimer, this.statusDebounce]) if (t !== undefined) clearTimeout(t);
-    if (this.queue !== undefined) {
-      const closed = this.queue.close();
-      const deadline = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.c.shutdownTimeoutSeconds * 1000).unref());
-      if ((await Promise.race([closed, deadline])) === 'timeout') this.log.warn('aborting the running round', { afterSeconds: this.c.shutdownTimeoutSeconds });
+    this.statusTimer?.cancel();
+    this.statusDebounce?.cancel();
+    if (this.queue !== undefined && (await withTimeout(this.clock, this.queue.close(), graceMs)) === 'timeout') {
+      this.log.warn('aborting the running round', { afterSeconds: this.c.shutdownTimeoutSeconds });
     }
     this.abort.abort(); // ends a teacher training or a round still running
     await this.queue?.drain();
     await this.models?.settle();
     if (this.transport !== undefined) {
       const offline: HubStatus = { state: 'offline', ts: this.now() };
-      await withTimeout(this.transport.publish(hubStatusTopic(), encode(offline), { qos: 1, retain: true }), 2000).catch(() => undefined);
+      await withTimeout(this.clock, this.transport.publish(hubStatusTopic(), encode(offline), { qos: 1, retain: true }), 2000).catch(() => undefined);
       await this.transport.close(!this.transport.connected).catch(() => undefined);
     }
     await this.store?.close();
@@ -209,7 +212,7 @@ export class Hub {
   /** Counters for tests, the `status` command and the log. */
   stats(): Record<string, unknown> {
     return {
-      dropped: this.drops.codes(), droppedByKind: this.drops.kinds(), inbound: { ...this.inbound?.stats }, commands: { ...this.commands?.stats },
+      dropped: this.drops.byCode(), droppedByKind: this.drops.byKind(), inbound: { ...this.inbound?.stats }, commands: { ...this.commands?.stats },
       transport: { ...this.transport?.stats }, store: this.store?.stats(), rssBytes: process.memoryUsage().rss,
     };
   }
@@ -246,7 +249,7 @@ export class Hub {
         if (!isSitekdError(err, ErrorCode.JOB_REJECTED)) this.log.error('cannot queue a round', { site, trigger, error: err });
       }
     };
-    this.triggers = new Triggers({ config: this.c, registry, sites: () => this.servedSites(), enqueue: enqueueAutomatic, now: this.now, log: this.log });
+    this.triggers = new Triggers({ config: this.c, registry, sites: () => this.servedSites(), enqueue: enqueueAutomatic, clock: this.clock, log: this.log });
     this.queue = new JobQueue<RedistillResult>({
       now: this.now,
       newId: jobIds(this.now),
@@ -344,11 +347,10 @@ export class Hub {
   /** Coalesces bursts of changes into one status message. */
   private scheduleStatus(): void {
     if (this.statusDebounce !== undefined) return;
-    this.statusDebounce = setTimeout(() => {
+    this.statusDebounce = this.clock.after(250, () => {
       this.statusDebounce = undefined;
       this.publishStatus();
-    }, 250);
-    this.statusDebounce.unref();
+    });
   }
 }
 
@@ -356,8 +358,4 @@ export class Hub {
 function jobIds(now: () => number): () => string {
   let n = 0;
   return () => `j-${now().toString(36)}-${++n}`;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
 }

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { intArg, numberArg, parseCommandArgs, type OptionTable } from '../shared/cli/args';
+import { systemClock } from '../shared/clock';
 import { findRepoRoot } from '../shared/fs/repo-root';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
 import type { Command, CommandIo } from '../shared/cli/common';
@@ -130,7 +131,7 @@ async function runHub(argv: readonly string[], io: CommandIo): Promise<number> {
   const log = createLogger({ stream: io.stderr, level: a.verbose === true ? 'debug' : 'info', json: a['log-json'] === true });
   log.info('starting hub', { config: redactedConfig(config) });
   const hub = new Hub({
-    config, log, hubVersion: readHubVersion(),
+    config, log, hubVersion: readHubVersion(), clock: systemClock,
     onBrokerListening: (port, url) => io.stdout.write(`sitekd hub: MQTT broker on ${url} (port ${port})\n`),
   });
   let signalled = false;

@@ -32,3 +32,16 @@ export const systemClock: Clock = {
     return { cancel: () => clearTimeout(t) };
   },
 };
+
+/**
+ * Settles like `p`, or resolves `'timeout'` if `ms` pass on `clock` first. For shutdown deadlines: a publish waiting
+ * for a PUBACK from a broker that is gone may never settle. The timer is cancelled as soon as `p` settles, and a
+ * late rejection of `p` is handled here, never left unhandled.
+ */
+export function withTimeout<T>(clock: Clock, p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: TimerHandle | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = clock.after(ms, () => resolve('timeout'));
+  });
+  return Promise.race([p, timedOut]).finally(() => timer?.cancel());
+}

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { intArg, numberArg, parseCommandArgs, type OptionTable } from '../shared/cli/args';
+import { systemClock } from '../shared/clock';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
 import { READING_FORMATS, type ReadingFormat } from './formats';
 import type { SiteScore } from './scoreboard';
@@ -128,6 +129,7 @@ export const simCommand: Command = {
         topicRoot: a['topic-root'],
         maxMessagesPerSec: a['max-rate'],
         scoreIntervalMs: Math.round(a['score-interval'] * 1000),
+        clock: systemClock,
         onError: () => {
           publishErrors++;
         },

@@ -13,17 +13,11 @@
  * Accuracy is kept per (site, modelVersion), so the effect of each new student shows as its own line. Nothing here
  * throws on input from the broker: undecodable or malformed payloads are counted by error code (docs/protocol.md).
  */
+import type { Clock } from '../shared/clock';
 import { decode } from '../shared/protocol/codec';
 import { PredictionSchema, type Prediction } from '../shared/protocol/messages';
 import { parseTopic, payloadMatchesTopic, ROOT_TOPIC } from '../shared/protocol/topics';
 import type { LabelSource, SourceKind } from './sources';
-
-/** Wall-clock time in ms (injected so tests control it). */
-export interface SimClock {
-  now(): number;
-}
-
-export const systemClock: SimClock = { now: () => Date.now() };
 
 /** What the scoreboard knows of one simulated site. */
 export interface ScoreSiteInfo {
@@ -92,7 +86,8 @@ export type ScoreOutcome =
   | { readonly kind: 'unknownSite'; readonly site: string };
 
 export interface ScoreboardOptions {
-  readonly clock?: SimClock;
+  /** Wall-clock time of predictions, for the rates and first/last seen (only `now` is read). */
+  readonly clock: Pick<Clock, 'now'>;
   /** Readings per prediction window (default 128, the HAR window). */
   readonly windowLength?: number;
   /** Protocol root of the prediction topics (default `sitekd/v1`). */
@@ -131,7 +126,7 @@ interface SiteState {
 
 export class SimScoreboard {
   private readonly sites = new Map<string, SiteState>();
-  private readonly clock: SimClock;
+  private readonly clock: Pick<Clock, 'now'>;
   private readonly windowLength: number;
   private readonly protocolRoot: string;
   private readonly rateWindowMs: number;
@@ -141,8 +136,8 @@ export class SimScoreboard {
   private readonly droppedElsewhere = new Map<string, number>();
   private unknownSite = 0;
 
-  constructor(opts: ScoreboardOptions = {}) {
-    this.clock = opts.clock ?? systemClock;
+  constructor(opts: ScoreboardOptions) {
+    this.clock = opts.clock;
     this.windowLength = opts.windowLength ?? 128;
     this.protocolRoot = opts.protocolRoot ?? ROOT_TOPIC;
     this.rateWindowMs = Math.max(RATE_BUCKET_MS, opts.rateWindowMs ?? 5000);

@@ -12,13 +12,14 @@
  * catch up, so timestamps never jump. While the transport is disconnected the readings that fall due are dropped (a
  * real sensor does not wait for the broker), counted per site; the simulated clock goes on.
  *
- * Everything is deterministic given the sites (their streams are seeded), the clock and the timers: both are injected,
- * and `tick()` can be called by hand.
+ * Everything is deterministic given the sites (their streams are seeded) and the clock, which is injected and also
+ * runs the timers; `tick()` can be called by hand.
  */
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { ROOT_TOPIC, isValidPublishTopic, sub } from '../shared/protocol/topics';
 import { formatReading, type ReadingFormat } from './formats';
-import { SimScoreboard, systemClock, type SimClock, type SiteScore } from './scoreboard';
+import { withTimeout, type Clock, type TimerHandle } from '../shared/clock';
+import { SimScoreboard, type SiteScore } from './scoreboard';
 import type { SimSite } from './sources';
 
 /** The part of MqttTransport the simulator uses (MqttTransport satisfies it). */
@@ -28,17 +29,6 @@ export interface SimTransport {
   unsubscribe(filter: string): Promise<void>;
   readonly connected: boolean;
 }
-
-/** Interval timers (injected so tests can drive time). */
-export interface SimTimers {
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
-export const systemTimers: SimTimers = {
-  setInterval: (fn, ms) => setInterval(fn, ms),
-  clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>),
-};
 
 export interface SimulatorOptions {
   readonly sites: readonly SimSite[];
@@ -68,8 +58,8 @@ export interface SimulatorOptions {
   readonly maxLagMs?: number;
   /** Readings per prediction window for scoring (default: the sites' window length). */
   readonly predictionWindowLength?: number;
-  readonly clock?: SimClock;
-  readonly timers?: SimTimers;
+  /** Wall time of the schedule and the scores, and the send and score timers (sim/cli.ts passes systemClock). */
+  readonly clock: Clock;
   /** Called with publish and subscribe failures (the simulator counts them and carries on). */
   readonly onError?: (err: unknown) => void;
 }
@@ -111,8 +101,7 @@ export class Simulator {
   readonly topicRoot: string;
   private readonly runs: SiteRun[];
   private readonly transport: SimTransport;
-  private readonly clock: SimClock;
-  private readonly timers: SimTimers;
+  private readonly clock: Clock;
   private readonly tickMs: number;
   private readonly scoreIntervalMs: number;
   private readonly retainScores: boolean;
@@ -129,8 +118,8 @@ export class Simulator {
   /** Wall time at which reading `baseK` was due. */
   private wallOrigin = 0;
   private baseK = 0;
-  private tickTimer: unknown;
-  private scoreTimer: unknown;
+  private tickTimer: TimerHandle | undefined;
+  private scoreTimer: TimerHandle | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private finishedResolve: (() => void) | undefined;
   /** Resolves when every site has sent `maxReadingsPerSite` readings or the simulator stops. */
@@ -159,8 +148,7 @@ export class Simulator {
     this.effectiveSpeed = Math.min(speed, maxRate / realTimeRate);
     this.format = opts.format ?? 'json';
     this.transport = opts.transport;
-    this.clock = opts.clock ?? systemClock;
-    this.timers = opts.timers ?? systemTimers;
+    this.clock = opts.clock;
     this.tickMs = Math.max(1, opts.tickMs ?? 20);
     this.scoreIntervalMs = opts.scoreIntervalMs ?? 2000;
     this.retainScores = opts.retainScores ?? false;
@@ -243,8 +231,8 @@ export class Simulator {
     this.wallOrigin = this.clock.now();
     this.baseK = 0;
     this.tick();
-    this.tickTimer = this.timers.setInterval(() => this.tick(), this.tickMs);
-    if (this.scoreIntervalMs > 0) this.scoreTimer = this.timers.setInterval(() => this.publishScores(), this.scoreIntervalMs);
+    this.tickTimer = this.clock.every(this.tickMs, () => this.tick());
+    if (this.scoreIntervalMs > 0) this.scoreTimer = this.clock.every(this.scoreIntervalMs, () => this.publishScores());
   }
 
   /** Sends every reading due by now. Called by the timer; tests may call it directly. */
@@ -354,28 +342,21 @@ export class Simulator {
 
   /** Waits for pending publishes, at most `timeoutMs` (a publish cut by a lost connection may never settle). */
   private async settle(timeoutMs = 3000): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
     const drained = (async (): Promise<void> => {
       while (this.pending.size > 0) await Promise.all([...this.pending]);
     })();
-    await Promise.race([drained, timeout]);
-    clearTimeout(timer);
+    await withTimeout(this.clock, drained, timeoutMs);
   }
 
   private finishStreaming(): void {
-    if (this.tickTimer !== undefined) {
-      this.timers.clearInterval(this.tickTimer);
-      this.tickTimer = undefined;
-    }
+    this.tickTimer?.cancel();
+    this.tickTimer = undefined;
     this.finishedResolve?.();
   }
 
   private clearTimers(): void {
-    if (this.tickTimer !== undefined) this.timers.clearInterval(this.tickTimer);
-    if (this.scoreTimer !== undefined) this.timers.clearInterval(this.scoreTimer);
+    this.tickTimer?.cancel();
+    this.scoreTimer?.cancel();
     this.tickTimer = undefined;
     this.scoreTimer = undefined;
   }

@@ -4,6 +4,7 @@
  * site has returned `minNewWindows` new windows. The rule itself is `shouldRedistill` (hub/scheduler.ts); automatic
  * triggers respect the cooldown and retry when it ends.
  */
+import type { Clock, TimerHandle } from '../../shared/clock';
 import type { HubConfig } from '../config';
 import type { JobTrigger } from './job-events';
 import type { Logger } from '../../shared/log';
@@ -15,13 +16,14 @@ export interface TriggerDeps {
   readonly registry: Pick<SiteRegistry, 'newWindows' | 'addNewWindows' | 'lastRedistill'>;
   readonly sites: () => readonly string[];
   readonly enqueue: (site: string, trigger: JobTrigger) => void;
-  readonly now: () => number;
+  /** Reads the time for the trigger rule and runs the cooldown retries (the cron slots are node-cron's own). */
+  readonly clock: Clock;
   readonly log: Logger;
 }
 
 export class Triggers {
   private scheduler: CronScheduler | undefined;
-  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly retryTimers = new Map<string, TimerHandle>();
   private stopped = false;
 
   constructor(private readonly d: TriggerDeps) {}
@@ -39,7 +41,7 @@ export class Triggers {
     });
     this.scheduler.start();
     for (const site of this.d.sites()) {
-      if (this.scheduler.missedRun(this.d.registry.lastRedistill(site)?.at ?? null, this.d.now())) this.consider(site, 'startup');
+      if (this.scheduler.missedRun(this.d.registry.lastRedistill(site)?.at ?? null, this.d.clock.now())) this.consider(site, 'startup');
     }
     this.d.log.info('redistill schedule', { expression, next: this.scheduler.next()?.toISOString() });
   }
@@ -47,7 +49,7 @@ export class Triggers {
   stop(): void {
     this.stopped = true;
     this.scheduler?.destroy();
-    for (const t of this.retryTimers.values()) clearTimeout(t);
+    for (const t of this.retryTimers.values()) t.cancel();
     this.retryTimers.clear();
   }
 
@@ -66,17 +68,16 @@ export class Triggers {
       site, trigger: automatic ? 'threshold' : 'schedule', newWindows: this.d.registry.newWindows(site),
       // A scheduled round on exactly the data of the last one cannot do better: it needs at least one new window.
       minNewWindows: automatic ? c.minNewWindows : Math.max(1, c.minNewWindows),
-      lastRunAt: this.d.registry.lastRedistill(site)?.at ?? null, now: this.d.now(),
+      lastRunAt: this.d.registry.lastRedistill(site)?.at ?? null, now: this.d.clock.now(),
       // The schedule spaces its own rounds; the cooldown keeps a chatty site from monopolising the queue.
       cooldownMs: automatic ? c.cooldownMinutes * 60_000 : 0,
     });
     if (d.run) this.d.enqueue(site, trigger);
     else if (d.reason === 'cooldown' && !this.retryTimers.has(site)) {
-      const timer = setTimeout(() => {
+      const timer = this.d.clock.after(d.retryInMs + 1000, () => {
         this.retryTimers.delete(site);
         this.consider(site, trigger);
-      }, d.retryInMs + 1000);
-      timer.unref();
+      });
       this.retryTimers.set(site, timer);
     }
   }

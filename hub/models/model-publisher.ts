@@ -8,7 +8,7 @@
  *   3. publish every chunk retained QoS 1 on `S/model/V/chunk/{i}`, then the manifest retained on `S/model`
  *      (chunks first: an agent that sees the manifest finds every chunk in place);
  *   4. clear the previous version's retained chunks (empty retained payloads) and its files but one.
- * One publication per site at a time (a promise chain per site).
+ * One publication per site at a time (a serial queue per site).
  */
 import { decodeArtifact, encodeArtifact } from '../../shared/artifact/model-artifact';
 import { maxChunkSize, splitChunks, sha256Hex } from '../../shared/protocol/chunks';
@@ -18,6 +18,7 @@ import { encode } from '../../shared/protocol/codec';
 import { MAX_CHUNKS, modelChunkTopic, modelTopic, ROOT_TOPIC } from '../../shared/protocol/topics';
 import { CnnSpecSchema } from '../../shared/ml/model-spec';
 import type { Logger } from '../../shared/log';
+import { KeyedSerialQueue } from '../../shared/serial-queue';
 import type { ModelFiles } from './model-files';
 import { nextVersion } from './versioning';
 
@@ -52,7 +53,7 @@ export interface PublishInfo {
 const EMPTY = new Uint8Array(0);
 
 export class ModelPublisher {
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly perSite = new KeyedSerialQueue();
   private readonly current = new Map<string, ModelManifest>();
   private readonly root: string;
 
@@ -73,7 +74,7 @@ export class ModelPublisher {
 
   /** Publishes `candidate` (artifact bytes) as the site's next version. */
   publish(site: string, candidate: Uint8Array, info: PublishInfo): Promise<ModelManifest> {
-    return this.serial(site, async () => {
+    return this.perSite.run(site, async () => {
       const previous = this.o.versions.modelVersion(site);
       const previousManifest = this.current.get(site) ?? (await this.o.files.loadManifest(site, previous));
       const version = nextVersion(previous, sha256Hex(candidate));
@@ -95,7 +96,7 @@ export class ModelPublisher {
    * missing or damaged: the caller then publishes a fresh model.
    */
   republish(site: string): Promise<ModelManifest | undefined> {
-    return this.serial(site, async () => {
+    return this.perSite.run(site, async () => {
       const version = this.o.versions.modelVersion(site);
       const stored = await this.o.files.load(site, version);
       if (version === undefined || stored === undefined) return undefined;
@@ -140,11 +141,6 @@ export class ModelPublisher {
     await Promise.all(topics.map((t) => this.o.transport.publish(t, EMPTY, { qos: 1, retain: true })));
   }
 
-  private serial<T>(site: string, op: () => Promise<T>): Promise<T> {
-    const run = (this.chains.get(site) ?? Promise.resolve()).catch(() => undefined).then(op);
-    this.chains.set(site, run.catch(() => undefined));
-    return run;
-  }
 }
 
 /** The artifact with the published version, the site as its target and the publication time. */

@@ -10,7 +10,7 @@
 import { ErrorCode, isSitekdError, SitekdError } from '../../shared/errors';
 import { decode, encode } from '../../shared/protocol/codec';
 import { HubCommandSchema, type HubCommand, type HubReply } from '../../shared/protocol/messages';
-import type { DropCounter } from '../drop-counter';
+import type { DropCounter } from '../../shared/drop-counter';
 import type { Logger } from '../../shared/log';
 
 export interface CommandDeps {
@@ -39,7 +39,7 @@ export class CommandHandler {
   async handle(payload: Uint8Array): Promise<void> {
     this.stats.received++;
     const r = decode(HubCommandSchema, payload, { maxBytes: this.d.maxPayloadBytes });
-    if (!r.ok) return this.d.drops.count('cmd', r.error);
+    if (!r.ok) return this.d.drops.record('cmd', r.error);
     const cmd = r.value;
     const key = `${cmd.replyTo ?? ''}\u0000${cmd.id}`;
     let reply = this.replies.get(key);

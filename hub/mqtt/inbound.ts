@@ -13,7 +13,7 @@ import { ErrorCode, isSitekdError, SitekdError } from '../../shared/errors';
 import { bytesToF32, decode, encode } from '../../shared/protocol/codec';
 import { AgentStatusSchema, SampleBatchSchema, TelemetrySchema, type SampleAck, type SampleBatch } from '../../shared/protocol/messages';
 import { parseTopic, payloadMatchesTopic, ROOT_TOPIC, samplesAckTopic, type AgentTopicKind } from '../../shared/protocol/topics';
-import type { DropCounter } from '../drop-counter';
+import type { DropCounter } from '../../shared/drop-counter';
 import type { Logger } from '../../shared/log';
 import type { SampleStore } from '../store/sample-store';
 import type { SiteRegistry } from '../sites/site-registry';
@@ -71,17 +71,17 @@ export class Inbound {
       await this.handlers[t.kind](t, payload);
     } catch (err) {
       // A bug or an unexpected library error: counted like bad input, never thrown back into MQTT.js.
-      this.d.drops.count(t.kind, isSitekdError(err) ? err : new SitekdError(ErrorCode.JOB_FAILED, String((err as Error)?.message ?? err)), { site: t.site, agent: t.agent });
+      this.d.drops.record(t.kind, isSitekdError(err) ? err : new SitekdError(ErrorCode.JOB_FAILED, String((err as Error)?.message ?? err)), { site: t.site, agent: t.agent });
     }
   }
 
   private async onSamples(t: Target, payload: Uint8Array): Promise<void> {
     this.stats.samplesReceived++;
     const r = decode(SampleBatchSchema, payload, { maxBytes: this.d.maxPayloadBytes });
-    if (!r.ok) return this.d.drops.count('samples', r.error, { site: t.site, agent: t.agent });
+    if (!r.ok) return this.d.drops.record('samples', r.error, { site: t.site, agent: t.agent });
     const b = r.value;
     if (!payloadMatchesTopic(t, b)) {
-      return this.d.drops.count('samples', new SitekdError(ErrorCode.MSG_SCHEMA, `batch names site ${b.site} / agent ${b.agent}, its topic ${t.site} / ${t.agent}`), { site: t.site, agent: t.agent });
+      return this.d.drops.record('samples', new SitekdError(ErrorCode.MSG_SCHEMA, `batch names site ${b.site} / agent ${b.agent}, its topic ${t.site} / ${t.agent}`), { site: t.site, agent: t.agent });
     }
     const refusal = this.refusal(t.site, b);
     if (refusal !== undefined) return this.refuse(t, b, refusal);
@@ -96,7 +96,7 @@ export class Inbound {
       const e = isSitekdError(err) ? err : new SitekdError(ErrorCode.STORE_WRITE, `storing batch ${b.batchId} failed`, { cause: err });
       if (PERMANENT.includes(e.code)) return this.refuse(t, b, e);
       // Not durable, so not acked: the agent keeps the batch and sends it again.
-      return this.d.drops.count('samples', e, { site: t.site, agent: t.agent, batchId: b.batchId });
+      return this.d.drops.record('samples', e, { site: t.site, agent: t.agent, batchId: b.batchId });
     }
     await this.ack(t, { batchId: b.batchId, stored: res.duplicate ? b.n : res.stored, duplicate: res.duplicate });
     if (res.duplicate) {
@@ -123,7 +123,7 @@ export class Inbound {
 
   private async refuse(t: Target, b: SampleBatch, err: SitekdError): Promise<void> {
     this.stats.refused++;
-    this.d.drops.count('samples', err, { site: t.site, agent: t.agent, batchId: b.batchId });
+    this.d.drops.record('samples', err, { site: t.site, agent: t.agent, batchId: b.batchId });
     await this.ack(t, { batchId: b.batchId, stored: 0, duplicate: false, error: { code: err.code, message: err.message.slice(0, 1000) } });
   }
 
@@ -137,9 +137,9 @@ export class Inbound {
     if (payload.byteLength === 0) return;
     this.stats.statusReceived++;
     const r = decode(AgentStatusSchema, payload, { maxBytes: this.d.maxPayloadBytes });
-    if (!r.ok) return this.d.drops.count('status', r.error, { site: t.site, agent: t.agent });
+    if (!r.ok) return this.d.drops.record('status', r.error, { site: t.site, agent: t.agent });
     if (!this.d.servesSite(t.site)) {
-      return this.d.drops.count('status', new SitekdError(ErrorCode.SITE_UNKNOWN, `the hub does not serve site ${t.site}`), { site: t.site, agent: t.agent });
+      return this.d.drops.record('status', new SitekdError(ErrorCode.SITE_UNKNOWN, `the hub does not serve site ${t.site}`), { site: t.site, agent: t.agent });
     }
     this.d.registry.handleStatus(t.site, t.agent, r.value);
     if (r.value.state === 'online') this.d.onAgentOnline(t.site);
@@ -148,7 +148,7 @@ export class Inbound {
   private async onTelemetry(t: Target, payload: Uint8Array): Promise<void> {
     this.stats.telemetryReceived++;
     const r = decode(TelemetrySchema, payload, { maxBytes: this.d.maxPayloadBytes });
-    if (!r.ok) return this.d.drops.count('telemetry', r.error, { site: t.site, agent: t.agent });
+    if (!r.ok) return this.d.drops.record('telemetry', r.error, { site: t.site, agent: t.agent });
     if (!this.d.registry.sites().includes(t.site)) return; // liveness only for sites the hub already serves
     this.d.registry.touch(t.site, t.agent, r.value.modelVersion === null ? {} : { modelVersion: r.value.modelVersion });
   }

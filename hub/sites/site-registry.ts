@@ -10,6 +10,7 @@
 import * as fs from 'node:fs/promises';
 import { z } from 'zod';
 import { ErrorCode } from '../../shared/errors';
+import { SerialQueue } from '../../shared/serial-queue';
 import { quarantineFile, writeFileAtomic } from '../store/atomic-file';
 
 /** A status message as the protocol decodes it: the retained birth, or the last will. */
@@ -78,7 +79,7 @@ export class SiteRegistry {
   private readonly persisted = new Map<string, PersistedSite>();
   private readonly agentsBySite = new Map<string, Map<string, MutableAgent>>();
   private readonly windows = new Map<string, number>();
-  private chain: Promise<void> = Promise.resolve();
+  private readonly writes = new SerialQueue();
   private dirty = false;
 
   private constructor(
@@ -197,15 +198,15 @@ export class SiteRegistry {
     return this.windows.get(site) ?? 0;
   }
 
-  /** Resolves once every change so far is on disk. */
+  /** Resolves once every change so far is on disk (or its write failed). */
   async flush(): Promise<void> {
-    await this.chain.catch(() => undefined);
+    await this.writes.drain();
   }
 
   // Writes coalesce: however many changes queue up behind a running write, one more write of the latest state follows.
   private persist(): Promise<void> {
     this.dirty = true;
-    const run = this.chain.catch(() => undefined).then(async () => {
+    return this.writes.run(async () => {
       if (!this.dirty) return;
       this.dirty = false;
       const sites = [...this.persisted.values()].sort((a, b) => a.site.localeCompare(b.site));
@@ -214,8 +215,6 @@ export class SiteRegistry {
         throw err;
       });
     });
-    this.chain = run;
-    return run;
   }
 
   private persistedEntry(site: string): PersistedSite {

@@ -8,12 +8,13 @@
  *
  * Order of writes in addBatch: segment, then its id in the seen log, then the ack (by the caller). A crash between
  * the first two is repaired at open (ids found in segments are added to the log), so an acknowledged batch is never
- * stored twice. All operations run one at a time (a promise chain), so a batch redelivered while its first copy is
+ * stored twice. All operations run one at a time (a SerialQueue), so a batch redelivered while its first copy is
  * being written is still seen as a duplicate, and a read never races an eviction.
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SitekdError } from '../../shared/errors';
+import { SerialQueue } from '../../shared/serial-queue';
 import { quarantineFile, TMP_SUFFIX, writeFileAtomic } from './atomic-file';
 import { decodeSegment, encodeSegment, type Segment } from './sample-segment';
 import { SeenIds } from './seen-ids';
@@ -59,7 +60,7 @@ interface SiteState {
 export class SampleStore {
   private readonly bySite = new Map<string, SiteState>();
   private readonly bad: QuarantineRecord[] = [];
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private evictedSegments = 0;
 
   private constructor(
@@ -90,7 +91,7 @@ export class SampleStore {
 
   /** Stores a batch unless its id was seen before. Throws `INPUT_SHAPE`, `INPUT_NONFINITE` or `STORE_WRITE`. */
   addBatch(site: string, batch: SampleBatch): Promise<AddResult> {
-    return this.serial(async () => {
+    return this.queue.run(async () => {
       const dirName = checkBatch(site, batch);
       if (this.seen.has(site, batch.batchId)) return { stored: 0, duplicate: true };
       let st = this.bySite.get(site);
@@ -148,7 +149,7 @@ export class SampleStore {
   /** Windows in sequence order (oldest first). A segment found corrupt now is quarantined and left out. */
   async read(site: string, options: ReadOptions = {}): Promise<SampleSet> {
     checkReadOptions(options);
-    return await this.serial(async () => {
+    return await this.queue.run(async () => {
       const st = this.bySite.get(site);
       if (st === undefined) return emptySet({ channels: 0, windowLength: 0, numClasses: 0 });
       const afterSeq = options.afterSeq ?? 0;
@@ -197,13 +198,7 @@ export class SampleStore {
 
   /** Waits for pending operations (for shutdown). */
   async close(): Promise<void> {
-    await this.serial(async () => undefined);
-  }
-
-  private serial<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(op);
-    this.chain = run.catch(() => undefined); // one failed operation must not block the next
-    return run;
+    await this.queue.drain();
   }
 
   private async loadSite(dirName: string): Promise<void> {

@@ -44,6 +44,7 @@ import * as path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { startAgent, type RunningAgent } from '../../agent/main';
 import { parseAgentConfig } from '../../agent/config';
+import { systemClock } from '../../shared/clock';
 import { silentLogger } from '../../shared/log';
 import { parseHubConfig } from '../../hub/config';
 import type { Hub } from '../../hub/hub';
@@ -147,7 +148,7 @@ before(async () => {
     assert.deepEqual([...s.stream.valuesAt(130)], Array.from({ length: C }, (_, c) => x[(1 * C + c) * L + 2]));
   }
   simTransport = await MqttTransport.connect({ url, clientId: 'e2e-sim', protocol: 4, reconnectPeriodMs: 200 });
-  sim = new Simulator({ sites: streamed, transport: simTransport, speed: SPEED, scoreIntervalMs: 0 });
+  sim = new Simulator({ sites: streamed, transport: simTransport, speed: SPEED, scoreIntervalMs: 0, clock: systemClock });
 
   for (const [i, site] of SITES.entries()) {
     const config = parseAgentConfig({

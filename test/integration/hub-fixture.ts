@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { systemClock, type Clock } from '../../shared/clock';
 import { writeDataset } from '../../shared/data/har';
 import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../../shared/data/synthetic';
 import type { Domain } from '../../shared/ml/types';
@@ -56,8 +57,8 @@ export function testLogger(lines: string[]): Logger {
   return log;
 }
 
-export async function startHub(config: HubConfig, lines: string[] = [], opts: { now?: () => number } = {}): Promise<Hub> {
-  const hub = new Hub({ config, log: testLogger(lines), hubVersion: '0.0.0-test', ...(opts.now ? { now: opts.now } : {}) });
+export async function startHub(config: HubConfig, lines: string[] = [], opts: { clock?: Clock } = {}): Promise<Hub> {
+  const hub = new Hub({ config, log: testLogger(lines), hubVersion: '0.0.0-test', clock: opts.clock ?? systemClock });
   try {
     await hub.start();
   } catch (err) {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { systemClock } from '../../shared/clock';
 import { isSitekdError } from '../../shared/errors';
 import { decode } from '../../shared/protocol/codec';
 import { HubStatusSchema, ModelManifestSchema } from '../../shared/protocol/messages';
@@ -24,7 +25,7 @@ before(() => {
 after(() => fx.cleanup());
 
 test('stop() during teacher training aborts the worker and ends start() promptly', async () => {
-  const hub = new Hub({ config: fx.config({ stateDir: path.join(fx.dir, 'slow'), teacherEpochs: 2000 }), log: testLogger(logs), hubVersion: 't' });
+  const hub = new Hub({ config: fx.config({ stateDir: path.join(fx.dir, 'slow'), teacherEpochs: 2000 }), log: testLogger(logs), hubVersion: 't', clock: systemClock });
   const started = hub.start();
   await waitFor('teacher training', () => logs.some((l) => l.includes('training the teacher')));
   const t0 = Date.now();
@@ -45,7 +46,7 @@ test('a teacher file is used as is; one for other windows is refused', async () 
   assert.equal(bundle.teacherOrigin, 'file');
   assert.ok(logs.some((l) => l.includes('teacher loaded') && l.includes(teacherFile)));
   // A student artifact has the right input shape too, but here: a file that is not a model at all.
-  const bad = new Hub({ config: fx.config({ stateDir: path.join(fx.dir, 'c'), teacher: path.join(fx.dataDir, 'manifest.json') }), log: testLogger(logs), hubVersion: 't' });
+  const bad = new Hub({ config: fx.config({ stateDir: path.join(fx.dir, 'c'), teacher: path.join(fx.dataDir, 'manifest.json') }), log: testLogger(logs), hubVersion: 't', clock: systemClock });
   await assert.rejects(bad.start(), (e) => isSitekdError(e, 'SITEKD_ERR_MODEL_CORRUPT'));
   await bad.stop();
   assert.ok(GENERIC_FILE.endsWith('.skdm'));

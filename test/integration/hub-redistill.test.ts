@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { PassThrough } from 'node:stream';
+import type { Clock } from '../../shared/clock';
 import { decode, encode } from '../../shared/protocol/codec';
 import { HubReplySchema, JobEventSchema, ModelManifestSchema, type JobEvent, type ModelManifest } from '../../shared/protocol/messages';
 import { verifyManifest } from '../../shared/protocol/signing';
@@ -17,6 +18,7 @@ import type { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { redistillCommand } from '../../hub/cli/redistill';
 import { isHeldOut } from '../../hub/store/sample-store';
 import type { Hub } from '../../hub/hub';
+import { offsetClock } from '../helpers/manual-clock';
 import { connectClient, makeBatch, makeFixture, startHub, waitFor, type Fixture } from './hub-fixture';
 
 let fx: Fixture;
@@ -157,9 +159,9 @@ test('sitekd redistill prints the outcome as JSON', async () => {
   assert.ok(res.result?.candidateAgreement !== undefined);
 });
 
-async function restart(overrides: Parameters<Fixture['config']>[0], now?: () => number): Promise<Hub> {
+async function restart(overrides: Parameters<Fixture['config']>[0], clock?: Clock): Promise<Hub> {
   await hub?.stop();
-  hub = await startHub(fx.config({ sites: ['site-1', 'site-2'], ...overrides }), logs, now ? { now } : {});
+  hub = await startHub(fx.config({ sites: ['site-1', 'site-2'], ...overrides }), logs, clock ? { clock } : {});
   await ops.close(true);
   ops = await connectClient(hub.url, 'ops-1');
   await ops.subscribe(hubJobsTopic(), (_t, p) => {
@@ -215,7 +217,7 @@ test('a scheduled slot missed while the hub was down runs at the next start', as
   await waitFor('3 acks', () => acked === 3);
   await agent.close(true);
   const seen = events.length;
-  await restart({ schedule: '* * * * *', minNewWindows: 1 }, () => Date.now() + 120_000);
+  await restart({ schedule: '* * * * *', minNewWindows: 1 }, offsetClock(120_000));
   await waitFor('the catch-up round', () => events.slice(seen).find((e) => e.trigger === 'startup' && ['done', 'rejected', 'skipped', 'failed'].includes(e.state)), 60_000);
   assert.ok(logs.some((l) => l.includes('redistill queued') && l.includes('"trigger":"startup"')));
 });

@@ -10,6 +10,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../../hub/mqtt/broker'
 import { simCommand } from '../../sim/cli';
 import { Simulator } from '../../sim/simulator';
 import { loadSimSites } from '../../sim/sources';
+import { systemClock } from '../../shared/clock';
 import { defaultSyntheticSpec } from '../../shared/data/synthetic';
 import { encode } from '../../shared/protocol/codec';
 import type { Prediction } from '../../shared/protocol/messages';
@@ -64,7 +65,7 @@ describe(`sim over ${external === undefined ? 'the embedded aedes broker' : exte
     }, 0);
 
     const { sites } = loadSimSites({ sites: 2, synthetic: true, syntheticSpec: spec });
-    const sim = new Simulator({ sites, transport: sim1, speed: 40, scoreIntervalMs: 200 });
+    const sim = new Simulator({ sites, transport: sim1, speed: 40, scoreIntervalMs: 200, clock: systemClock });
     try {
       await sim.start();
       await new Promise((r) => setTimeout(r, 1000));

@@ -3,9 +3,10 @@ import { describe, test } from 'node:test';
 import { encode } from '../../shared/protocol/codec';
 import { predictionsTopic } from '../../shared/protocol/topics';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
-import { Simulator, type SimTimers, type SimTransport } from '../../sim/simulator';
+import { Simulator, type SimTransport } from '../../sim/simulator';
 import { SiteStream } from '../../sim/site-stream';
 import type { SimSite } from '../../sim/sources';
+import { ManualClock } from '../helpers/manual-clock';
 
 const L = 8;
 
@@ -49,40 +50,25 @@ class FakeTransport implements SimTransport {
   }
 }
 
-class FakeTimers implements SimTimers {
-  readonly active = new Map<number, { fn: () => void; ms: number }>();
-  private next = 1;
-  setInterval(fn: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.active.set(id, { fn, ms });
-    return id;
-  }
-  clearInterval(h: unknown): void {
-    this.active.delete(h as number);
-  }
-}
-
 function harness(opts: { speed?: number; maxMessagesPerSec?: number; maxReadingsPerSite?: number; maxInFlight?: number } = {}) {
-  let now = 1_700_000_000_007;
-  const clock = { now: () => now };
+  const clock = new ManualClock(1_700_000_000_007);
   const transport = new FakeTransport();
-  const timers = new FakeTimers();
   const errors: unknown[] = [];
   const sim = new Simulator({
     sites: [site('site-1', [0, 1], 0), site('site-2', [1, 1, 0], 5000)],
     transport,
     clock,
-    timers,
     onError: (e) => errors.push(e),
     ...opts,
   });
   return {
     sim,
     transport,
-    timers,
+    clock,
     errors,
+    /** Moves the clock without running its timers: the tests call tick() by hand. */
     advance(ms: number): void {
-      now += ms;
+      clock.setWallTime(clock.now() + ms);
     },
   };
 }
@@ -198,7 +184,7 @@ describe('Simulator', () => {
     await handler(predictionsTopic('site-1', 'gw-1'), Buffer.from(encode(p(8, 1))));
     await handler(predictionsTopic('site-1', 'gw-1'), Buffer.from(JSON.stringify(p(16, 1))));
     await handler(predictionsTopic('site-1', 'gw-1'), Buffer.from('nonsense'));
-    assert.equal(h.timers.active.size, 2);
+    assert.equal(h.clock.pendingTimers, 2);
     h.sim.publishScores();
     await flush();
     const score = h.transport.published.filter((x) => x.topic === 'sim/site-1/score');
@@ -208,7 +194,7 @@ describe('Simulator', () => {
     assert.deepEqual(s.dropped, { SITEKD_ERR_MSG_DECODE: 1 });
     assert.equal(s.readingsSent, 41);
     await h.sim.stop();
-    assert.equal(h.timers.active.size, 0);
+    assert.equal(h.clock.pendingTimers, 0);
     assert.deepEqual(h.transport.unsubscribed, ['sitekd/v1/site-1/+/predictions', 'sitekd/v1/site-2/+/predictions']);
     assert.equal(h.transport.published.filter((x) => x.topic === 'sim/site-1/score').length, 2); // the final score
   });
@@ -216,7 +202,7 @@ describe('Simulator', () => {
   test('invalid options are config errors', () => {
     const transport = new FakeTransport();
     const bad = (o: object): void => {
-      assert.throws(() => new Simulator({ sites: [site('site-1', [0], 0)], transport, ...o }), (e: unknown) => isSitekdError(e, ErrorCode.CONFIG_INVALID));
+      assert.throws(() => new Simulator({ sites: [site('site-1', [0], 0)], transport, clock: new ManualClock(), ...o }), (e: unknown) => isSitekdError(e, ErrorCode.CONFIG_INVALID));
     };
     bad({ speed: 0 });
     bad({ speed: Number.NaN });
