@@ -24,8 +24,11 @@ export interface ModelScore {
   readonly macroF1: number;
   readonly macroF1Official: number;
   readonly accuracy: number;
+  readonly accuracyOfficial: number;
   readonly trainSeconds: number;
   readonly params: number;
+  /** Block widths of the network that ran, e.g. `16/32/32`. */
+  readonly widths: string;
 }
 
 export interface ScenarioJobResult {
@@ -37,7 +40,11 @@ export interface ScenarioJobResult {
 }
 
 function score(name: string, m: ModelOutcome): ModelScore {
-  return { name, macroF1: m.score.macroF1, macroF1Official: m.scoreOfficial.macroF1, accuracy: m.score.accuracy, trainSeconds: m.trainSeconds, params: m.params };
+  const s = m.net.spec;
+  return {
+    name, macroF1: m.score.macroF1, macroF1Official: m.scoreOfficial.macroF1, accuracy: m.score.accuracy,
+    accuracyOfficial: m.scoreOfficial.accuracy, trainSeconds: m.trainSeconds, params: m.params, widths: `${s.midChannels}/${s.midChannels * 2}/${s.finalChannels}`,
+  };
 }
 
 async function run(job: ScenarioJob): Promise<ScenarioJobResult> {

@@ -1,0 +1,36 @@
+/** Timing and machine-load helpers shared by the benchmarks. */
+import { cpus, loadavg } from 'node:os';
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+/**
+ * Warm-up, then 5 repetitions of ≥ `minMs` each and ≥ 3 calls; the median of the per-repetition means. With
+ * minMs = 1500 this is the method of the PyTorch per-step figures (docs/pytorch-reference.md §4), so the two can
+ * stand side by side.
+ */
+export function timeIt(fn: () => void, minMs: number, warmup = 3): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const reps: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    let n = 0;
+    const t0 = performance.now();
+    do {
+      fn();
+      n++;
+    } while (performance.now() - t0 < minMs || n < 3);
+    reps.push((performance.now() - t0) / n);
+  }
+  return median(reps);
+}
+
+/**
+ * The machine's load, for the results header: other work on the same cores slows every figure, so a reader needs
+ * to know how busy the machine was to judge a comparison with a reference measured on an idle one.
+ */
+export function loadNote(): string {
+  const [one, five] = loadavg();
+  return `load average ${(one ?? NaN).toFixed(2)} (1 min) / ${(five ?? NaN).toFixed(2)} (5 min) on ${cpus().length} cores`;
+}
