@@ -58,7 +58,7 @@ function numericList(raw: unknown): ArrayLike<unknown> | undefined {
   if (typeof raw === 'number') return [raw];
   if (raw instanceof Uint8Array) {
     if (raw.byteLength % 4 !== 0) return undefined;
-    // msgpackr hands out Buffers at odd offsets (ecosystem-notes §4.4), so read through a DataView, never a view cast.
+    // msgpackr hands out Buffers at odd offsets (docs/ecosystem.md §4.4), so read through a DataView, never a view cast.
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const out = new Float64Array(raw.byteLength / 4);
     for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(i * 4, true);

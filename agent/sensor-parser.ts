@@ -10,7 +10,7 @@
  * - CSV lines `ts,v1,v2,…`, several per message, with an optional header line `ts,acc_x,acc_y,…` mapping columns by name.
  * `ts` is epoch milliseconds (fractions allowed) or an ISO 8601 date-time with a `T`.
  *
- * Untrusted input never throws (house-style §3.4): every failure is an `{ ok: false, error }` with code READING_INVALID
+ * Untrusted input never throws (docs/conventions.md §3): every failure is an `{ ok: false, error }` with code READING_INVALID
  * (details.reason says why) or READING_TOO_LARGE, for the caller to count. A message is all or nothing: one bad CSV line
  * drops the whole message, so a partly garbled batch cannot leave holes that look like real gaps.
  * Misconfiguration (unknown channel names, a channel fed by two topics) throws CONFIG_INVALID at construction.

@@ -1,5 +1,5 @@
 /**
- * Module boundaries (house-style §3.2), checked on every .ts file under shared/, hub/, agent/, sim/, lab/, fleet/ and
+ * Module boundaries (docs/conventions.md §1), checked on every .ts file under shared/, hub/, agent/, sim/, lab/, fleet/ and
  * bin/ with the TypeScript compiler (test/helpers/source-scan.ts): import specifiers from its pre-processor
  * (`ts.preProcessFile`), cross-checked against the syntax tree, and process.argv / process.exit found in the tree, so
  * comments, strings and regexes never count.
