@@ -23,7 +23,7 @@ import { agentFlagSchema, agentFlagTable, flagsToConfig } from './cli';
 import { systemClock, type Clock } from '../shared/clock';
 import type { Command } from '../shared/cli/command';
 import { listHubKeys, loadAgentConfig, redactedConfig, type AgentConfig } from './config';
-import { createJsonLogger, silentLogger, type Logger } from '../shared/log';
+import { createLogger, silentLogger, type Logger } from '../shared/log';
 import { ModelStore } from './model-store';
 import { Outbox } from './outbox';
 
@@ -139,7 +139,7 @@ export const agentCommand: AgentCommand = {
     let log: Logger = silentLogger;
     try {
       const config = loadAgentConfig({ file: flags.config, overrides: flagsToConfig(flags, io.env), readText: readUtf8 });
-      log = createJsonLogger(io.stderr, config.logLevel, { site: config.site, agent: config.id });
+      log = createLogger({ stream: io.stderr, level: config.logLevel, json: true }, { site: config.site, agent: config.id });
       log.info('starting agent', { config: redactedConfig(config) });
       running = await startAgent(config, { log });
     } catch (err) {
