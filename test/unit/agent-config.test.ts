@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import { parseCommandArgs } from '../../shared/cli/args';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import { agentFlagSchema, agentFlagTable, flagsToConfig } from '../../agent/cli';
-import { HAR_CHANNELS, loadAgentConfig, mergeLayers, parseAgentConfig } from '../../agent/config';
+import { HAR_CHANNELS, loadAgentConfig, parseAgentConfig } from '../../agent/config';
+import { mergeLayers } from '../../shared/config-loader';
 
 const minimal = { site: 'site-a', id: 'gw-1', broker: { url: 'mqtt://localhost:1883' }, sensors: [{ topic: 'plant/imu' }] };
 
