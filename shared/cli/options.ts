@@ -128,11 +128,6 @@ export const opt = {
     return make(items.pipe(z.array(z.string()).min(1)), 'a comma-separated list of at least one item', { placeholder: 'a,b', ...c });
   },
 
-  /** A value checked by any zod schema over the raw string. */
-  custom<T, const C extends StringCommon & Presence<T> = StringCommon>(schema: z.ZodType<T, string>, expects: string, c: C): Option<Out<T, C>> {
-    return make(schema, expects, c);
-  },
-
   /** A boolean flag: present = true, absent = false. */
   flag(c: Common): Option<boolean> {
     return { ...make<boolean>(z.boolean(), 'a flag without a value', { ...c, default: false }), type: 'boolean' };
