@@ -1,13 +1,14 @@
 /**
- * The agent's configuration: one strict zod schema (docs/conventions.md §4) with every default in it, loaded as
- * schema defaults < JSON file (`--config FILE`) < command-line flags. A value the schema refuses is a setup mistake:
- * `SitekdError(CONFIG_INVALID)`, which `sitekd agent` turns into exit status 78 (EX_CONFIG), so a systemd unit with
- * `RestartPreventExitStatus=78` does not restart-loop on it. The parsed config is deep-frozen.
+ * The agent's configuration: one strict zod schema with every default in it, loaded by the shared loader
+ * (shared/config-loader.ts) as schema defaults < JSON file (`--config FILE`) < command-line flags, and deep-frozen.
+ * A value the schema refuses is a setup mistake: `SitekdError(CONFIG_INVALID)`, which `sitekd agent` turns into exit
+ * status 78 (EX_CONFIG), so a systemd unit with `RestartPreventExitStatus=78` does not restart-loop on it.
  */
 import { z } from 'zod';
 import { UCI_SIGNALS } from '../shared/data/uci-import';
 import { ErrorCode, SitekdError } from '../shared/errors';
-import { BackendNameSchema } from '../shared/ml/backend';
+import { BackendNameSchema } from '../shared/ml/backend-names';
+import { loadConfig, parseConfig, type DeepReadonly } from '../shared/config-loader';
 import { ID_PATTERN, isValidAgentId, isValidSiteId, MAX_TOPIC_LENGTH } from '../shared/protocol/topics';
 import { LOG_LEVELS } from '../shared/log';
 
@@ -53,7 +54,7 @@ export const BrokerConfigSchema = z.strictObject({
   protocol: z.union([z.literal('auto'), z.literal(4), z.literal(5)]).default('auto'),
   /** Default `sitekd-agent-{site}-{id}`. */
   clientId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
-  /** Our cap on outbound packets (MQTT.js does not apply the broker's; docs/ecosystem.md §4.1). 256 KiB. */
+  /** Our cap on outbound packets (MQTT.js does not apply the broker's; ecosystem-notes §4.1). 256 KiB. */
   maxPacketBytes: z.number().int().min(4096).max(268_435_455).default(256 * 1024),
   reconnectPeriodMs: z.number().int().min(100).max(600_000).default(1000),
   keepaliveS: z.number().int().min(5).max(3600).default(30),
@@ -127,63 +128,14 @@ export const AgentConfigSchema = ConfigObject.transform((c) => ({
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
 export type AgentConfig = DeepReadonly<z.output<typeof AgentConfigSchema>>;
 
-type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
-
 /** Validates and freezes a config value; CONFIG_INVALID lists every problem with its path. */
 export function parseAgentConfig(raw: unknown): AgentConfig {
-  const r = AgentConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
-    throw new SitekdError(ErrorCode.CONFIG_INVALID, `invalid agent config: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, {
-      details: { issues },
-    });
-  }
-  return deepFreeze(r.data);
-}
-
-/**
- * Later layers win; plain objects merge key by key (so `--broker URL` keeps the file's `broker.username`), arrays
- * and everything else are replaced whole. `undefined` values in a layer are skipped.
- */
-export function mergeLayers(...layers: readonly unknown[]): unknown {
-  let out: unknown = {};
-  for (const layer of layers) out = mergeTwo(out, layer);
-  return out;
-}
-
-function mergeTwo(a: unknown, b: unknown): unknown {
-  if (b === undefined) return a;
-  if (!isPlainObject(b)) return b;
-  const out: Record<string, unknown> = isPlainObject(a) ? { ...a } : {};
-  for (const [k, v] of Object.entries(b)) if (v !== undefined) out[k] = mergeTwo(out[k], v);
-  // A layer that set nothing in an object it names leaves no empty object behind.
-  return Object.keys(out).length === 0 && !isPlainObject(a) ? a : out;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
-}
-
-/** The JSON of a config file (CONFIG_INVALID when it cannot be read or parsed). */
-export function parseConfigFile(path: string, readText: (p: string) => string): unknown {
-  let text: string;
-  try {
-    text = readText(path);
-  } catch (cause) {
-    throw new SitekdError(ErrorCode.CONFIG_INVALID, `cannot read config file ${path}`, { cause, details: { path } });
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (cause) {
-    throw new SitekdError(ErrorCode.CONFIG_INVALID, `config file ${path} is not valid JSON: ${(cause as Error).message}`, { cause, details: { path } });
-  }
+  return parseConfig(AgentConfigSchema, raw, 'agent configuration');
 }
 
 /** defaults < file < overrides, validated and frozen. */
 export function loadAgentConfig(opts: { file?: string | undefined; overrides: unknown; readText: (p: string) => string }): AgentConfig {
-  const fromFile = opts.file === undefined ? {} : parseConfigFile(opts.file, opts.readText);
-  if (!isPlainObject(fromFile)) throw new SitekdError(ErrorCode.CONFIG_INVALID, `config file ${opts.file} must hold a JSON object`);
-  return parseAgentConfig(mergeLayers(fromFile, opts.overrides));
+  return loadConfig({ schema: AgentConfigSchema, what: 'agent configuration', file: opts.file, after: [opts.overrides], readText: opts.readText });
 }
 
 /** The trusted hub keys: inline PEMs plus the contents of the key files. */
@@ -203,12 +155,4 @@ export function listHubKeys(config: AgentConfig, readText: (p: string) => string
 /** The config with secrets replaced, for the start-up log. */
 export function redactedConfig(config: AgentConfig): unknown {
   return { ...config, broker: { ...config.broker, ...(config.broker.password !== undefined ? { password: '***' } : {}) } };
-}
-
-function deepFreeze<T>(v: T): T {
-  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v as object)) deepFreeze(x);
-  }
-  return v;
 }

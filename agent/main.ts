@@ -12,18 +12,18 @@
 import * as fs from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import * as path from 'node:path';
-import { parseCommandArgs } from '../shared/cli/args';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
 import { selectBackend } from '../shared/ml/backend';
 import { tf } from '../shared/ml/tf';
 import { keyIdOf } from '../shared/protocol/signing';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
 import { Agent, lastWill } from './agent';
-import { agentFlagSchema, agentFlagTable, flagsToConfig } from './cli';
+import { agentSpec, flagsToConfig } from './cli';
 import { systemClock, type Clock } from '../shared/clock';
-import type { Command } from '../shared/cli/command';
+import { defineCommand, type Command } from '../shared/cli/command';
 import { listHubKeys, loadAgentConfig, redactedConfig, type AgentConfig } from './config';
-import { createJsonLogger, silentLogger, type Logger } from '../shared/log';
+import { silentLogger, type Logger } from '../shared/log';
+import { sitekdVersion } from '../shared/version';
 import { ModelStore } from './model-store';
 import { Outbox } from './outbox';
 
@@ -107,7 +107,7 @@ export async function startAgent(config: AgentConfig, opts: StartOptions = {}): 
       log,
       trustedKeys,
       backend: backend.name,
-      agentVersion: packageVersion(),
+      agentVersion: sitekdVersion(),
       tfMemory: () => tf.memory(),
       rssBytes: () => process.memoryUsage.rss(),
       initialModel,
@@ -130,34 +130,30 @@ export async function startAgent(config: AgentConfig, opts: StartOptions = {}): 
   };
 }
 
-export const agentCommand: AgentCommand = {
-  summary: 'run an edge agent: sensor topics → student predictions, sample return, signed model updates',
-  usage: { table: agentFlagTable, schema: agentFlagSchema },
-  async run(argv, io) {
-    const flags = parseCommandArgs('agent', argv, agentFlagTable, agentFlagSchema);
-    let running: RunningAgent;
-    let log: Logger = silentLogger;
-    try {
-      const config = loadAgentConfig({ file: flags.config, overrides: flagsToConfig(flags, io.env), readText: readUtf8 });
-      log = createJsonLogger(io.stderr, config.logLevel, { site: config.site, agent: config.id });
-      log.info('starting agent', { config: redactedConfig(config) });
-      running = await startAgent(config, { log });
-    } catch (err) {
-      if (isSitekdError(err, ErrorCode.CONFIG_INVALID)) {
-        io.stderr.write(`sitekd: ${err.code}: ${err.message}\n`);
-        return EXIT_CONFIG;
-      }
-      throw err;
+export const agentCommand: AgentCommand = defineCommand(agentSpec, async (flags, { io, logger }) => {
+  let running: RunningAgent;
+  let log: Logger = silentLogger;
+  try {
+    const config = loadAgentConfig({ file: flags.config, overrides: flagsToConfig(flags, io.env), readText: readUtf8 });
+    // The level may come from the config file, so this logger is made once the config is known.
+    log = logger({ level: config.logLevel, bindings: { site: config.site, agent: config.id } });
+    log.info('starting agent', { config: redactedConfig(config) });
+    running = await startAgent(config, { log });
+  } catch (err) {
+    if (isSitekdError(err, ErrorCode.CONFIG_INVALID)) {
+      io.stderr.write(`sitekd: ${err.code}: ${err.message}\n`);
+      return EXIT_CONFIG;
     }
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-    });
-    log.info('stopping', { signal });
-    await running.stop();
-    return 0;
-  },
-};
+    throw err;
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  log.info('stopping', { signal });
+  await running.stop();
+  return 0;
+});
 
 /** Ed25519 public keys only; anything else is a configuration mistake found at start, not at the first manifest. */
 function checkHubKeys(pems: readonly string[]): string[] {
@@ -179,19 +175,4 @@ function readModelFile(file: string): Uint8Array {
   } catch (cause) {
     throw new SitekdError(ErrorCode.CONFIG_INVALID, `cannot read the model file ${file}`, { cause, details: { path: file } });
   }
-}
-
-/** sitekd's version, from the package.json above this file (dist/agent/main.js → ../../package.json). */
-function packageVersion(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'sitekd' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not here; look one level up
-    }
-    dir = path.dirname(dir);
-  }
-  return '0.0.0';
 }

@@ -1,11 +1,11 @@
 /**
- * The hub's configuration: one strict zod schema (docs/conventions.md §4), loaded as schema defaults < JSON file
- * (`--config FILE`) < command-line flags. Unknown keys are an error, every number is bounded, and any failure is
- * `CONFIG_INVALID` (the command exits 78, EX_CONFIG, so systemd does not restart it in a loop).
+ * The hub's configuration: one strict zod schema, loaded by the shared loader (shared/config-loader.ts) as schema
+ * defaults < JSON file (`--config FILE`) < command-line flags, and deep-frozen. Unknown keys are an error, every
+ * number is bounded, and any failure is `CONFIG_INVALID` (the command exits 78, EX_CONFIG, so systemd does not
+ * restart it in a loop).
  */
-import * as fs from 'node:fs';
 import { z } from 'zod';
-import { ErrorCode, SitekdError } from '../shared/errors';
+import { loadConfig, parseConfig, type DeepReadonly } from '../shared/config-loader';
 import { ID_PATTERN, isValidSiteId } from '../shared/protocol/topics';
 import { validateSchedule } from './jobs/scheduler';
 
@@ -81,7 +81,7 @@ export const HubConfigSchema = z
     clientId: z.string().regex(ID_PATTERN).default('sitekd-hub'),
     /** Our cap on any packet we send (MQTT 3.1.1 brokers do not announce theirs); chunks are cut to fit it. */
     maxPacketBytes: z.number().int().min(4096).max(268_435_455).default(256 * 1024),
-    /** Preferred model chunk size; lowered to fit `maxPacketBytes` (64 KiB fits every broker in docs/ecosystem.md §3.4). */
+    /** Preferred model chunk size; lowered to fit `maxPacketBytes` (64 KiB fits every broker in ecosystem-notes §3.4). */
     chunkBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
     /** Inbound payloads above this are dropped unread (PAYLOAD_TOO_LARGE). */
     maxPayloadBytes: z.number().int().min(1024).max(268_435_455).default(16 * 1024 * 1024),
@@ -147,50 +147,28 @@ export const HubConfigSchema = z
     }
   });
 
-export type HubConfig = z.output<typeof HubConfigSchema>;
+export type HubConfig = DeepReadonly<z.output<typeof HubConfigSchema>>;
 export type HubConfigInput = z.input<typeof HubConfigSchema>;
 
 /** Parses a complete config object (file and flags already merged). Throws CONFIG_INVALID listing every issue. */
-export function parseHubConfig(value: unknown, where = 'hub configuration'): HubConfig {
-  const r = HubConfigSchema.safeParse(value);
-  if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-  throw new SitekdError(ErrorCode.CONFIG_INVALID, `invalid ${where}: ${issues.join('; ')}`, { details: { issues } });
-}
-
-/** Reads a JSON config file into a plain object (not yet validated). Throws CONFIG_INVALID. */
-export function readConfigFile(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new SitekdError(ErrorCode.CONFIG_INVALID, `cannot read config file ${file}`, { cause, details: { file } });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
-    throw new SitekdError(ErrorCode.CONFIG_INVALID, `config file ${file} is not valid JSON: ${(cause as Error).message}`, { cause, details: { file } });
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new SitekdError(ErrorCode.CONFIG_INVALID, `config file ${file} must hold a JSON object`, { details: { file } });
-  }
-  return json as Record<string, unknown>;
+export function parseHubConfig(value: unknown): HubConfig {
+  return parseConfig(HubConfigSchema, value, 'hub configuration');
 }
 
 /**
  * schema defaults < `base` < file < `env` < flags. `flags` holds only what was given on the command line, `base`
- * deployment defaults (systemd's STATE_DIRECTORY), `env` secrets from the environment (SITEKD_MQTT_PASSWORD, so a
- * password need not sit in the file or in `ps`); all already converted to the schema's types. A key whose value is
- * undefined overrides nothing.
+ * deployment defaults (systemd's STATE_DIRECTORY), `env` what the environment sets (SITEKD_MQTT_PASSWORD, so a
+ * password need not sit in the file or in `ps`; SITEKD_BACKEND); all already converted to the schema's types. A key
+ * whose value is undefined overrides nothing.
  */
 export function loadHubConfig(opts: { file?: string; flags: Record<string, unknown>; base?: Record<string, unknown>; env?: Record<string, unknown> }): HubConfig {
-  const fromFile = opts.file === undefined ? {} : readConfigFile(opts.file);
-  const merged: Record<string, unknown> = {};
-  for (const layer of [opts.base ?? {}, fromFile, opts.env ?? {}, opts.flags]) {
-    for (const [k, v] of Object.entries(layer)) if (v !== undefined) merged[k] = v;
-  }
-  return Object.freeze(parseHubConfig(merged, opts.file === undefined ? 'hub configuration' : `hub configuration (${opts.file} + flags)`));
+  return loadConfig({
+    schema: HubConfigSchema,
+    what: 'hub configuration',
+    file: opts.file,
+    before: [opts.base ?? {}],
+    after: [opts.env ?? {}, opts.flags],
+  });
 }
 
 /** The config for the startup log: secrets replaced. */

@@ -4,27 +4,13 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { intArg, parseCommandArgs, type OptionTable } from '../shared/cli/args';
+import { defineCommand } from '../shared/cli/command';
 import { loadManifest, loadScenarios, resolveDataDir } from '../shared/data/har';
 import { defaultSyntheticSpec, generateSites } from '../shared/data/synthetic';
 import type { Domain } from '../shared/ml/types';
 import { runScenario, type ModelOutcome } from './scenario';
-import { backendOption, chooseBackend, epochReporter, fmt, loadPair, type Command } from '../shared/cli/common';
-
-const table = {
-  data: { type: 'string', description: 'dataset directory; default ../shared/data/HAR when present, else synthetic', placeholder: 'dir' },
-  epochs: { type: 'string', description: 'training epochs', default: '10', placeholder: 'n' },
-  seed: { type: 'string', description: 'random seed', default: '0', placeholder: 'n' },
-  ...backendOption,
-} as const satisfies OptionTable;
-
-const schema = z.object({
-  data: z.string().optional(),
-  epochs: intArg({ min: 1, max: 10_000 }).default(10),
-  seed: intArg({ min: 0 }).default(0),
-  backend: z.string().optional(),
-});
+import { chooseBackend, epochReporter, fmt, loadPair } from '../shared/cli/common';
+import { demoSpec } from './specs';
 
 interface DemoData {
   readonly label: string;
@@ -55,26 +41,21 @@ function row(name: string, m: ModelOutcome): string {
   return `${name.padEnd(24)} ${String(m.params).padStart(8)} ${fmt(m.score.macroF1).padStart(9)} ${fmt(m.score.accuracy).padStart(9)} ${fmt(m.trainSeconds, 1).padStart(8)}`;
 }
 
-export const demoCommand: Command = {
-  summary: 'distill one scenario with every algorithm and print them side by side',
-  usage: { table, schema },
-  async run(argv, io) {
-    const a = parseCommandArgs('demo', argv, table, schema);
-    const backend = await chooseBackend(a.backend, io);
-    const d = findData(a.data);
-    io.stdout.write(`sitekd demo: ${d.label}\nbackend ${backend.name}, ${a.epochs} epochs, seed ${a.seed}\n`);
-    const res = runScenario({
-      source: d.source, target: d.target, seed: a.seed, numClasses: d.numClasses, students: ['source-only', 'kd', 'unikd'],
-      hparams: { epochs: a.epochs }, teacherHparams: { epochs: a.epochs }, onEpoch: epochReporter(io),
-    });
-    const [so, kd, uni] = res.students as [ModelOutcome, ModelOutcome, ModelOutcome];
-    io.stdout.write(
-      `\nTarget test split (${res.teacher.score.n} windows), macro-F1 and accuracy in %:\n` +
-        `${'model'.padEnd(24)} ${'params'.padStart(8)} ${'macro-F1'.padStart(9)} ${'accuracy'.padStart(9)} ${'train s'.padStart(8)}\n` +
-        `${row('teacher (DANN)', res.teacher)}\n${row('student source-only', so)}\n${row('student KD', kd)}\n${row('student UNI-KD', uni)}\n` +
-        `\nThe UNI-KD student has ${fmt(res.teacher.params / uni.params, 1)}× fewer parameters than the teacher.\n` +
-        `Accuracy over 5 scenarios × 3 seeds: npm run bench:accuracy (bench/results/accuracy-har.md).\n`,
-    );
-    return 0;
-  },
-};
+export const demoCommand = defineCommand(demoSpec, async (a, { io, log }) => {
+  const backend = await chooseBackend(a.backend, io, log);
+  const d = findData(a.data);
+  io.stdout.write(`sitekd demo: ${d.label}\nbackend ${backend.name}, ${a.epochs} epochs, seed ${a.seed}\n`);
+  const res = runScenario({
+    source: d.source, target: d.target, seed: a.seed, numClasses: d.numClasses, students: ['source-only', 'kd', 'unikd'],
+    hparams: { epochs: a.epochs }, teacherHparams: { epochs: a.epochs }, onEpoch: epochReporter(io),
+  });
+  const [so, kd, uni] = res.students as [ModelOutcome, ModelOutcome, ModelOutcome];
+  io.stdout.write(
+    `\nTarget test split (${res.teacher.score.n} windows), macro-F1 and accuracy in %:\n` +
+      `${'model'.padEnd(24)} ${'params'.padStart(8)} ${'macro-F1'.padStart(9)} ${'accuracy'.padStart(9)} ${'train s'.padStart(8)}\n` +
+      `${row('teacher (DANN)', res.teacher)}\n${row('student source-only', so)}\n${row('student KD', kd)}\n${row('student UNI-KD', uni)}\n` +
+      `\nThe UNI-KD student has ${fmt(res.teacher.params / uni.params, 1)}× fewer parameters than the teacher.\n` +
+      `Accuracy over 5 scenarios × 3 seeds: npm run bench:accuracy (bench/results/accuracy-har.md).\n`,
+  );
+  return 0;
+});

@@ -7,40 +7,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { z } from 'zod';
-import { intArg, parseCommandArgs, type OptionTable } from '../../shared/cli/args';
+import { defineCommand, type CommandIo } from '../../shared/cli/command';
+import type { Parsed } from '../../shared/cli/options';
 import { ErrorCode, SitekdError, type ErrorCode as Code } from '../../shared/errors';
 import { decode, encode } from '../../shared/protocol/codec';
 import { HubReplySchema, JobEventSchema, type HubCommand, type HubReply, type JobEvent } from '../../shared/protocol/messages';
 import { hubCmdTopic, hubJobsTopic, replyTopic, requireSiteId } from '../../shared/protocol/topics';
 import { MqttTransport } from '../../shared/transport/mqtt-transport';
-import type { Command, CommandIo } from '../../shared/cli/common';
-
-const table = {
-  site: { type: 'string', description: 'the site to redistill', placeholder: 'id' },
-  broker: { type: 'string', description: 'broker the hub uses', default: 'mqtt://127.0.0.1:1883', placeholder: 'url' },
-  username: { type: 'string', description: 'broker user name', placeholder: 'name' },
-  password: { type: 'string', description: 'broker password (better: env SITEKD_MQTT_PASSWORD)', placeholder: 'secret' },
-  ca: { type: 'string', description: 'CA certificate PEM for mqtts://', placeholder: 'file' },
-  cert: { type: 'string', description: 'client certificate PEM', placeholder: 'file' },
-  key: { type: 'string', description: 'client private key PEM', placeholder: 'file' },
-  'client-id': { type: 'string', description: 'MQTT client id (default sitekd-cli-<random>)', placeholder: 'id' },
-  timeout: { type: 'string', description: 'seconds to wait for the reply and the job to finish', default: '900', placeholder: 's' },
-  json: { type: 'boolean', description: 'print one JSON object with the outcome' },
-} as const satisfies OptionTable;
-
-const schema = z.object({
-  site: z.string().min(1),
-  broker: z.string().min(1).default('mqtt://127.0.0.1:1883'),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  ca: z.string().optional(),
-  cert: z.string().optional(),
-  key: z.string().optional(),
-  'client-id': z.string().optional(),
-  timeout: intArg({ min: 1, max: 7 * 86_400 }).default(900),
-  json: z.boolean().default(false),
-});
+import type { Logger } from '../../shared/log';
+import { redistillSpec } from './specs';
 
 const FINAL_STATES: readonly JobEvent['state'][] = ['done', 'failed', 'skipped', 'rejected'];
 
@@ -103,8 +78,7 @@ export async function requestRedistill(
   }
 }
 
-async function run(argv: readonly string[], io: CommandIo): Promise<number> {
-  const a = parseCommandArgs('redistill', argv, table, schema);
+async function run(a: Parsed<typeof redistillSpec.options>, io: CommandIo, log: Logger): Promise<number> {
   const site = requireSiteId(a.site);
   const clientId = a['client-id'] ?? `sitekd-cli-${randomBytes(4).toString('hex')}`;
   const password = a.password ?? io.env['SITEKD_MQTT_PASSWORD'];
@@ -124,10 +98,12 @@ async function run(argv: readonly string[], io: CommandIo): Promise<number> {
     },
     Math.min(timeoutMs, 10_000),
   );
+  log.debug('connected', { broker: a.broker, clientId });
   try {
     const out = await requestRedistill(t, {
       site, clientId, timeoutMs,
       onEvent: (e) => {
+        log.debug('job event', { jobId: e.jobId, state: e.state, progress: e.progress });
         if (a.json) return;
         const pct = e.progress !== undefined ? ` ${Math.round(100 * e.progress)}%` : '';
         io.stderr.write(`${e.jobId} ${e.state}${pct}${e.message !== undefined && e.state === 'running' ? ` ${e.message}` : ''}\n`);
@@ -150,11 +126,7 @@ async function run(argv: readonly string[], io: CommandIo): Promise<number> {
   }
 }
 
-export const redistillCommand: Command = {
-  summary: 'ask the hub (over MQTT) to redistill one site now and print the outcome',
-  usage: { table, schema },
-  run,
-};
+export const redistillCommand = defineCommand(redistillSpec, (a, { io, log }) => run(a, io, log));
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
   let resolve!: (v: T) => void;

@@ -1,48 +1,15 @@
 /**
- * A typed argument parser for `sitekd <command> [options]`: `node:util` `parseArgs` splits the flags (zero-dependency,
- * stable on Node 20, docs/ecosystem.md §5), then a zod schema coerces and validates them (docs/conventions.md §4: zod runs on
- * CLI args). Every user mistake becomes `SitekdError(CLI_USAGE)` whose message says what is wrong and how to get help.
+ * Parses `sitekd <command> [options]` against the command's option declarations (shared/cli/options.ts):
+ * `node:util` parseArgs splits the flags (no dependency, stable on Node 20), then the schema derived from the
+ * declarations coerces and validates them. Every user mistake becomes `SitekdError(CLI_USAGE)` whose message says
+ * what is wrong and how to get help.
  */
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ErrorCode, SitekdError } from '../errors';
+import { optionsSchema, parseArgsTable, type Options, type Parsed } from './options';
 
 const PROGRAM = 'sitekd';
-
-interface OptionBase {
-  readonly description: string;
-  /** One-letter alias, e.g. `s` for `-s`. */
-  readonly short?: string;
-}
-export interface StringOption extends OptionBase {
-  readonly type: 'string';
-  readonly default?: string;
-  /** Shown in usage: `--data <dir>`; defaults to `value`. */
-  readonly placeholder?: string;
-}
-export interface BooleanOption extends OptionBase {
-  readonly type: 'boolean';
-  readonly default?: boolean;
-}
-export type OptionSpec = StringOption | BooleanOption;
-export type OptionTable = Readonly<Record<string, OptionSpec>>;
-
-/** What `parseArgs` hands to the schema: strings for string options, booleans for flags, absent if not given. */
-export type RawArgs<T extends OptionTable> = {
-  [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string;
-};
-
-type RawValue<O extends OptionSpec> = O['type'] extends 'boolean' ? boolean : string;
-// A key fits when the raw value could pass the schema: either it is a subtype of the schema's input (z.string(),
-// z.coerce.* whose input is unknown) or the input narrows it (z.enum over strings). boolean vs string does not fit.
-type KeyFits<R, I> = [R] extends [I] ? true : [I] extends [R] ? true : false;
-type FitsByKey<T extends OptionTable, I> = {
-  [K in keyof I]-?: K extends keyof T ? KeyFits<RawValue<T[K]>, NonNullable<I[K]>> : false;
-}[keyof I];
-// `unknown` (no constraint) when every schema key fits its option; otherwise an impossible brand, which turns a
-// mismatch into a compile error at the call site. Requiredness is checked at run time, not here.
-type FitsTable<T extends OptionTable, S extends z.ZodType> =
-  FitsByKey<T, z.input<S>> extends true ? unknown : { readonly tableMismatch: never };
 
 /** The first argument if it is not a flag: `['distill', '--seed', '0']` → `{ command: 'distill', rest: [...] }`. */
 export function splitSubcommand(argv: readonly string[]): { command: string | undefined; rest: string[] } {
@@ -60,27 +27,18 @@ export function wantsHelp(argv: readonly string[]): boolean {
   return false;
 }
 
-/**
- * Parses `argv` (the arguments after the subcommand) against `table`, then validates with `schema`.
- * The schema's input must accept the table's raw values, so a table/schema type mismatch (a flag parsed as a string,
- * a schema key with no option) fails to compile.
- */
-export function parseCommandArgs<T extends OptionTable, S extends z.ZodType>(
-  command: string,
-  argv: readonly string[],
-  table: T,
-  schema: S & FitsTable<T, S>,
-): z.output<S> {
+/** Parses `argv` (the arguments after the subcommand) against `options` and validates every value. */
+export function parseCommandArgs<O extends Options>(command: string, argv: readonly string[], options: O): Parsed<O> {
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: [...argv], options: toParseArgsOptions(table), strict: true, allowPositionals: false })
+    values = parseArgs({ args: joinNegativeNumbers(argv, options), options: parseArgsTable(options), strict: true, allowPositionals: false })
       .values as Record<string, string | boolean | undefined>;
   } catch (err) {
-    throw usageError(command, describeParseError(err, table), { cause: err });
+    throw usageError(command, describeParseError(err, options), { cause: err });
   }
-  const r = schema.safeParse(values);
+  const r = optionsSchema(options).safeParse(values);
   if (!r.success) {
-    const problems = r.error.issues.map((issue) => describeIssue(issue, values, table));
+    const problems = [...new Set(r.error.issues.map((issue) => describeIssue(issue, values, options)))];
     throw usageError(command, problems.join('; '), {
       details: { issues: r.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
     });
@@ -88,64 +46,28 @@ export function parseCommandArgs<T extends OptionTable, S extends z.ZodType>(
   return r.data;
 }
 
-/** `--help` text: usage line, then one aligned line per option. Pass the schema to mark required options. */
-export function formatUsage(command: string, table: OptionTable, opts: { summary?: string; schema?: z.ZodType } = {}): string {
-  const shape = opts.schema instanceof z.ZodObject ? (opts.schema.shape as Record<string, z.ZodType>) : undefined;
-  const rows: Array<[string, string]> = Object.entries(table).map(([name, spec]) => {
-    const flag = `${spec.short === undefined ? '    ' : `-${spec.short}, `}--${name}`;
-    const left = spec.type === 'string' ? `${flag} <${spec.placeholder ?? 'value'}>` : flag;
-    const notes: string[] = [];
-    if (spec.default !== undefined && spec.type === 'string') notes.push(`default: ${spec.default}`);
-    if (spec.default === true) notes.push('default: on');
-    if (shape?.[name]?.safeParse(undefined).success === false && spec.default === undefined) notes.push('required');
-    return [left, notes.length > 0 ? `${spec.description} (${notes.join(', ')})` : spec.description];
-  });
-  rows.push(['-h, --help', 'show this help']);
-  const width = Math.max(...rows.map(([l]) => l.length));
-  const lines = [`Usage: ${PROGRAM} ${command} [options]`];
-  if (opts.summary !== undefined) lines.push('', opts.summary);
-  lines.push('', 'Options:', ...rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`));
-  return `${lines.join('\n')}\n`;
-}
-
-/** A zod schema for an integer given as a string; stricter than `z.coerce.number()`, which turns `''` into 0. */
-export function intArg(bounds: { min?: number; max?: number } = {}): z.ZodType<number, string> {
-  let n = z.number().int();
-  if (bounds.min !== undefined) n = n.min(bounds.min);
-  if (bounds.max !== undefined) n = n.max(bounds.max);
-  return z.string().trim().regex(/^[+-]?\d+$/, { error: 'expected an integer' }).transform(Number).pipe(n);
-}
-
-/** A zod schema for a finite decimal number given as a string (`0.5`, `1e-3`). */
-export function numberArg(bounds: { min?: number; max?: number } = {}): z.ZodType<number, string> {
-  let n = z.number();
-  if (bounds.min !== undefined) n = n.min(bounds.min);
-  if (bounds.max !== undefined) n = n.max(bounds.max);
-  return z
-    .string()
-    .trim()
-    .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, { error: 'expected a number' })
-    .transform(Number)
-    .pipe(n);
-}
-
-type ParseArgsOptions = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-
-function toParseArgsOptions(table: OptionTable): ParseArgsOptions {
-  const out: NonNullable<ParseArgsOptions> = {};
-  for (const [name, spec] of Object.entries(table)) {
-    // Copy only what parseArgs knows; `description`/`placeholder` are ours, and absent keys must stay absent.
-    const o: NonNullable<ParseArgsOptions>[string] = { type: spec.type };
-    if (spec.short !== undefined) o.short = spec.short;
-    if (spec.default !== undefined) o.default = spec.default;
-    out[name] = o;
+/**
+ * `--epochs -3` → `--epochs=-3`. parseArgs refuses a value that starts with '-' as ambiguous; for a negative number
+ * that is never what was meant, and the option's own check then says what is wrong with it.
+ */
+function joinNegativeNumbers(argv: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (arg === '--') return [...out, ...argv.slice(i)];
+    const name = arg.startsWith('--') ? arg.slice(2) : Object.keys(options).find((k) => arg === `-${options[k]?.short}`);
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(arg);
   }
   return out;
 }
 
 // parseArgs' own messages mention internals ("place it at the end of the command after '--'"); rephrase the
 // common cases by its stable error codes and keep its message for the rest.
-function describeParseError(err: unknown, table: OptionTable): string {
+function describeParseError(err: unknown, table: Options): string {
   const code = (err as { code?: unknown } | null)?.code;
   const message = err instanceof Error ? err.message : String(err);
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
@@ -169,12 +91,13 @@ function describeParseError(err: unknown, table: OptionTable): string {
   return message;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>, table: OptionTable): string {
+function describeIssue(issue: z.core.$ZodIssue, values: Record<string, unknown>, options: Options): string {
   const key = issue.path[0];
-  if (typeof key !== 'string' || !(key in table)) return issue.message;
-  const raw = values[key];
-  if (raw === undefined) return `missing required option --${key}`;
-  return `invalid value for --${key} (${JSON.stringify(raw)}): ${issue.message}`;
+  const spec = typeof key === 'string' ? options[key] : undefined;
+  if (spec === undefined) return issue.message;
+  const raw = values[key as string];
+  if (raw === undefined) return `missing required option --${String(key)}`;
+  return `--${String(key)} must be ${spec.expects} (got ${JSON.stringify(raw)})`;
 }
 
 function usageError(command: string, problem: string, opts: { cause?: unknown; details?: Record<string, unknown> }): SitekdError {

@@ -1,35 +1,22 @@
 /** Pieces the ML subcommands share: backend choice, data loading, output. */
-import { z } from 'zod';
 import { ErrorCode, SitekdError } from '../errors';
 import { loadDomain, loadManifest, resolveDataDir } from '../data/har';
-import { BackendNameSchema, selectBackend, type BackendChoice } from '../ml/backend';
+import { BackendNameSchema, selectBackend, type BackendChoice, type BackendPreference } from '../ml/backend';
 import type { Domain } from '../ml/types';
+import { silentLogger, type Logger } from '../log';
 import { ProgressReporter } from './progress';
-import type { OptionTable } from './args';
 
 export type { Command, CommandIo } from './command';
 import type { CommandIo } from './command';
 
-export const backendOption = {
-  backend: { type: 'string', description: 'tfjs backend: auto, tensorflow, wasm or cpu (env SITEKD_BACKEND)', placeholder: 'name' },
-} as const satisfies OptionTable;
-
-export const backendArg = BackendNameSchema.optional();
-
-/** The source → target pair every scenario command names. */
-export const pairOptions = {
-  data: { type: 'string', description: 'dataset directory (manifest.json) or a root containing HAR/', placeholder: 'dir' },
-  source: { type: 'string', description: 'labelled source domain id', placeholder: 'id' },
-  target: { type: 'string', description: 'unlabelled target domain id (the site)', placeholder: 'id' },
-} as const satisfies OptionTable;
-
-export const pairArgs = { data: z.string().min(1), source: z.string().min(1), target: z.string().min(1) };
-
-export async function chooseBackend(flag: string | undefined, io: CommandIo): Promise<BackendChoice> {
+/** `--backend`, else SITEKD_BACKEND, else auto; the choice (and why better ones were skipped) is logged at debug. */
+export async function chooseBackend(flag: BackendPreference | undefined, io: CommandIo, log: Logger = silentLogger): Promise<BackendChoice> {
   const raw = flag ?? io.env.SITEKD_BACKEND ?? 'auto';
   const pref = BackendNameSchema.safeParse(raw);
-  if (!pref.success) throw new SitekdError(ErrorCode.CLI_USAGE, `unknown backend '${raw}' (use auto, tensorflow, wasm or cpu)`);
-  return selectBackend(pref.data);
+  if (!pref.success) throw new SitekdError(ErrorCode.CLI_USAGE, `unknown backend '${raw}' in SITEKD_BACKEND (use auto, tensorflow, wasm or cpu)`);
+  const choice = await selectBackend(pref.data);
+  log.debug('backend selected', { backend: choice.name, asked: pref.data, skipped: choice.skipped });
+  return choice;
 }
 
 export interface LoadedPair {
@@ -67,8 +54,6 @@ export function epochReporter(io: CommandIo): (what: string, epoch: number, epoc
     }
   };
 }
-
-export const seedArg = z.string().regex(/^\d+$/).transform(Number).default(0);
 
 export function fmt(x: number, digits = 2): string {
   return x.toFixed(digits);

@@ -3,13 +3,11 @@
  * tfjs-node cannot install on machines without access to its binary download, so it is an optionalDependency and
  * is only ever loaded here, lazily (docs/backends.md §3).
  */
-import { z } from 'zod';
 import { ErrorCode, SitekdError } from '../errors';
+import type { BackendName, BackendPreference } from './backend-names';
 import { tf } from './tf';
 
-export const BackendNameSchema = z.enum(['auto', 'tensorflow', 'wasm', 'cpu']);
-export type BackendPreference = z.infer<typeof BackendNameSchema>;
-export type BackendName = Exclude<BackendPreference, 'auto'>;
+export { BackendNameSchema, type BackendName, type BackendPreference } from './backend-names';
 
 export interface BackendChoice {
   readonly name: BackendName;

@@ -40,9 +40,12 @@ test('distill --json prints one JSON object with the documented fields and write
   assert.equal(j.backend, 'wasm');
   assert.equal(j.seed, 3);
   assert.ok((j.teacherParams as number) >= 14 * (j.studentParams as number), 'student must be ≥ 14× smaller');
-  const e = sitekd('eval', '--model', out, '--data', join(dir, 'data'), '--domain', 'site-1', '--json');
+  const e = sitekd('eval', '--model', out, '--data', join(dir, 'data'), '--domain', 'site-1', '--json', '--log-level', 'debug');
   assert.equal(e.code, 0, e.stderr);
   const ej = JSON.parse(e.stdout) as Record<string, number>;
+  // Logs go to stderr, as JSON lines off a terminal; stdout keeps only the result.
+  const logs = e.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(logs.some((l) => l['level'] === 'debug' && l['msg'] === 'backend selected' && l['backend'] === 'wasm'), e.stderr);
   // The stored weights (BN running statistics included) reproduce the score measured right after training.
   assert.equal(Math.round((ej.macroF1 as number) * 100) / 100, j.macroF1);
 });
@@ -64,6 +67,10 @@ test('an unknown domain and bad flags give coded errors', () => {
   assert.match(u.stderr, /SITEKD_ERR_CLI_USAGE/);
   const b = sitekd('eval', '--model', 'x', '--data', 'y', '--domain', 'z', '--backend', 'gpu');
   assert.equal(b.code, 64);
+  assert.match(b.stderr, /--backend must be one of auto, tensorflow, wasm, cpu \(got "gpu"\)/);
+  const n = sitekd('distill', '--data', join(dir, 'data'), '--source', 'site-0', '--target', 'site-1', '--epochs', '-3');
+  assert.equal(n.code, 64);
+  assert.match(n.stderr, /SITEKD_ERR_CLI_USAGE: --epochs must be a positive integer/);
 });
 
 test('a truncated data file is reported, not crashed on', () => {

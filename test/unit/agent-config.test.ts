@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseCommandArgs } from '../../shared/cli/args';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
-import { agentFlagSchema, agentFlagTable, flagsToConfig } from '../../agent/cli';
-import { HAR_CHANNELS, loadAgentConfig, mergeLayers, parseAgentConfig } from '../../agent/config';
+import { agentSpec, flagsToConfig } from '../../agent/cli';
+import { HAR_CHANNELS, loadAgentConfig, parseAgentConfig } from '../../agent/config';
+import { mergeLayers } from '../../shared/config-loader';
 
 const minimal = { site: 'site-a', id: 'gw-1', broker: { url: 'mqtt://localhost:1883' }, sensors: [{ topic: 'plant/imu' }] };
 
@@ -74,8 +75,7 @@ test('command-line flags become a config layer', () => {
   const flags = parseCommandArgs(
     'agent',
     ['--site', 'site-b', '--id', 'gw-2', '--broker', 'mqtts://b:8883', '--sensor-topic', 'imu/1, imu/2', '--sensor-format', 'csv', '--protocol', '4', '--hub-key', 'k1.pem,k2.pem', '--window-length', '64', '--payload-format', 'json', '--insecure'],
-    agentFlagTable,
-    agentFlagSchema,
+    agentSpec.options,
   );
   const layer = flagsToConfig(flags, { SITEKD_MQTT_PASSWORD: 'pw' });
   const c = parseAgentConfig(mergeLayers(layer));
@@ -87,7 +87,19 @@ test('command-line flags become a config layer', () => {
   assert.deepEqual(c.hubPublicKeyFile, ['k1.pem', 'k2.pem']);
   assert.equal(c.windowLength, 64);
   assert.equal(c.payloadFormat, 'json');
-  assert.throws(() => parseCommandArgs('agent', ['--window-length', 'x'], agentFlagTable, agentFlagSchema), (e: unknown) => isSitekdError(e, ErrorCode.CLI_USAGE));
+  assert.throws(() => parseCommandArgs('agent', ['--window-length', 'x'], agentSpec.options), (e: unknown) => isSitekdError(e, ErrorCode.CLI_USAGE));
+  assert.throws(() => parseCommandArgs('agent', ['--protocol', '3'], agentSpec.options), (e: unknown) => isSitekdError(e, ErrorCode.CLI_USAGE));
+});
+
+test('the log level: --log-level, else --verbose, else the file, else info', () => {
+  const level = (argv: string[], file: Record<string, unknown> = {}): string => {
+    const flags = parseCommandArgs('agent', argv, agentSpec.options);
+    return loadAgentConfig({ file: 'a.json', overrides: flagsToConfig(flags, {}), readText: () => JSON.stringify({ ...minimal, ...file }) }).logLevel;
+  };
+  assert.equal(level([]), 'info');
+  assert.equal(level([], { logLevel: 'warn' }), 'warn');
+  assert.equal(level(['--verbose'], { logLevel: 'warn' }), 'debug');
+  assert.equal(level(['--log-level', 'error', '--verbose'], { logLevel: 'warn' }), 'error');
 });
 
 test('deploy/config/agent.example.json is a valid config', () => {

@@ -1,42 +1,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { z } from 'zod';
 import { ErrorCode, SitekdError } from '../../shared/errors';
-import {
-  formatUsage,
-  intArg,
-  numberArg,
-  parseCommandArgs,
-  splitSubcommand,
-  wantsHelp,
-  type OptionTable,
-} from '../../shared/cli/args';
+import { parseCommandArgs, splitSubcommand, wantsHelp } from '../../shared/cli/args';
+import { opt, optionsSchema, parseArgsTable } from '../../shared/cli/options';
+import { formatUsage } from '../../shared/cli/usage';
 
-const distillTable = {
-  data: { type: 'string', description: 'dataset directory', placeholder: 'dir' },
-  source: { type: 'string', description: 'source domain id' },
-  target: { type: 'string', description: 'target domain id' },
-  epochs: { type: 'string', default: '10', description: 'training epochs' },
-  lr: { type: 'string', default: '0.001', description: 'learning rate' },
-  seed: { type: 'string', short: 's', default: '0', description: 'random seed' },
-  backend: { type: 'string', default: 'cpu', description: 'tfjs backend' },
-  json: { type: 'boolean', default: false, description: 'print JSON' },
-} as const satisfies OptionTable;
+const options = {
+  data: opt.string({ description: 'dataset directory', placeholder: 'dir', required: true }),
+  source: opt.string({ description: 'source domain id', required: true }),
+  target: opt.string({ description: 'target domain id', required: true }),
+  epochs: opt.int({ description: 'training epochs', min: 1, max: 1000, default: 10 }),
+  lr: opt.number({ description: 'learning rate', min: 0, default: 0.001 }),
+  seed: opt.int({ description: 'random seed', short: 's', min: 0, default: 0 }),
+  backend: opt.choice(['cpu', 'wasm', 'tensorflow'], { description: 'tfjs backend', placeholder: 'name', default: 'cpu' }),
+  teacher: opt.string({ description: 'teacher artifact', placeholder: 'file', defaultLabel: 'trained first' }),
+  sites: opt.list({ description: 'site ids' }),
+  prefix: opt.string({ description: 'site id prefix', allowEmpty: true, default: 'site-' }),
+  json: opt.flag({ description: 'print JSON' }),
+};
 
-const DistillArgsSchema = z.strictObject({
-  data: z.string().min(1),
-  source: z.string(),
-  target: z.string(),
-  epochs: intArg({ min: 1, max: 1000 }),
-  lr: numberArg({ min: 0 }),
-  seed: z.coerce.number().int(),
-  backend: z.enum(['cpu', 'wasm', 'tensorflow']),
-  json: z.boolean(),
-});
+const base = ['--data', 'D', '--source', '1', '--target', '2'];
 
 function usageError(argv: string[]): SitekdError {
   try {
-    parseCommandArgs('distill', argv, distillTable, DistillArgsSchema);
+    parseCommandArgs('distill', argv, options);
   } catch (err) {
     assert.ok(err instanceof SitekdError);
     assert.equal(err.code, ErrorCode.CLI_USAGE);
@@ -46,20 +33,20 @@ function usageError(argv: string[]): SitekdError {
 }
 
 test('parses, coerces and applies defaults', () => {
-  const args = parseCommandArgs(
-    'distill',
-    ['--data', 'DIR', '--source', '2', '--target', '11', '--epochs', '10', '-s', '3', '--json'],
-    distillTable,
-    DistillArgsSchema,
-  );
+  const args = parseCommandArgs('distill', ['--data', 'DIR', '--source', '2', '--target', '11', '--epochs', '10', '-s', '3', '--json', '--sites', 'a, b,,c'], options);
   assert.deepEqual(args, {
-    data: 'DIR', source: '2', target: '11', epochs: 10, lr: 0.001, seed: 3, backend: 'cpu', json: true,
+    data: 'DIR', source: '2', target: '11', epochs: 10, lr: 0.001, seed: 3, backend: 'cpu', sites: ['a', 'b', 'c'],
+    prefix: 'site-', json: true,
   });
   const epochs: number = args.epochs; // typed, not string
-  assert.equal(epochs, 10);
-  const withEq = parseCommandArgs('distill', ['--data=D', '--source=1', '--target=2', '--lr=1e-3', '--backend=wasm'], distillTable, DistillArgsSchema);
+  const backend: 'cpu' | 'wasm' | 'tensorflow' = args.backend;
+  // @ts-expect-error an option without default or `required` may be absent
+  const teacher: string = args.teacher;
+  assert.deepEqual([epochs, backend, teacher], [10, 'cpu', undefined]);
+  const withEq = parseCommandArgs('distill', ['--data=D', '--source=1', '--target=2', '--lr=1e-3', '--backend=wasm', '--prefix='], options);
   assert.equal(withEq.lr, 0.001);
   assert.equal(withEq.backend, 'wasm');
+  assert.equal(withEq.prefix, '');
   assert.equal(withEq.json, false);
 });
 
@@ -72,26 +59,37 @@ test('an unknown flag is CLI_USAGE with a suggestion and a help hint', () => {
 });
 
 test('a missing required option is named', () => {
-  const err = usageError(['--source', '2', '--target', '11']);
-  assert.match(err.message, /missing required option --data/);
+  assert.match(usageError(['--source', '2', '--target', '11']).message, /missing required option --data/);
 });
 
-test('invalid values are CLI_USAGE naming the option and the value', () => {
-  assert.match(usageError(['--data', 'D', '--source', '1', '--target', '2', '--epochs', 'ten']).message, /--epochs \("ten"\)/);
-  assert.match(usageError(['--data', 'D', '--source', '1', '--target', '2', '--epochs', '']).message, /--epochs/);
-  assert.match(usageError(['--data', 'D', '--source', '1', '--target', '2', '--epochs', '0']).message, /--epochs/);
-  assert.match(usageError(['--data', 'D', '--source', '1', '--target', '2', '--epochs', '2.5']).message, /--epochs/);
-  assert.match(usageError(['--data', 'D', '--source', '1', '--target', '2', '--lr', 'abc']).message, /--lr/);
-  assert.match(usageError(['--data', 'D', '--source', '1', '--target', '2', '--backend', 'gpu']).message, /--backend/);
-  assert.match(usageError(['--data', 'D', '--source', '1', '--target', '2', '--seed', 'x']).message, /--seed/);
+test('invalid values say what the option accepts and what it got', () => {
+  const msg = (...extra: string[]): string => usageError([...base, ...extra]).message;
+  assert.match(msg('--epochs', '-3'), /^--epochs must be a positive integer ≤ 1000 \(got "-3"\)/);
+  assert.match(msg('--epochs', 'ten'), /--epochs must be a positive integer ≤ 1000 \(got "ten"\)/);
+  assert.match(msg('--epochs', ''), /--epochs must be/);
+  assert.match(msg('--epochs', '0'), /--epochs must be/);
+  assert.match(msg('--epochs', '2.5'), /--epochs must be/);
+  assert.match(msg('--epochs', '1001'), /--epochs must be/);
+  assert.match(msg('-s', '-1'), /--seed must be a non-negative integer \(got "-1"\)/);
+  assert.match(msg('--lr', 'abc'), /--lr must be a non-negative number/);
+  assert.match(msg('--lr', '-.5'), /--lr must be a non-negative number \(got "-.5"\)/);
+  assert.match(msg('--backend', 'gpu'), /--backend must be one of cpu, wasm, tensorflow \(got "gpu"\)/);
+  assert.match(msg('--sites', ' , '), /--sites must be a comma-separated list/);
+  assert.match(msg('--teacher', ''), /--teacher must be a non-empty string/);
+  // Several problems are all reported, once each.
+  const both = msg('--epochs', 'x', '--backend', 'gpu');
+  assert.match(both, /--epochs.*; --backend/);
 });
 
 test('parseArgs-level mistakes are rephrased', () => {
   assert.match(usageError(['--data']).message, /option --data needs a value/);
   assert.match(usageError(['-s']).message, /option --seed needs a value/);
   assert.match(usageError(['--data', '--json']).message, /option --data needs a value/);
+  assert.match(usageError([...base, '--teacher', '-x']).message, /option --teacher needs a value/);
   assert.match(usageError(['--json=yes']).message, /--json is a flag/);
   assert.match(usageError(['stray']).message, /unexpected argument 'stray'/);
+  // A negative number after a flag is that flag's value, not an option.
+  assert.equal(parseCommandArgs('x', ['--n', '-2'], { n: opt.int({ description: 'n' }) }).n, -2);
 });
 
 test('splitSubcommand and wantsHelp', () => {
@@ -104,28 +102,25 @@ test('splitSubcommand and wantsHelp', () => {
   assert.equal(wantsHelp(['--', '--help']), false);
 });
 
-test('formatUsage lists every option with placeholders, defaults and required marks', () => {
-  const text = formatUsage('distill', distillTable, { summary: 'Distil a student.', schema: DistillArgsSchema });
+test('the parseArgs table and the schema come from the same declarations', () => {
+  assert.deepEqual(parseArgsTable(options)['seed'], { type: 'string', short: 's' });
+  assert.deepEqual(parseArgsTable(options)['json'], { type: 'boolean' });
+  assert.deepEqual(Object.keys(parseArgsTable(options)), Object.keys(options));
+  const schema = optionsSchema(options);
+  assert.equal(schema.safeParse({ data: 'D', source: '1', target: '2' }).success, true);
+  assert.equal(schema.safeParse({ source: '1', target: '2' }).success, false);
+});
+
+test('formatUsage lists every option with placeholders, defaults, choices and required marks', () => {
+  const text = formatUsage('distill', { summary: 'Distil a student.', options });
   assert.match(text, /^Usage: sitekd distill \[options\]\n/);
   assert.match(text, /Distil a student\./);
   assert.match(text, /--data <dir> +dataset directory \(required\)/);
-  assert.match(text, /--epochs <value> +training epochs \(default: 10\)/);
-  assert.match(text, /-s, --seed <value>/);
+  assert.match(text, /--epochs <n> +training epochs \(default: 10\)/);
+  assert.match(text, /-s, --seed <n>/);
+  assert.match(text, /--backend <name> +tfjs backend \(one of: cpu, wasm, tensorflow; default: cpu\)/);
+  assert.match(text, /--teacher <file> +teacher artifact \(default: trained first\)/);
   assert.match(text, /--json +print JSON\n/);
   assert.match(text, /-h, --help +show this help/);
-  for (const name of Object.keys(distillTable)) assert.match(text, new RegExp(`--${name}\\b`));
-  // Without a schema nothing is marked required.
-  assert.doesNotMatch(formatUsage('distill', distillTable), /required/);
-});
-
-test('a schema whose input does not fit the table fails to compile', () => {
-  const table = { json: { type: 'boolean', description: 'x' } } as const satisfies OptionTable;
-  // @ts-expect-error json is a boolean flag, the schema expects a string
-  assert.throws(() => parseCommandArgs('x', [], table, z.object({ json: z.string() })), SitekdError);
-  // @ts-expect-error the schema has a key with no option
-  assert.throws(() => parseCommandArgs('x', [], table, z.object({ json: z.boolean(), other: z.string() })), SitekdError);
-  const strTable = { n: { type: 'string', description: 'x' } } as const satisfies OptionTable;
-  // @ts-expect-error z.number() never accepts the raw string; use intArg/numberArg/z.coerce
-  assert.throws(() => parseCommandArgs('x', ['--n', '1'], strTable, z.object({ n: z.number() })), SitekdError);
-  assert.deepEqual(parseCommandArgs('x', ['--n', '1'], strTable, z.object({ n: z.coerce.number().optional() })), { n: 1 });
+  for (const name of Object.keys(options)) assert.match(text, new RegExp(`--${name}\\b`));
 });

@@ -4,9 +4,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, test } from 'node:test';
+import { parseCommandArgs } from '../../shared/cli/args';
 import { isSitekdError } from '../../shared/errors';
+import { hubSpec } from '../../hub/cli/specs';
 import { loadHubConfig, parseHubConfig, redactedConfig, sourceIds } from '../../hub/config';
 import { EXIT_CONFIG, flagsToConfig, hubCommand, parseLabelledSites } from '../../hub/main';
+
+const hubFlags = (...argv: string[]): Record<string, unknown> => flagsToConfig(parseCommandArgs('hub', argv, hubSpec.options));
 
 const dirs: string[] = [];
 after(() => {
@@ -37,7 +41,13 @@ test('flags override the file, which overrides the defaults; undefined flags do 
   assert.equal(c.epochs, 7);
   assert.equal(c.mqttPort, 1999);
   assert.deepEqual(c.sites, ['a']);
-  assert.ok(Object.isFrozen(c));
+  assert.deepEqual(loadHubConfig({ file, flags: hubFlags('--epochs', '5') }).epochs, 5);
+});
+
+test('the loaded config is frozen all the way down', () => {
+  const c = loadHubConfig({ flags: hubFlags('--data', '/d', '--source', '2', '--sites', 'a,b', '--labelled-sites', 'a=1') });
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.sites) && Object.isFrozen(c.labelledSites) && Object.isFrozen(c.labelledSites['a']));
+  assert.throws(() => (c.sites as string[]).push('c'), TypeError);
 });
 
 test('unknown keys, bad values, bad schedules and unreadable files are CONFIG_INVALID', () => {
@@ -57,11 +67,17 @@ test('unknown keys, bad values, bad schedules and unreadable files are CONFIG_IN
   assert.throws(() => loadHubConfig({ file: '/nonexistent/hub.json', flags: {} }), (e) => isSitekdError(e, 'SITEKD_ERR_CONFIG_INVALID'));
 });
 
-test('flags map to config keys: sites split, schedule off', () => {
-  const f = flagsToConfig({ sites: 'a, b,,c', schedule: 'off', 'mqtt-port': 0 });
+test('flags map to config keys: sites split, schedule off; bad flag values are usage errors', () => {
+  const f = hubFlags('--sites', 'a, b,,c', '--schedule', 'off', '--mqtt-port', '0', '--backend', 'cpu', '--gate-reference', 'teacher');
   assert.deepEqual(f['sites'], ['a', 'b', 'c']);
   assert.equal(f['schedule'], null);
   assert.equal(f['mqttPort'], 0);
+  assert.equal(f['backend'], 'cpu');
+  assert.equal(f['gateReference'], 'teacher');
+  assert.equal(hubFlags()['epochs'], undefined, 'an absent flag leaves the file or the default alone');
+  for (const bad of [['--epochs', '-3'], ['--mqtt-port', '70000'], ['--backend', 'gpu'], ['--broker', 'localhost:1883'], ['--log-level', 'loud']]) {
+    assert.throws(() => hubFlags(...bad), (e) => isSitekdError(e, 'SITEKD_ERR_CLI_USAGE'), bad.join(' '));
+  }
   const c = parseHubConfig({ data: '/d', source: '2', password: 'x' });
   assert.equal(redactedConfig(c)['password'], '***');
 });
@@ -115,4 +131,14 @@ test('sitekd hub exits 78 on a bad configuration', async () => {
   assert.match(text, /SITEKD_ERR_CONFIG_INVALID/);
   const missing = await hubCommand.run(['--data', '/nonexistent', '--source', '2', '--schedule', 'off'], { stdout: new PassThrough(), stderr: new PassThrough(), env: {} });
   assert.equal(missing, EXIT_CONFIG, 'a data directory that does not exist is a configuration error too');
+  const env = await hubCommand.run(['--data', '/d', '--source', '2'], { stdout: new PassThrough(), stderr: err, env: { SITEKD_BACKEND: 'gpu' } });
+  assert.equal(env, EXIT_CONFIG, 'SITEKD_BACKEND is a config layer');
+  assert.match(text, /backend/);
+});
+
+test('layers: SITEKD_BACKEND over the file, --backend over both', () => {
+  const file = tmpFile(JSON.stringify({ data: '/d', source: '2', backend: 'cpu' }));
+  assert.equal(loadHubConfig({ file, flags: {} }).backend, 'cpu');
+  assert.equal(loadHubConfig({ file, flags: {}, env: { backend: 'auto' } }).backend, 'auto');
+  assert.equal(loadHubConfig({ file, flags: hubFlags('--backend', 'wasm'), env: { backend: 'auto' } }).backend, 'wasm');
 });

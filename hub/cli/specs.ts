@@ -1,0 +1,60 @@
+/**
+ * What `sitekd hub` and `sitekd redistill` accept. Light on purpose (no tfjs, no MQTT client): `sitekd --help` and
+ * `sitekd <command> --help` read only this. The hub's flags override its config file (hub/config.ts), so their
+ * defaults are the config's and appear in --help as labels only.
+ */
+import type { CommandSpec } from '../../shared/cli/command';
+import {
+  backendOptions, BROKER_URL, loggingOptions, mqttLoginOptions, mqttTlsOptions, optionalDataOptions,
+} from '../../shared/cli/option-groups';
+import { opt } from '../../shared/cli/options';
+
+const epochs = { min: 1, max: 10_000, defaultLabel: '10' } as const;
+
+export const hubSpec = {
+  name: 'hub',
+  summary: 'run the hub: MQTT broker, sample store, teacher, scheduled per-site redistillation, signed model rollout',
+  options: {
+    config: opt.string({ description: 'JSON config file (keys in hub/config.ts); flags override it', placeholder: 'file' }),
+    ...optionalDataOptions,
+    source: opt.string({ description: 'labelled source domain id, or several comma-separated (2,7,12,9,6): their train splits are pooled', placeholder: 'ids' }),
+    teacher: opt.string({ description: 'teacher artifact from sitekd train-teacher', placeholder: 'file', defaultLabel: 'trained at first start' }),
+    'state-dir': opt.string({ description: 'keys, models, samples, registry', placeholder: 'dir', defaultLabel: 'env STATE_DIRECTORY, else ./sitekd-hub-state' }),
+    sites: opt.list({ description: 'site ids served from the start, comma-separated', placeholder: 'a,b' }),
+    'mqtt-port': opt.int({ description: 'port of the embedded broker; 0 = any free port', placeholder: 'port', min: 0, max: 65_535, defaultLabel: '1883' }),
+    'mqtt-host': opt.string({ description: 'interface of the embedded broker', placeholder: 'host', defaultLabel: '127.0.0.1' }),
+    broker: opt.string({ description: 'external broker URL instead of the embedded one', placeholder: 'url', ...BROKER_URL }),
+    ...mqttLoginOptions,
+    ...mqttTlsOptions,
+    schedule: opt.string({ description: 'redistill schedule, cron in UTC, or "off"', placeholder: 'cron', defaultLabel: '"0 3 * * *"' }),
+    'min-new-windows': opt.int({ description: 'redistill a site after this many new windows; 0 = off', min: 0, defaultLabel: '0' }),
+    'cooldown-minutes': opt.number({ description: 'minimum time between two automatic rounds of a site', placeholder: 'min', min: 0, defaultLabel: '10' }),
+    epochs: opt.int({ description: 'student epochs per round', ...epochs }),
+    'teacher-epochs': opt.int({ description: 'teacher epochs when the hub trains its teacher', ...epochs }),
+    seed: opt.int({ description: 'random seed', min: 0, max: 2 ** 31 - 1, defaultLabel: '0' }),
+    backend: { ...backendOptions.backend, description: 'tfjs backend of the training worker', defaultLabel: 'env SITEKD_BACKEND, else wasm' },
+    'labelled-sites': opt.string({
+      description: 'labelled sets that also gate rounds: site=domain[@dir],… scored on their test split; dir defaults to --data',
+      placeholder: 'list',
+    }),
+    'gate-reference': opt.choice(['adapted-teacher', 'teacher'], { description: 'what the gate measures agreement against', placeholder: 'name', defaultLabel: 'adapted-teacher' }),
+    ...loggingOptions,
+  },
+} as const satisfies CommandSpec;
+
+export const DEFAULT_REDISTILL_BROKER = 'mqtt://127.0.0.1:1883';
+
+export const redistillSpec = {
+  name: 'redistill',
+  summary: 'ask the hub (over MQTT) to redistill one site now and print the outcome',
+  options: {
+    site: opt.string({ description: 'the site to redistill', placeholder: 'id', required: true }),
+    broker: opt.string({ description: 'broker the hub uses', placeholder: 'url', ...BROKER_URL, default: DEFAULT_REDISTILL_BROKER }),
+    ...mqttLoginOptions,
+    ...mqttTlsOptions,
+    'client-id': opt.string({ description: 'MQTT client id', placeholder: 'id', defaultLabel: 'sitekd-cli-<random>' }),
+    timeout: opt.int({ description: 'seconds to wait for the reply and the job to finish', placeholder: 's', min: 1, max: 7 * 86_400, default: 900 }),
+    json: opt.flag({ description: 'print one JSON object with the outcome' }),
+    ...loggingOptions,
+  },
+} as const satisfies CommandSpec;

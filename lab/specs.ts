@@ -1,0 +1,74 @@
+/**
+ * What the offline commands accept: name, summary and options of demo, train-teacher, distill, eval and import-uci.
+ * Light on purpose (no tfjs): `sitekd --help` and `sitekd <command> --help` read only this.
+ */
+import type { CommandSpec } from '../shared/cli/command';
+import { backendOptions, dataOptions, fallbackDataOptions, loggingOptions, pairOptions } from '../shared/cli/option-groups';
+import { opt } from '../shared/cli/options';
+
+const epochs = opt.int({ description: 'training epochs', min: 1, max: 10_000, default: 10 });
+const seed = opt.int({ description: 'random seed', min: 0, default: 0 });
+const json = opt.flag({ description: 'print one JSON object with the results' });
+
+export const demoSpec = {
+  name: 'demo',
+  summary: 'distill one scenario with every algorithm and print them side by side',
+  options: { ...fallbackDataOptions, epochs, seed, ...backendOptions, ...loggingOptions },
+} as const satisfies CommandSpec;
+
+export const trainTeacherSpec = {
+  name: 'train-teacher',
+  summary: 'train a DANN teacher (64/128/128 CNN) on a labelled source and an unlabelled target',
+  options: {
+    ...pairOptions,
+    epochs,
+    seed,
+    out: opt.string({ description: 'teacher artifact to write', placeholder: 'file', required: true }),
+    json,
+    ...backendOptions,
+    ...loggingOptions,
+  },
+} as const satisfies CommandSpec;
+
+export const distillSpec = {
+  name: 'distill',
+  summary: 'distill a student for a target domain with UNI-KD (or kd / source-only)',
+  options: {
+    ...pairOptions,
+    teacher: opt.string({ description: 'teacher artifact', placeholder: 'file', defaultLabel: 'a DANN teacher trained first' }),
+    algorithm: opt.choice(['unikd', 'kd', 'source-only'], { description: 'distillation algorithm', placeholder: 'name', default: 'unikd' }),
+    preset: opt.choice(['code', 'paper'], { description: 'UNI-KD flags: the released code, or the paper intent', placeholder: 'name', default: 'code' }),
+    epochs: opt.int({ description: 'training epochs of teacher and student', min: 1, max: 10_000, default: 10 }),
+    teachers: opt.int({ description: 'DANN teachers to train; >1 distills from their consensus choice (no target labels)', min: 1, max: 16, default: 1 }),
+    seed,
+    out: opt.string({ description: 'write the student artifact here', placeholder: 'file' }),
+    json,
+    ...backendOptions,
+    ...loggingOptions,
+  },
+} as const satisfies CommandSpec;
+
+export const evalSpec = {
+  name: 'eval',
+  summary: 'score a model artifact on a domain split (macro-F1, accuracy, confusion matrix)',
+  options: {
+    model: opt.string({ description: 'model artifact (teacher or student)', placeholder: 'file', required: true }),
+    ...dataOptions,
+    domain: opt.string({ description: 'domain id to score', placeholder: 'id', required: true }),
+    split: opt.choice(['train', 'test'], { description: 'which split of the domain', placeholder: 'name', default: 'test' }),
+    json: opt.flag({ description: 'print one JSON object' }),
+    ...backendOptions,
+    ...loggingOptions,
+  },
+} as const satisfies CommandSpec;
+
+export const importUciSpec = {
+  name: 'import-uci',
+  summary: 'import the original UCI HAR archive as one domain per subject',
+  options: {
+    archive: opt.string({ description: "the 'UCI HAR Dataset' folder (or its parent)", placeholder: 'dir', required: true }),
+    out: opt.string({ description: 'output dataset directory (manifest.json + .f32 + .labels.u8)', placeholder: 'dir', required: true }),
+    json: opt.flag({ description: 'print one JSON object' }),
+    ...loggingOptions,
+  },
+} as const satisfies CommandSpec;
