@@ -54,7 +54,7 @@ export const BrokerConfigSchema = z.strictObject({
   protocol: z.union([z.literal('auto'), z.literal(4), z.literal(5)]).default('auto'),
   /** Default `sitekd-agent-{site}-{id}`. */
   clientId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
-  /** Our cap on outbound packets (MQTT.js does not apply the broker's; ecosystem-notes §4.1). 256 KiB. */
+  /** Our cap on outbound packets (MQTT.js does not apply the broker's; docs/ecosystem.md §4.1). 256 KiB. */
   maxPacketBytes: z.number().int().min(4096).max(268_435_455).default(256 * 1024),
   reconnectPeriodMs: z.number().int().min(100).max(600_000).default(1000),
   keepaliveS: z.number().int().min(5).max(3600).default(30),

@@ -81,7 +81,7 @@ export const HubConfigSchema = z
     clientId: z.string().regex(ID_PATTERN).default('sitekd-hub'),
     /** Our cap on any packet we send (MQTT 3.1.1 brokers do not announce theirs); chunks are cut to fit it. */
     maxPacketBytes: z.number().int().min(4096).max(268_435_455).default(256 * 1024),
-    /** Preferred model chunk size; lowered to fit `maxPacketBytes` (64 KiB fits every broker in ecosystem-notes §3.4). */
+    /** Preferred model chunk size; lowered to fit `maxPacketBytes` (64 KiB fits every broker in docs/ecosystem.md §3.4). */
     chunkBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
     /** Inbound payloads above this are dropped unread (PAYLOAD_TOO_LARGE). */
     maxPayloadBytes: z.number().int().min(1024).max(268_435_455).default(16 * 1024 * 1024),
