@@ -3,9 +3,6 @@
  *  - no source file is over 400 lines (a failure);
  *  - files over 300 lines and functions over 60 lines (found in the TypeScript syntax tree) are reported as
  *    diagnostics of the last repository test, not failures: they are the ones to split next.
- *
- * SPLIT_IN_PROGRESS names the files that were over 400 lines when the rule arrived. Each has its own test marked
- * `todo` (reported, not failing) until it is split; then it leaves the list and the main rule covers it again.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -17,8 +14,6 @@ import { lineCount, listFiles, longFunctions, parse } from '../helpers/source-sc
 const MAX_FILE_LINES = 400;
 const REPORT_FILE_LINES = 300;
 const REPORT_FUNCTION_LINES = 60;
-/** Over MAX_FILE_LINES today, being split in parallel: a todo each, not a failure. */
-const SPLIT_IN_PROGRESS: readonly string[] = ['shared/data/har.ts'];
 
 /** Code, by extension, and the CI script; not configs, docs or data. */
 const SOURCE = /\.(ts|mts|cts|js|mjs|cjs|sh)$/;
@@ -50,16 +45,9 @@ test(`no source file outside test/ is over ${MAX_FILE_LINES} lines`, () => {
   const all = sourceFiles();
   for (const f of ['hub/hub.ts', 'bin/sitekd.ts', '.ci/run']) assert.ok(all.some((s) => s.file === f), `the scan missed ${f}`);
   assert.ok(!all.some((s) => s.file.startsWith('test/') || s.file.includes('node_modules/')), 'test/ and node_modules are not scanned');
-  const over = all.filter((s) => s.lines > MAX_FILE_LINES && !SPLIT_IN_PROGRESS.includes(s.file));
+  const over = all.filter((s) => s.lines > MAX_FILE_LINES);
   assert.deepEqual(over.map((s) => `${s.file}: ${s.lines} lines`), [], `split these files (at most ${MAX_FILE_LINES} lines each)`);
 });
-
-for (const file of SPLIT_IN_PROGRESS) {
-  test(`${file} is at most ${MAX_FILE_LINES} lines`, { todo: 'split in progress' }, () => {
-    const s = sourceFiles().find((x) => x.file === file);
-    assert.ok((s?.lines ?? 0) <= MAX_FILE_LINES, `${file}: ${s?.lines} lines`);
-  });
-}
 
 test(`report: files over ${REPORT_FILE_LINES} lines, functions over ${REPORT_FUNCTION_LINES} lines`, (t) => {
   const all = sourceFiles();
