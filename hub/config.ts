@@ -51,7 +51,7 @@ export const HubConfigSchema = z
     data: Path,
     /**
      * Labelled source domain id, or several comma-separated (`2,7,12,9,6`, or a JSON array in the file): their train
-     * splits are concatenated into one source set (hub/source-data.ts). Normalised to `a,b,c` (spaces dropped).
+     * splits are concatenated into one source set (hub/models/source-data.ts). Normalised to `a,b,c` (spaces dropped).
      */
     source: SourceSchema,
     /** A teacher artifact (`sitekd train-teacher --out`); without it the hub trains one at first start. */
@@ -116,7 +116,7 @@ export const HubConfigSchema = z
     maxRoundWindows: z.number().int().min(2).max(10_000_000).default(20_000),
     /**
      * Whose predictions the gate's agreement is measured against: `adapted-teacher` (default: a DANN teacher trained
-     * each round on source + the site's windows) or `teacher` (the hub's teacher as it is). See hub/gate.ts.
+     * each round on source + the site's windows) or `teacher` (the hub's teacher as it is). See hub/jobs/gate.ts.
      */
     gateReference: z.enum(['adapted-teacher', 'teacher']).default('adapted-teacher'),
     /** How much worse (0-1 agreement, 0-100 macro-F1 points / 100) the candidate may be than the current student. */

@@ -2,7 +2,7 @@
  * One redistillation round for one site (run by the JobQueue, one at a time):
  *   read the site's stored windows → deterministic held-out split by batch id (store.split) → UNI-KD in the worker
  *   thread with source = the labelled source train split and target = the site's returned windows (this is where the
- *   data-domain discriminator is refined with the site's data) → gate (hub/gate.ts) → sign and publish, or reject.
+ *   data-domain discriminator is refined with the site's data) → gate (hub/jobs/gate.ts) → sign and publish, or reject.
  * Too few windows → `JobSkipped` with the reason. Every outcome is recorded in the site registry (the schedule's
  * catch-up and the new-window counter read it).
  */

@@ -1,7 +1,7 @@
 /**
  * When to redistill. Two parts, kept apart so each is testable without waiting:
  *  - `CronScheduler`: node-cron 4 behind the small `Scheduler` interface. It only says "a slot arrived"; the hub
- *    then asks `shouldRedistill` for each site and enqueues jobs (hub/job-queue.ts coalesces per site).
+ *    then asks `shouldRedistill` for each site and enqueues jobs (hub/jobs/job-queue.ts coalesces per site).
  *  - `shouldRedistill`: the pure trigger rule (minimum of new windows, cooldown, on-demand override).
  *
  * Schedules are always read in UTC: a fixed interval then never runs twice or not at all on a DST change

@@ -1,7 +1,7 @@
 /**
  * When the hub queues a redistillation round (besides an operator's command): at each slot of the node-cron schedule,
  * at start for a slot missed while the hub was down (node-cron has no catch-up, docs/ecosystem.md §4.2), and once a
- * site has returned `minNewWindows` new windows. The rule itself is `shouldRedistill` (hub/scheduler.ts); automatic
+ * site has returned `minNewWindows` new windows. The rule itself is `shouldRedistill` (hub/jobs/scheduler.ts); automatic
  * triggers respect the cooldown and retry when it ends.
  */
 import type { Clock, TimerHandle } from '../../shared/clock';

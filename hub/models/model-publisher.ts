@@ -1,8 +1,8 @@
 /**
  * Signs and publishes students (docs/protocol.md "Model rollout"). For a new version V of site S:
- *   1. V = `<n+1>-<sha8>` (hub/versioning.ts); the candidate artifact is re-encoded with V as its version and S as
+ *   1. V = `<n+1>-<sha8>` (hub/models/versioning.ts); the candidate artifact is re-encoded with V as its version and S as
  *      its target, so artifact and manifest name the same thing;
- *   2. split under the broker's packet limit, sign the manifest, save both (hub/model-files.ts), record V in the
+ *   2. split under the broker's packet limit, sign the manifest, save both (hub/models/model-files.ts), record V in the
  *      site registry — before anything is published, so a crash after this point republishes V at the next start
  *      and never goes back to an older version;
  *   3. publish every chunk retained QoS 1 on `S/model/V/chunk/{i}`, then the manifest retained on `S/model`

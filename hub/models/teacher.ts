@@ -7,7 +7,7 @@
  * source windows, kept as `<state>/models/generic-student.skdm` and rebuilt when the teacher changes. The hub
  * serves it to every site without a student of its own, so a new agent predicts from its first window.
  *
- * Training runs in the worker (hub/ml-runner.ts); this module only decides what to load or make, and checks that
+ * Training runs in the worker (hub/worker/ml-runner.ts); this module only decides what to load or make, and checks that
  * what it loads fits the source data.
  */
 import * as fs from 'node:fs/promises';

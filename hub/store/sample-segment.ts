@@ -1,5 +1,5 @@
 /**
- * The on-disk format of one stored sample batch (a "segment"), used by hub/sample-store.ts.
+ * The on-disk format of one stored sample batch (a "segment"), used by hub/store/sample-store.ts.
  *
  *   offset 0   4 bytes  magic "SKDS"
  *          4   u16 LE   format version (1)

@@ -1,6 +1,6 @@
 /**
  * The data the sample store takes (a batch) and hands out (a set of windows with their logits and provenance), plus
- * the pure helpers to build, split and compare sets. Kept apart from hub/sample-store.ts, which is about files.
+ * the pure helpers to build, split and compare sets. Kept apart from hub/store/sample-store.ts, which is about files.
  */
 import { createHash } from 'node:crypto';
 import type { Segment } from './sample-segment';

@@ -1,5 +1,5 @@
 /**
- * Argument checks for hub/sample-store.ts, kept apart so the store reads as storage logic. A batch reaches the
+ * Argument checks for hub/store/sample-store.ts, kept apart so the store reads as storage logic. A batch reaches the
  * store from an MQTT payload that the protocol decoder already validated, but the store is the last line before
  * bytes hit the disk for good, so it checks again what would poison training: sizes and finiteness. Also the
  * check of a site's `meta.json` when it is read back.

@@ -1,9 +1,9 @@
 /**
  * The hub's durable store of target windows + student logits returned by agents, per site.
  *
- * Layout under `dir`: `seen-ids.log` (hub/seen-ids.ts) and `sites/<site, percent-encoded>/` holding `meta.json`
+ * Layout under `dir`: `seen-ids.log` (hub/store/seen-ids.ts) and `sites/<site, percent-encoded>/` holding `meta.json`
  * (the site's shape, fixed by its first batch) and one segment file per batch, `<first seq, 12 digits>.seg`
- * (hub/sample-segment.ts), each written atomically. Every window gets a per-site sequence number that only grows,
+ * (hub/store/sample-segment.ts), each written atomically. Every window gets a per-site sequence number that only grows,
  * so "how many windows arrived since the last redistillation" is `countSince(site, marker)`.
  *
  * Order of writes in addBatch: segment, then its id in the seen log, then the ack (by the caller). A crash between

@@ -1,5 +1,5 @@
 /**
- * The persisted set of sample batch ids the hub has accepted, per site, for hub/sample-store.ts.
+ * The persisted set of sample batch ids the hub has accepted, per site, for hub/store/sample-store.ts.
  *
  * Why a log of its own: a batch must stay a duplicate after retention deleted its windows (an agent that missed
  * the ack resends it later), so the segment files cannot be the only record. It is an append-only JSON-lines file,

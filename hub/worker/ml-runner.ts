@@ -1,5 +1,5 @@
 /**
- * Runs one training task in a fresh worker thread (hub/ml-worker.ts) and ends the worker after it: tfjs memory is
+ * Runs one training task in a fresh worker thread (hub/worker/ml-worker.ts) and ends the worker after it: tfjs memory is
  * returned to the system between rounds, and an aborted round (hub shutdown) is stopped by `terminate()` at once —
  * synchronous tfjs code cannot watch an AbortSignal.
  */

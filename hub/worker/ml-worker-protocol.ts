@@ -1,5 +1,5 @@
 /**
- * Messages between the hub and its training worker (hub/ml-worker.ts, a `worker_threads` Worker). Plain data only:
+ * Messages between the hub and its training worker (hub/worker/ml-worker.ts, a `worker_threads` Worker). Plain data only:
  * typed arrays are structured-cloned, artifacts travel as bytes. The hub's main thread never loads tfjs; all
  * training and evaluation happen in the worker, so the MQTT loop stays responsive and the second core is used.
  */
@@ -49,7 +49,7 @@ export interface RedistillTask {
   /**
    * Whose argmax the gate compares with on the held-out windows: `teacher` (the hub's teacher as it is) or
    * `adapted-teacher` (a DANN teacher trained in this round on source + the site's training windows, i.e. with a
-   * data-domain discriminator that has seen the site; hub/gate.ts explains why).
+   * data-domain discriminator that has seen the site; hub/jobs/gate.ts explains why).
    */
   readonly reference: 'teacher' | 'adapted-teacher';
   /** Epochs of the adapted teacher. */

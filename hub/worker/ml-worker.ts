@@ -1,5 +1,5 @@
 /**
- * The hub's training worker (a `worker_threads` entry; hub/ml-runner.ts starts one per task and ends it after):
+ * The hub's training worker (a `worker_threads` entry; hub/worker/ml-runner.ts starts one per task and ends it after):
  * selects the tfjs backend (wasm by default), trains, evaluates and posts the artifact bytes back. Everything here is
  * synchronous tfjs work that would otherwise freeze the hub's MQTT loop for seconds to minutes.
  */

@@ -265,7 +265,7 @@ test(`(c) an on-demand round for ${REDISTILLED} publishes a new signed student t
       r = (await o.command({ cmd: 'status', site: REDISTILLED }))['result'] as typeof r;
       return r.modelVersion === version && r.rollout?.onVersion === 1 && r.rollout.online === 1;
     }, 10_000, () => JSON.stringify(r));
-    // The old version's retained chunks are cleared (hub/model-publisher.ts does so right after the new manifest).
+    // The old version's retained chunks are cleared (hub/models/model-publisher.ts does so right after the new manifest).
     const old = (o.manifest(REDISTILLED, generic.get(REDISTILLED)) ?? assert.fail('generic manifest')).manifest;
     const oldChunks = Array.from({ length: old.chunks }, (_, k) => `sitekd/v1/${REDISTILLED}/model/${old.version}/chunk/${k}`);
     await waitUntil(`the hub to clear ${REDISTILLED}'s ${old.version} chunks`, () => oldChunks.every((c) => o.clearedChunks.has(c)), 10_000);
