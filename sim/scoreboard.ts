@@ -17,7 +17,8 @@ import type { Clock } from '../shared/clock';
 import { decode } from '../shared/protocol/codec';
 import { PredictionSchema, type Prediction } from '../shared/protocol/messages';
 import { parseTopic, payloadMatchesTopic, ROOT_TOPIC } from '../shared/protocol/topics';
-import type { LabelSource, SourceKind } from './sources';
+import type { LabelSource } from './site-stream';
+import type { SourceKind } from './sources';
 
 /** What the scoreboard knows of one simulated site. */
 export interface ScoreSiteInfo {
