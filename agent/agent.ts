@@ -1,6 +1,7 @@
 /**
- * The agent's lifecycle: wires the components (sensor intake → inference loop → uploader; model updater; telemetry;
- * status) and holds the one piece of state they share, as a discriminated union (docs/conventions.md §6.4). No I/O
+ * The agent's lifecycle: starts and stops the components (built and connected in agent/agent-components.ts: sensor
+ * intake → inference loop → uploader; model updater; telemetry), publishes its status, and holds the one piece of
+ * state they share, as a discriminated union (docs/conventions.md §6.4). No I/O
  * object is created here: `agent/main.ts` passes in the transport, the stores, the clock and the logger.
  */
 import { ErrorCode, SitekdError } from '../shared/errors';
