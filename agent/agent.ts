@@ -1,26 +1,25 @@
 /**
- * The agent's lifecycle: wires the components (sensor intake → inference loop → uploader; model updater; telemetry;
- * status) and holds the one piece of state they share, as a discriminated union (docs/conventions.md §6.4). No I/O
+ * The agent's lifecycle: starts and stops the components (built and connected in agent/agent-components.ts: sensor
+ * intake → inference loop → uploader; model updater; telemetry), publishes its status, and holds the one piece of
+ * state they share, as a discriminated union (docs/conventions.md §6.4). No I/O
  * object is created here: `agent/main.ts` passes in the transport, the stores, the clock and the logger.
  */
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { modelTopic, samplesAckTopic, statusTopic, telemetryTopic } from '../shared/protocol/topics';
-import type { AgentTransport, Handler, InboundKind } from './agent-transport';
+import { createAgentComponents, type ComponentDeps } from './agent-components';
+import type { Handler, InboundKind } from './agent-transport';
 import type { AgentConfig } from './config';
-import { withTimeout, type Clock, type TimerHandle } from '../shared/clock';
+import { withTimeout, type TimerHandle } from '../shared/clock';
 import { DropCounter } from '../shared/drop-counter';
-import { InferenceLoop } from './inference-loop';
-import type { Logger } from '../shared/log';
+import type { InferenceLoop } from './inference-loop';
 import type { LoadedModel } from './model-probe';
 import { loadStartupModel } from './model-startup';
-import type { ModelStore } from './model-store';
-import { ModelUpdater, type UpdateEvent } from './model-updater';
-import type { Outbox } from './outbox';
+import type { ModelUpdater, UpdateEvent } from './model-updater';
 import { encodePayload } from './payload';
-import { SensorIntake } from './sensor-intake';
+import type { SensorIntake } from './sensor-intake';
 import { birthStatus, offlineStatus } from './status';
-import { TelemetryCollector } from './telemetry';
-import { Uploader } from './uploader';
+import type { TelemetryCollector } from './telemetry';
+import type { Uploader } from './uploader';
 
 export type AgentState =
   | { readonly kind: 'created' }
@@ -36,23 +35,13 @@ export interface LastUpdateError {
   readonly at: number;
 }
 
-export interface AgentDeps {
-  readonly config: AgentConfig;
-  readonly transport: AgentTransport;
-  readonly store: ModelStore;
-  readonly outbox: Outbox;
-  readonly clock: Clock;
-  readonly log: Logger;
-  /** Pinned hub public keys (PEM), already checked to be Ed25519. */
-  readonly trustedKeys: readonly string[];
+/** The components' I/O objects and settings (agent/agent-components.ts), and what the agent announces itself. */
+export interface AgentDeps extends ComponentDeps {
   /** tfjs backend in use. */
   readonly backend: string;
   readonly agentVersion: string;
-  readonly tfMemory: () => { numTensors: number; numBytes: number };
-  readonly rssBytes: () => number;
   /** Bytes of `config.modelFile`, read by main, when the store holds no model yet. */
   readonly initialModel?: { readonly bytes: Uint8Array; readonly path: string } | undefined;
-  readonly seed: number;
 }
 
 /** A copy of the agent's numbers, for tests and the shutdown log. */
@@ -88,74 +77,18 @@ export class Agent {
 
   /** Throws CONFIG_INVALID for sensor mappings that cannot work. */
   constructor(private readonly deps: AgentDeps) {
-    const { config: c, clock, log, transport } = deps;
-    this.startedAt = clock.now();
-    this.drops = new DropCounter<InboundKind>({ clock, log });
-    this.inference = new InferenceLoop({
-      site: c.site,
-      agent: c.id,
-      transport,
-      clock,
-      log,
-      payloadFormat: c.payloadFormat,
-      classNames: c.classNames,
-      onPredicted: (window, out, start, inferMs) => {
-        this.telemetry.recordWindow(inferMs, out.probs);
-        this.uploader.offer(window, out.logits, out.probs, start);
-      },
-    });
-    this.intake = new SensorIntake({
-      channels: c.channels,
-      sources: c.sensors.map((s) => ({ topic: s.topic, format: s.format, channels: s.channels ?? c.channels })),
-      sampleRateHz: c.sampleRateHz,
-      windowLength: c.windowLength,
-      stride: c.stride,
-      reorderMs: c.reorderMs,
-      maxGapMs: c.maxGapMs,
-      maxPayloadBytes: c.maxSensorBytes,
+    this.startedAt = deps.clock.now();
+    this.drops = new DropCounter<InboundKind>({ clock: deps.clock, log: deps.log });
+    const parts = createAgentComponents(deps, {
       drops: this.drops,
-      onReadings: (n) => this.telemetry.recordReadings(n),
-      onWindow: (w, start) => this.inference.onWindow(w, start),
-    });
-    this.uploader = new Uploader({
-      site: c.site,
-      agent: c.id,
-      channels: c.channels.length,
-      windowLength: c.windowLength,
-      upload: c.upload,
-      seed: deps.seed,
-      transport,
-      outbox: deps.outbox,
-      clock,
-      log,
-      drops: this.drops,
-      maxAckBytes: c.maxMessageBytes,
-    });
-    this.telemetry = new TelemetryCollector(
-      {
-        outbox: () => ({ depth: deps.outbox.depth, bytes: deps.outbox.bytes }),
-        bytesUploaded: () => this.uploader.counters.bytesUploaded,
-        modelVersion: () => this.inference.currentModel?.version ?? null,
-        dropped: () => this.drops.byCode(),
-        tfMemory: deps.tfMemory,
-        rssBytes: deps.rssBytes,
-      },
-      () => clock.monotonicMs(),
-    );
-    this.updater = new ModelUpdater({
-      site: c.site,
-      shape: { channels: c.channels.length, windowLength: c.windowLength },
-      trustedKeys: deps.trustedKeys,
-      store: deps.store,
-      transport,
-      drops: this.drops,
-      log,
-      maxManifestBytes: c.maxMessageBytes,
-      current: () => this.inference.currentModel,
-      recentWindows: () => this.inference.recentWindows(),
       activate: (m) => this.activate(m),
-      onEvent: (e) => this.onUpdateEvent(e),
+      onUpdateEvent: (e) => this.onUpdateEvent(e),
     });
+    this.intake = parts.intake;
+    this.inference = parts.inference;
+    this.uploader = parts.uploader;
+    this.telemetry = parts.telemetry;
+    this.updater = parts.updater;
   }
 
   get state(): AgentState {

@@ -58,43 +58,9 @@ export async function startAgent(config: AgentConfig, opts: StartOptions = {}): 
   const trustedKeys = checkHubKeys(listHubKeys(config, readText));
   if (trustedKeys.length === 0) log.warn('no hub public key configured: every model manifest will be refused');
   const backend = await selectBackend(config.backend);
-  const dataDir = path.resolve(config.dataDir);
-  const store = await ModelStore.open({ dir: path.join(dataDir, 'models'), now: () => clock.now(), log });
-  const outbox = await Outbox.open({
-    dir: path.join(dataDir, 'outbox'),
-    maxBytes: config.outboxMaxBytes,
-    now: () => clock.now(),
-    ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
-    onQuarantine: (file, error) => log.warn('outbox record quarantined', { file, code: error.code }),
-  });
+  const { store, outbox } = await openStores(config, clock, log);
   const initialModel = store.active === null && config.modelFile !== undefined ? { bytes: readModelFile(config.modelFile), path: config.modelFile } : undefined;
-  const b = config.broker;
-  const tls = (file: string | undefined, what: string): string | undefined => {
-    if (file === undefined) return undefined;
-    try {
-      return readText(file);
-    } catch (cause) {
-      throw new SitekdError(ErrorCode.CONFIG_INVALID, `cannot read the TLS ${what} ${file}`, { cause, details: { path: file } });
-    }
-  };
-  const ca = tls(b.caFile, 'CA certificate');
-  const cert = tls(b.certFile, 'certificate');
-  const key = tls(b.keyFile, 'key');
-  const transport = MqttTransport.create({
-    url: b.url,
-    clientId: b.clientId,
-    ...(b.username !== undefined ? { username: b.username } : {}),
-    ...(b.password !== undefined ? { password: b.password } : {}),
-    ...(ca !== undefined ? { ca } : {}),
-    ...(cert !== undefined ? { cert } : {}),
-    ...(key !== undefined ? { key } : {}),
-    rejectUnauthorized: b.rejectUnauthorized,
-    protocol: b.protocol,
-    will: lastWill(config),
-    maxPacketBytes: b.maxPacketBytes,
-    reconnectPeriodMs: b.reconnectPeriodMs,
-    keepaliveS: b.keepaliveS,
-  });
+  const transport = createTransport(config, readText);
   transport.setHandlerErrorListener((err, topic) => log.error('message handler failed', { topic, err }));
   let agent: Agent;
   try {
@@ -154,6 +120,51 @@ export const agentCommand: AgentCommand = defineCommand(agentSpec, async (flags,
   await running.stop();
   return 0;
 });
+
+/** The model store and the outbox under `config.dataDir`. */
+async function openStores(config: AgentConfig, clock: Clock, log: Logger): Promise<{ store: ModelStore; outbox: Outbox }> {
+  const dataDir = path.resolve(config.dataDir);
+  const store = await ModelStore.open({ dir: path.join(dataDir, 'models'), now: () => clock.now(), log });
+  const outbox = await Outbox.open({
+    dir: path.join(dataDir, 'outbox'),
+    maxBytes: config.outboxMaxBytes,
+    now: () => clock.now(),
+    ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
+    onQuarantine: (file, error) => log.warn('outbox record quarantined', { file, code: error.code }),
+  });
+  return { store, outbox };
+}
+
+/** The MQTT client, not connected yet; TLS files are read now, so a missing one is a CONFIG_INVALID at start. */
+function createTransport(config: AgentConfig, readText: (p: string) => string): MqttTransport {
+  const b = config.broker;
+  const tls = (file: string | undefined, what: string): string | undefined => {
+    if (file === undefined) return undefined;
+    try {
+      return readText(file);
+    } catch (cause) {
+      throw new SitekdError(ErrorCode.CONFIG_INVALID, `cannot read the TLS ${what} ${file}`, { cause, details: { path: file } });
+    }
+  };
+  const ca = tls(b.caFile, 'CA certificate');
+  const cert = tls(b.certFile, 'certificate');
+  const key = tls(b.keyFile, 'key');
+  return MqttTransport.create({
+    url: b.url,
+    clientId: b.clientId,
+    ...(b.username !== undefined ? { username: b.username } : {}),
+    ...(b.password !== undefined ? { password: b.password } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+    ...(cert !== undefined ? { cert } : {}),
+    ...(key !== undefined ? { key } : {}),
+    rejectUnauthorized: b.rejectUnauthorized,
+    protocol: b.protocol,
+    will: lastWill(config),
+    maxPacketBytes: b.maxPacketBytes,
+    reconnectPeriodMs: b.reconnectPeriodMs,
+    keepaliveS: b.keepaliveS,
+  });
+}
 
 /** Ed25519 public keys only; anything else is a configuration mistake found at start, not at the first manifest. */
 function checkHubKeys(pems: readonly string[]): string[] {

@@ -23,8 +23,6 @@ import type { ChunkStaging, ModelStore } from './model-store';
 import { manifestKey, planUpdate, type CurrentModel, type PlanContext, type UpdateStep } from './update-plan';
 import { assembleStep, decodeStep, need, probeStep, swapStep, type Run } from './update-steps';
 
-export { planUpdate, manifestKey, type UpdatePlan, type UpdateStep } from './update-plan';
-
 /** Exact chunk topics are subscribed one by one up to this many missing chunks; above it, the `+` filter. */
 const MAX_EXACT_SUBSCRIPTIONS = 64;
 

@@ -29,32 +29,8 @@
  * (the consumer keeps it). A full ring drops the incoming reading (counted as `overflows`).
  */
 import { ErrorCode, SitekdError } from '../shared/errors';
-
-export type FillMode = 'hold' | 'linear';
-
-export interface WindowBufferOptions {
-  /** Model channels C. */
-  channelCount: number;
-  /** Per source (the SensorParser's `sourceChannels`): the model channel of each value it delivers. */
-  sources: readonly (readonly number[])[];
-  sampleRateHz: number;
-  /** L, in samples. */
-  windowLength: number;
-  /** Samples between window starts. */
-  stride: number;
-  /** Reorder horizon. Default 250 ms. */
-  reorderMs?: number;
-  /** Longest spacing between two readings of a source that is still filled. Default 5 sample periods. */
-  maxGapMs?: number;
-  /** Default 'linear'. */
-  fill?: FillMode;
-  /** Fastest rate a single topic is expected to publish at; sizes the rings. Default 4 × sampleRateHz. */
-  maxSourceRateHz?: number;
-  /** Consecutive late readings from one topic that mean its clock jumped. Default 25. */
-  resyncAfterLate?: number;
-  /** Receives each window `[windowLength · channelCount]` and the time of its first sample (ms). */
-  onWindow: (window: Float32Array, startTs: number) => void;
-}
+import { ReadingRing } from './reading-ring';
+import { checkCoverage, nonNegative, positive, positiveInt, type WindowBufferOptions } from './window-buffer-options';
 
 export type PushOutcome = 'accepted' | 'duplicate' | 'late' | 'overflow' | 'resync';
 
@@ -70,68 +46,6 @@ export interface WindowBufferCounters {
   /** Complete grid points. */
   gridPoints: number;
   windows: number;
-}
-
-/** Sorted readings of one source in a fixed ring. Index 0 is the oldest kept reading. */
-class ReadingRing {
-  private readonly ts: Float64Array;
-  private readonly vals: Float64Array;
-  private head = 0;
-  count = 0;
-
-  constructor(
-    private readonly cap: number,
-    readonly width: number,
-  ) {
-    this.ts = new Float64Array(cap);
-    this.vals = new Float64Array(cap * width);
-  }
-
-  private phys(i: number): number {
-    return (this.head + i) % this.cap;
-  }
-
-  tsAt(i: number): number {
-    return this.ts[this.phys(i)] as number;
-  }
-
-  valueAt(i: number, k: number): number {
-    return this.vals[this.phys(i) * this.width + k] as number;
-  }
-
-  has(ts: number): boolean {
-    for (let i = this.count - 1; i >= 0; i--) if (this.tsAt(i) === ts) return true;
-    return false;
-  }
-
-  /** In-order insert; scans from the newest end because readings are nearly always in order. */
-  insert(ts: number, values: ArrayLike<number>): 'ok' | 'dup' | 'full' {
-    let j = this.count;
-    while (j > 0 && this.tsAt(j - 1) > ts) j--;
-    if (j > 0 && this.tsAt(j - 1) === ts) return 'dup';
-    if (this.count === this.cap) return 'full';
-    for (let i = this.count; i > j; i--) this.copy(this.phys(i - 1), this.phys(i));
-    const p = this.phys(j);
-    this.ts[p] = ts;
-    for (let k = 0; k < this.width; k++) this.vals[p * this.width + k] = values[k] as number;
-    this.count++;
-    return 'ok';
-  }
-
-  private copy(from: number, to: number): void {
-    this.ts[to] = this.ts[from] as number;
-    this.vals.copyWithin(to * this.width, from * this.width, (from + 1) * this.width);
-  }
-
-  popHead(): void {
-    this.head = (this.head + 1) % this.cap;
-    this.count--;
-  }
-
-  clear(): void {
-    this.head = 0;
-    this.count = 0;
-  }
 }
 
 // resolveSource results besides a jump index (which is always ≥ the current grid index + 1).
@@ -352,37 +266,4 @@ export class WindowBuffer {
     while (i * this.periodMs <= x) i++;
     return i;
   }
-}
-
-function checkCoverage(sources: readonly (readonly number[])[], channelCount: number): void {
-  const seen = new Uint8Array(channelCount);
-  for (const s of sources) {
-    if (s.length === 0) throw configError('a source must feed at least one channel');
-    for (const ch of s) {
-      if (!Number.isInteger(ch) || ch < 0 || ch >= channelCount || seen[ch] === 1) {
-        throw configError(`channel ${ch} is out of range or fed twice`);
-      }
-      seen[ch] = 1;
-    }
-  }
-  if (seen.includes(0)) throw configError('every model channel needs a source, or no grid point is ever complete');
-}
-
-function positive(v: number, name: string): number {
-  if (!Number.isFinite(v) || v <= 0) throw configError(`${name} must be a positive number, got ${v}`);
-  return v;
-}
-
-function nonNegative(v: number, name: string): number {
-  if (!Number.isFinite(v) || v < 0) throw configError(`${name} must be a non-negative number, got ${v}`);
-  return v;
-}
-
-function positiveInt(v: number, name: string): number {
-  if (!Number.isInteger(v) || v <= 0) throw configError(`${name} must be a positive integer, got ${v}`);
-  return v;
-}
-
-function configError(message: string): SitekdError {
-  return new SitekdError(ErrorCode.CONFIG_INVALID, message);
 }

@@ -1,41 +1,31 @@
 /**
  * The hub's lifecycle: start the broker (embedded aedes unless `broker` names one), connect, subscribe, make or load
  * the teacher and the generic student, publish every site's model, then serve until stop(). It owns every I/O
- * object of the process (hub/main.ts only parses the command line and handles signals), and wires the pieces:
- *   inbound messages → Inbound (samples, status, telemetry) and CommandHandler (hub/cmd);
- *   triggers (cron slot, enough new windows, command) → JobQueue → runRedistill (worker thread) → ModelPublisher;
- *   job transitions → JobEvents on hub/jobs; any change → the retained hub/status.
+ * object of the process (hub/main.ts only parses the command line and handles signals), wires the pieces that
+ * handle messages and run rounds (hub/hub-services.ts), and publishes the retained hub/status on any change.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { withTimeout, type Clock, type TimerHandle } from '../shared/clock';
 import { DropCounter } from '../shared/drop-counter';
-import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
+import { ErrorCode, SitekdError } from '../shared/errors';
 import type { Domain, WindowSet } from '../shared/ml/types';
 import { encode } from '../shared/protocol/codec';
 import type { HubStatus } from '../shared/protocol/messages';
-import { hubCmdTopic, hubStatusTopic, isValidSiteId, sub } from '../shared/protocol/topics';
+import { hubStatusTopic, isValidSiteId } from '../shared/protocol/topics';
 import type { MqttTransport } from '../shared/transport/mqtt-transport';
 import type { EmbeddedBroker } from './mqtt/broker';
-import { CommandHandler } from './mqtt/commands';
 import type { HubConfig } from './config';
 import { connectHub } from './mqtt/connection';
-import { hubStatus, siteDetails } from './hub-status';
-import { Inbound } from './mqtt/inbound';
-import { JobQueue } from './jobs/job-queue';
-import { publishJobEvent, type JobTrigger } from './jobs/job-events';
+import { wireHub, type HubServices } from './hub-services';
+import { hubStatus } from './hub-status';
 import { loadOrCreateKey, type HubKey } from './models/keys';
 import type { Logger } from '../shared/log';
 import { runMlTask, type MlRunner } from './worker/ml-runner';
-import { ModelFiles } from './models/model-files';
-import { ModelPublisher } from './models/model-publisher';
-import { runRedistill, type RedistillResult } from './jobs/redistill-job';
 import { SampleStore } from './store/sample-store';
-import { SiteModels } from './sites/site-models';
 import { SiteRegistry } from './sites/site-registry';
 import { loadSourceData } from './models/source-data';
-import { modelsDir, prepareTeacher, type InputLayout, type TeacherBundle } from './models/teacher';
-import { Triggers } from './jobs/triggers';
+import { prepareTeacher, type InputLayout, type TeacherBundle } from './models/teacher';
 
 export interface HubOptions {
   readonly config: HubConfig;
@@ -79,12 +69,8 @@ export class Hub {
   private transport: MqttTransport | undefined;
   private store: SampleStore | undefined;
   private registry: SiteRegistry | undefined;
-  private publisher: ModelPublisher | undefined;
-  private queue: JobQueue<RedistillResult> | undefined;
-  private triggers: Triggers | undefined;
-  private models: SiteModels | undefined;
-  private inbound: Inbound | undefined;
-  private commands: CommandHandler | undefined;
+  /** Message handlers, triggers, the job queue and the site models: set once connected (wire). */
+  private services: HubServices | undefined;
   private statusTimer: TimerHandle | undefined;
   private statusDebounce: TimerHandle | undefined;
   private source: Domain | undefined;
@@ -150,7 +136,7 @@ export class Hub {
     this.statusTimer = this.clock.every(c.statusIntervalSeconds * 1000, () => this.publishStatus());
     await this.prepareModels();
     this.checkNotStopping();
-    this.triggers?.start();
+    this.services?.triggers.start();
     this.state = 'running';
     this.log.info('hub running', { broker: this.url, sites: this.servedSites().length, teacher: this.bundle?.teacher.version });
   }
@@ -175,15 +161,16 @@ export class Hub {
     // start() may wait on a broker that is gone (a publish waits for its PUBACK): not longer than the grace period.
     const graceMs = this.c.shutdownTimeoutSeconds * 1000;
     await withTimeout(this.clock, this.starting ?? Promise.resolve(), graceMs).catch(() => undefined);
-    this.triggers?.stop();
+    this.services?.triggers.stop();
     this.statusTimer?.cancel();
     this.statusDebounce?.cancel();
-    if (this.queue !== undefined && (await withTimeout(this.clock, this.queue.close(), graceMs)) === 'timeout') {
+    const queue = this.services?.queue;
+    if (queue !== undefined && (await withTimeout(this.clock, queue.close(), graceMs)) === 'timeout') {
       this.log.warn('aborting the running round', { afterSeconds: this.c.shutdownTimeoutSeconds });
     }
     this.abort.abort(); // ends a teacher training or a round still running
-    await this.queue?.drain();
-    await this.models?.settle();
+    await queue?.drain();
+    await this.services?.models.settle();
     if (this.transport !== undefined) {
       const offline: HubStatus = { state: 'offline', ts: this.now() };
       await withTimeout(this.clock, this.transport.publish(hubStatusTopic(), encode(offline), { qos: 1, retain: true }), 2000).catch(() => undefined);
@@ -212,7 +199,7 @@ export class Hub {
   /** Counters for tests, the `status` command and the log. */
   stats(): Record<string, unknown> {
     return {
-      dropped: this.drops.byCode(), droppedByKind: this.drops.byKind(), inbound: { ...this.inbound?.stats }, commands: { ...this.commands?.stats },
+      dropped: this.drops.byCode(), droppedByKind: this.drops.byKind(), inbound: { ...this.services?.inbound.stats }, commands: { ...this.services?.commands.stats },
       transport: { ...this.transport?.stats }, store: this.store?.stats(), rssBytes: process.memoryUsage().rss,
     };
   }
@@ -231,81 +218,13 @@ export class Hub {
   // ---------------------------------------------------------------------------------------------------------------
 
   private wire(): void {
-    const t = this.transport as MqttTransport;
-    const store = this.store as SampleStore;
-    const registry = this.registry as SiteRegistry;
-    const publish = (topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain: boolean }): Promise<void> => t.publish(topic, payload, opts);
-    const files = new ModelFiles(modelsDir(this.c.stateDir));
-    const publisher = (this.publisher = new ModelPublisher({ transport: t, files, key: this.key as HubKey, versions: registry, chunkBytes: this.c.chunkBytes, now: this.now, log: this.log }));
-    const models = (this.models = new SiteModels({
-      publisher, teacher: () => this.teacher, isStopping: () => this.state === 'stopping' || this.state === 'stopped',
-      onPublished: () => this.scheduleStatus(), log: this.log,
-    }));
-    const enqueueAutomatic = (site: string, trigger: JobTrigger): void => {
-      try {
-        this.enqueue(site, trigger);
-      } catch (err) {
-        // JOB_REJECTED: the queue closed (hub stopping); a trigger then has nothing to do.
-        if (!isSitekdError(err, ErrorCode.JOB_REJECTED)) this.log.error('cannot queue a round', { site, trigger, error: err });
-      }
-    };
-    this.triggers = new Triggers({ config: this.c, registry, sites: () => this.servedSites(), enqueue: enqueueAutomatic, clock: this.clock, log: this.log });
-    this.queue = new JobQueue<RedistillResult>({
-      now: this.now,
-      newId: jobIds(this.now),
-      run: (job, report, signal) =>
-        runRedistill(job, {
-          store, registry, publisher, files, teacher: () => this.teacher, source: (this.source as Domain).train,
-          input: this.input as InputLayout, labelled: (site) => this.labelled.get(site), run: this.run, now: this.now, log: this.log,
-          settings: { ...this.c },
-        }, report, AbortSignal.any([signal, this.abort.signal])),
-    });
-    this.queue.onEvent((e) => {
-      void publishJobEvent(e, { publish, now: this.now, log: this.log, registry });
-      if (e.type !== 'progress') this.scheduleStatus();
-    });
-    this.inbound = new Inbound({
-      publish, store, registry, drops: this.drops, input: this.input as InputLayout, maxPayloadBytes: this.c.maxPayloadBytes, log: this.log,
-      servesSite: (site) => this.servesSite(site),
-      onSamplesStored: (site, n) => {
-        this.scheduleStatus();
-        if (!models.has(site)) void models.ensure(site);
-        this.triggers?.samplesStored(site, n);
-      },
-      onAgentOnline: (site) => {
-        this.scheduleStatus();
-        if (!models.has(site)) void models.ensure(site);
-      },
-    });
-    this.commands = new CommandHandler({
-      publish, drops: this.drops, maxPayloadBytes: this.c.maxPayloadBytes, log: this.log,
-      redistill: (site) => {
-        if (!this.servedSites().includes(site)) throw new SitekdError(ErrorCode.SITE_UNKNOWN, `unknown site ${site}`);
-        const r = this.enqueue(site, 'command');
-        return { jobId: r.id, state: r.state, coalesced: r.coalesced };
-      },
-      hubStatus: () => ({ ...this.statusPayload(), stats: this.stats() }),
-      siteStatus: (site) => {
-        if (!this.servedSites().includes(site)) throw new SitekdError(ErrorCode.SITE_UNKNOWN, `unknown site ${site}`);
-        return siteDetails({ registry, store }, site);
-      },
-      sites: () => this.servedSites().map((site) => siteDetails({ registry, store }, site)),
-    });
-    t.setHandlerErrorListener((err, topic) => this.log.error('message handler failed', { topic, error: err }));
-    const inbound = this.inbound;
-    const commands = this.commands;
-    void Promise.all([
-      t.subscribe(sub.allSamples(), (topic, p) => inbound.handle(topic, p), 1),
-      t.subscribe(sub.allStatus(), (topic, p) => inbound.handle(topic, p), 1),
-      t.subscribe(sub.allTelemetry(), (topic, p) => inbound.handle(topic, p), 0),
-      t.subscribe(hubCmdTopic(), (_topic, p) => commands.handle(p), 1),
-    ]).catch((err: unknown) => this.log.error('subscribe failed', { error: err }));
-    // After a reconnect the broker may have lost its retained messages (a restarted Mosquitto without persistence).
-    t.on('connect', () => {
-      if (this.state !== 'running') return;
-      this.log.info('reconnected to the broker; republishing models and status');
-      this.publishStatus();
-      models.republishAll(this.servedSites());
+    this.services = wireHub({
+      config: this.c, log: this.log, clock: this.clock, now: this.now, run: this.run, transport: this.transport as MqttTransport,
+      store: this.store as SampleStore, registry: this.registry as SiteRegistry, key: this.key as HubKey, drops: this.drops,
+      source: this.source as Domain, input: this.input as InputLayout, labelled: this.labelled, abort: this.abort.signal,
+      teacher: () => this.teacher, state: () => this.state, servedSites: () => this.servedSites(), servesSite: (site) => this.servesSite(site),
+      scheduleStatus: () => this.scheduleStatus(), publishStatus: () => this.publishStatus(),
+      statusReply: () => ({ ...this.statusPayload(), stats: this.stats() }),
     });
   }
 
@@ -322,20 +241,14 @@ export class Hub {
     }
     this.resolveTeacher(this.bundle);
     this.publishStatus();
-    await Promise.all(this.servedSites().map((site) => this.models?.ensure(site)));
+    await Promise.all(this.servedSites().map((site) => this.services?.models.ensure(site)));
     this.publishStatus();
-  }
-
-  private enqueue(site: string, trigger: JobTrigger): { id: string; state: 'queued' | 'running'; coalesced: boolean } {
-    const r = (this.queue as JobQueue<RedistillResult>).enqueue(site, { trigger });
-    if (!r.coalesced) this.log.info('redistill queued', { site, job: r.id, trigger });
-    return r;
   }
 
   private statusPayload(): HubStatus {
     return hubStatus({
       hubVersion: this.o.hubVersion, startedAt: this.startedAt, now: this.now(), teacherVersion: this.bundle?.teacher.version ?? null,
-      sites: this.servedSites(), registry: this.registry as SiteRegistry, store: this.store as SampleStore, activeJobs: this.queue?.active() ?? [],
+      sites: this.servedSites(), registry: this.registry as SiteRegistry, store: this.store as SampleStore, activeJobs: this.services?.queue.active() ?? [],
     });
   }
 
@@ -354,8 +267,3 @@ export class Hub {
   }
 }
 
-/** Job ids: `j-<time base36>-<n>`, valid topic-level ids and unique across restarts. */
-function jobIds(now: () => number): () => string {
-  let n = 0;
-  return () => `j-${now().toString(36)}-${++n}`;
-}

@@ -57,65 +57,76 @@ export function createRng(seed: number): Rng {
   }
   // Hash the seed first: mulberry32 seeded with small neighbouring integers (0, 1, 2…) would
   // otherwise produce visibly correlated first outputs.
-  let state = deriveSeed(seed);
-  // Box–Muller yields two normals per pair of uniforms; keep the second for the next call.
-  let spare: number | undefined;
-
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-
+  const next = mulberry32(deriveSeed(seed));
   const int = (n: number): number => {
     if (!Number.isInteger(n) || n <= 0) {
       throw new SitekdError(ErrorCode.INPUT_SHAPE, `rng.int(n) needs a positive integer n, got ${n}`);
     }
     return Math.floor(next() * n);
   };
-
   return {
     next,
     int,
     uniform: (lo: number, hi: number): number => lo + (hi - lo) * next(),
-    normal: (): number => {
-      if (spare !== undefined) {
-        const s = spare;
-        spare = undefined;
-        return s;
-      }
-      // 1 - next() is in (0, 1], so the log is finite.
-      const u1 = 1 - next();
-      const u2 = next();
-      const r = Math.sqrt(-2 * Math.log(u1));
-      spare = r * Math.sin(2 * Math.PI * u2);
-      return r * Math.cos(2 * Math.PI * u2);
-    },
-    shuffle: <A extends { length: number; [index: number]: unknown }>(arr: A): A => {
-      const a = arr as { [index: number]: unknown };
-      for (let i = arr.length - 1; i > 0; i--) {
-        const j = Math.floor(next() * (i + 1));
-        const tmp = a[i];
-        a[i] = a[j];
-        a[j] = tmp;
-      }
-      return arr;
-    },
-    permutation: (n: number): Int32Array => {
-      if (!Number.isInteger(n) || n < 0) {
-        throw new SitekdError(ErrorCode.INPUT_SHAPE, `rng.permutation(n) needs a non-negative integer n, got ${n}`);
-      }
-      const p = new Int32Array(n);
-      for (let i = 0; i < n; i++) p[i] = i;
-      for (let i = n - 1; i > 0; i--) {
-        const j = Math.floor(next() * (i + 1));
-        const tmp = p[i] as number;
-        p[i] = p[j] as number;
-        p[j] = tmp;
-      }
-      return p;
-    },
+    normal: boxMuller(next),
+    shuffle: <A extends { length: number; [index: number]: unknown }>(arr: A): A => shuffleInPlace(next, arr),
+    permutation: (n: number): Int32Array => permutation(next, n),
   };
+}
+
+/** Uniform in [0, 1) from a 32-bit state: 2^32 values, one per state. */
+function mulberry32(seed32: number): () => number {
+  let state = seed32;
+  return (): number => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normals from uniforms. */
+function boxMuller(next: () => number): () => number {
+  // Box–Muller yields two normals per pair of uniforms; keep the second for the next call.
+  let spare: number | undefined;
+  return (): number => {
+    if (spare !== undefined) {
+      const s = spare;
+      spare = undefined;
+      return s;
+    }
+    // 1 - next() is in (0, 1], so the log is finite.
+    const u1 = 1 - next();
+    const u2 = next();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    spare = r * Math.sin(2 * Math.PI * u2);
+    return r * Math.cos(2 * Math.PI * u2);
+  };
+}
+
+function shuffleInPlace<A extends { length: number; [index: number]: unknown }>(next: () => number, arr: A): A {
+  const a = arr as { [index: number]: unknown };
+  for (let i = arr.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    const tmp = a[i];
+    a[i] = a[j];
+    a[j] = tmp;
+  }
+  return arr;
+}
+
+function permutation(next: () => number, n: number): Int32Array {
+  if (!Number.isInteger(n) || n < 0) {
+    throw new SitekdError(ErrorCode.INPUT_SHAPE, `rng.permutation(n) needs a non-negative integer n, got ${n}`);
+  }
+  const p = new Int32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    const tmp = p[i] as number;
+    p[i] = p[j] as number;
+    p[j] = tmp;
+  }
+  return p;
 }

@@ -62,7 +62,7 @@ async function runSim(a: Parsed<typeof simSpec.options>, io: CommandIo, log: Log
     ...(password !== undefined && { password }),
   });
   log.debug('connected', { broker: a.broker });
-  let publishErrors = 0;
+  const errors = { publish: 0 };
   let sim: Simulator;
   try {
     sim = new Simulator({
@@ -75,7 +75,7 @@ async function runSim(a: Parsed<typeof simSpec.options>, io: CommandIo, log: Log
       scoreIntervalMs: Math.round(a['score-interval'] * 1000),
       clock: systemClock,
       onError: (err) => {
-        publishErrors++;
+        errors.publish++;
         log.debug('publish failed', { err });
       },
     });
@@ -83,13 +83,16 @@ async function runSim(a: Parsed<typeof simSpec.options>, io: CommandIo, log: Log
     await transport.close(true);
     throw err;
   }
-
   announce(io, a, loaded, sim);
-  const print = (): void => {
+  await streamUntilStopped(a, sim, transport, () => {
     for (const s of sim.summaries()) io.stderr.write(`${formatSiteLine(s)}\n`);
-    if (publishErrors > 0) io.stderr.write(`  (${publishErrors} publish errors)\n`);
-  };
+    if (errors.publish > 0) io.stderr.write(`  (${errors.publish} publish errors)\n`);
+  });
+  return 0;
+}
 
+/** Streams until Ctrl-C, SIGTERM, --duration or the end of the stream; prints the status lines every --print-interval. */
+async function streamUntilStopped(a: Parsed<typeof simSpec.options>, sim: Simulator, transport: MqttTransport, print: () => void): Promise<void> {
   let stopRequested: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => {
     stopRequested = resolve;
@@ -111,7 +114,6 @@ async function runSim(a: Parsed<typeof simSpec.options>, io: CommandIo, log: Log
     print();
     await transport.close();
   }
-  return 0;
 }
 
 /** The opening lines on stderr: where the sites come from, where readings go, and the rate actually used. */

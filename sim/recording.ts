@@ -85,27 +85,24 @@ function checkWindows(ws: WindowSet): void {
 /** Finds which windows continue which: see the module comment. */
 export function chainWindows(ws: WindowSet, opts: ChainOptions = {}): WindowChains {
   checkWindows(ws);
-  const { n, channels: C, length: L, x } = ws;
   const o = resolveOverlap(ws, opts);
-  const part = new Float32Array(o * C);
-  const partBytes = new Uint8Array(part.buffer);
-  // Head of a window: offset 0; tail: offset L − o.
-  const keyOf = (i: number, off: number): string => {
-    for (let c = 0; c < C; c++) {
-      const base = (i * C + c) * L + off;
-      for (let t = 0; t < o; t++) part[c * o + t] = (x[base + t] as number) + 0; // + 0 folds -0 into 0
+  const { succ, hasPred, ambiguous } = linkWindows(ws, o);
+  const { chains, cyclesBroken } = walkChains(succ, hasPred);
+  let links = 0;
+  let labelChanges = 0;
+  for (const ch of chains) {
+    for (let p = 1; p < ch.length; p++) {
+      links++;
+      if (ws.y !== undefined && ws.y[ch[p - 1] as number] !== ws.y[ch[p] as number]) labelChanges++;
     }
-    return createHash('sha256').update(partBytes).digest('base64');
-  };
-  const sameHalves = (a: number, b: number): boolean => {
-    for (let c = 0; c < C; c++) {
-      const ta = (a * C + c) * L + (L - o);
-      const hb = (b * C + c) * L;
-      for (let t = 0; t < o; t++) if (x[ta + t] !== x[hb + t]) return false;
-    }
-    return true;
-  };
+  }
+  return { chains, windows: ws.n, overlap: o, links, ambiguous, cyclesBroken, labelChanges };
+}
 
+/** Each window's unique successor (−1: none), whether it has a predecessor, and the overlaps left ambiguous. */
+function linkWindows(ws: WindowSet, o: number): { succ: Int32Array; hasPred: Uint8Array; ambiguous: number } {
+  const { n, length: L } = ws;
+  const { keyOf, sameHalves } = halfMatchers(ws, o);
   const heads = new Map<string, number[]>();
   for (let i = 0; i < n; i++) {
     const k = keyOf(i, 0);
@@ -136,7 +133,36 @@ export function chainWindows(ws: WindowSet, opts: ChainOptions = {}): WindowChai
     succ[i] = j;
     hasPred[j] = 1;
   }
+  return { succ, hasPred, ambiguous };
+}
 
+/** The hash of a window's head or tail half, and the exact comparison that confirms a hash hit. */
+function halfMatchers(ws: WindowSet, o: number): { keyOf: (i: number, off: number) => string; sameHalves: (a: number, b: number) => boolean } {
+  const { channels: C, length: L, x } = ws;
+  const part = new Float32Array(o * C);
+  const partBytes = new Uint8Array(part.buffer);
+  // Head of a window: offset 0; tail: offset L − o.
+  const keyOf = (i: number, off: number): string => {
+    for (let c = 0; c < C; c++) {
+      const base = (i * C + c) * L + off;
+      for (let t = 0; t < o; t++) part[c * o + t] = (x[base + t] as number) + 0; // + 0 folds -0 into 0
+    }
+    return createHash('sha256').update(partBytes).digest('base64');
+  };
+  const sameHalves = (a: number, b: number): boolean => {
+    for (let c = 0; c < C; c++) {
+      const ta = (a * C + c) * L + (L - o);
+      const hb = (b * C + c) * L;
+      for (let t = 0; t < o; t++) if (x[ta + t] !== x[hb + t]) return false;
+    }
+    return true;
+  };
+  return { keyOf, sameHalves };
+}
+
+/** Follows the links from every window without a predecessor, then cuts what is left (cycles) open. */
+function walkChains(succ: Int32Array, hasPred: Uint8Array): { chains: Int32Array[]; cyclesBroken: number } {
+  const n = succ.length;
   const visited = new Uint8Array(n);
   const chains: Int32Array[] = [];
   const walk = (start: number): void => {
@@ -156,16 +182,7 @@ export function chainWindows(ws: WindowSet, opts: ChainOptions = {}): WindowChai
     }
   }
   chains.sort((a, b) => (a[0] as number) - (b[0] as number));
-
-  let links = 0;
-  let labelChanges = 0;
-  for (const ch of chains) {
-    for (let p = 1; p < ch.length; p++) {
-      links++;
-      if (ws.y !== undefined && ws.y[ch[p - 1] as number] !== ws.y[ch[p] as number]) labelChanges++;
-    }
-  }
-  return { chains, windows: n, overlap: o, links, ambiguous, cyclesBroken, labelChanges };
+  return { chains, cyclesBroken };
 }
 
 /** Plays the chains one after another as one labelled signal (each raw sample once; see the module comment). */

@@ -17,7 +17,9 @@ import type { Clock } from '../shared/clock';
 import { decode } from '../shared/protocol/codec';
 import { PredictionSchema, type Prediction } from '../shared/protocol/messages';
 import { parseTopic, payloadMatchesTopic, ROOT_TOPIC } from '../shared/protocol/topics';
-import type { LabelSource, SourceKind } from './sources';
+import type { LabelSource } from './site-stream';
+import { PredictionRate, RATE_BUCKET_MS } from './prediction-rate';
+import type { SourceKind } from './sources';
 
 /** What the scoreboard knows of one simulated site. */
 export interface ScoreSiteInfo {
@@ -100,7 +102,6 @@ export interface ScoreboardOptions {
   readonly maxPayloadBytes?: number;
 }
 
-const RATE_BUCKET_MS = 1000;
 const MAX_DROP_CODES = 64;
 
 interface VersionState {
@@ -119,9 +120,7 @@ interface SiteState {
   outOfRange: number;
   lastVersion: string | null;
   readonly dropped: Map<string, number>;
-  /** Prediction counts per wall-clock second bucket (bucket start ms → count). */
-  readonly buckets: Map<number, number>;
-  firstPredictionAt: number | undefined;
+  readonly rate: PredictionRate;
 }
 
 export class SimScoreboard {
@@ -154,8 +153,7 @@ export class SimScoreboard {
       outOfRange: 0,
       lastVersion: null,
       dropped: new Map(),
-      buckets: new Map(),
-      firstPredictionAt: undefined,
+      rate: new PredictionRate(this.rateWindowMs),
     });
   }
 
@@ -193,10 +191,7 @@ export class SimScoreboard {
     const now = this.clock.now();
     state.predictions++;
     state.lastVersion = p.modelVersion;
-    state.firstPredictionAt ??= now;
-    const bucket = Math.floor(now / RATE_BUCKET_MS) * RATE_BUCKET_MS;
-    state.buckets.set(bucket, (state.buckets.get(bucket) ?? 0) + 1);
-    this.pruneBuckets(state, now);
+    state.rate.record(now);
 
     const v = this.version(state, p.modelVersion, now);
     v.predictions++;
@@ -229,7 +224,6 @@ export class SimScoreboard {
     const s = this.sites.get(site);
     if (s === undefined) return undefined;
     const now = this.clock.now();
-    this.pruneBuckets(s, now);
     let correct = 0;
     let total = 0;
     const models: ModelScore[] = [];
@@ -254,7 +248,7 @@ export class SimScoreboard {
       ts: now,
       readingsSent: s.info.readingsSent?.() ?? s.info.readingsIssued(),
       predictions: s.predictions,
-      windowsPerSec: this.rate(s, now),
+      windowsPerSec: s.rate.perSecond(now),
       modelVersion: s.lastVersion,
       accuracy: total > 0 ? correct / total : null,
       correct,
@@ -287,24 +281,5 @@ export class SimScoreboard {
     // Codes come from our decoder, but keep the map bounded anyway.
     if (map.has(code) || map.size < MAX_DROP_CODES) map.set(code, (map.get(code) ?? 0) + 1);
     return state === undefined ? { kind: 'dropped', code } : { kind: 'dropped', site: state.info.site, code };
-  }
-
-  private pruneBuckets(state: SiteState, now: number): void {
-    const oldest = now - this.rateWindowMs - RATE_BUCKET_MS;
-    for (const b of state.buckets.keys()) if (b < oldest) state.buckets.delete(b);
-  }
-
-  /** Predictions per second over the last `rateWindowMs` (or since the first prediction, when more recent). */
-  private rate(state: SiteState, now: number): number {
-    if (state.firstPredictionAt === undefined) return 0;
-    const from = now - this.rateWindowMs;
-    let count = 0;
-    for (const [b, c] of state.buckets) {
-      if (b + RATE_BUCKET_MS <= from) continue;
-      // Part of a bucket that straddles the window's start counts in proportion.
-      count += b >= from ? c : (c * (b + RATE_BUCKET_MS - from)) / RATE_BUCKET_MS;
-    }
-    const span = Math.min(this.rateWindowMs, Math.max(RATE_BUCKET_MS, now - state.firstPredictionAt));
-    return count / (span / 1000);
   }
 }

@@ -10,9 +10,6 @@ import { deriveSeed } from '../shared/random';
 import { isValidSiteId } from '../shared/protocol/topics';
 import { describeStream, SiteStream, type SiteStreamOptions, type WindowOrder } from './site-stream';
 
-// `order` is a source option, and the scoreboard reads labels through LabelSource: both come with the sources.
-export { WINDOW_ORDERS, type LabelSource, type WindowOrder } from './site-stream';
-
 export type SplitChoice = 'test' | 'train' | 'both';
 export type SourceKind = 'har' | 'synthetic';
 

@@ -81,6 +81,33 @@ function parseConfig<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 export function train(req: TrainRequest): TrainResult {
   const hp = parseConfig(HParamsSchema, req.hparams ?? {}, 'training hyper-parameters');
   const opts = parseConfig(UniKdOptionsSchema, req.unikd ?? {}, 'UNI-KD options');
+  const { ys, batch } = checkRequest(req, hp);
+  const src = toChannelsLast(req.source);
+  const tgt = toChannelsLast(req.target);
+  const started = performance.now();
+  const net = createCnn(req.spec, createRng(deriveSeed(req.seed, 0)));
+  let alg: DistillAlgorithm;
+  try {
+    alg = makeAlgorithm(req, net, hp, opts, src, tgt);
+  } catch (err) {
+    for (const v of Object.values(net.vars)) v.dispose();
+    throw err;
+  }
+  let history: StepLosses[];
+  try {
+    history = runEpochs(req, alg, hp, { src, tgt, ys, batch });
+  } catch (err) {
+    alg.dispose();
+    for (const v of Object.values(net.vars)) v.dispose();
+    throw err;
+  }
+  alg.dispose();
+  const trainSeconds = (performance.now() - started) / 1000;
+  return { net, hparams: hp, ...(req.algorithm === 'unikd' ? { unikd: opts } : {}), history, trainSeconds };
+}
+
+/** Throws a coded error for windows, labels or a teacher that do not fit the spec; returns the labels and batch size. */
+function checkRequest(req: TrainRequest, hp: HParams): { ys: Uint8Array; batch: number } {
   const { windowLength: len, inChannels: c, numClasses } = req.spec;
   for (const [role, ws] of [['source', req.source], ['target', req.target]] as const) {
     if (ws.channels !== c || ws.length !== len) {
@@ -107,50 +134,43 @@ export function train(req: TrainRequest): TrainResult {
       );
     }
   }
-  const src = toChannelsLast(req.source);
-  const tgt = toChannelsLast(req.target);
-  const started = performance.now();
-  const net = createCnn(req.spec, createRng(deriveSeed(req.seed, 0)));
-  let alg: DistillAlgorithm;
-  try {
-    alg = makeAlgorithm(req, net, hp, opts, src, tgt);
-  } catch (err) {
-    for (const v of Object.values(net.vars)) v.dispose();
-    throw err;
-  }
+  return { ys, batch };
+}
+
+/** The epochs (see the module comment); returns each epoch's mean losses. Throws DISTILL_NONFINITE on a NaN loss. */
+function runEpochs(
+  req: TrainRequest,
+  alg: DistillAlgorithm,
+  hp: HParams,
+  d: { src: Rows; tgt: Rows; ys: Uint8Array; batch: number },
+): StepLosses[] {
+  const { windowLength: len, inChannels: c, numClasses } = req.spec;
+  const { src, tgt, ys, batch } = d;
   const shuffle = createRng(deriveSeed(req.seed, 1));
   const stepsPerEpoch = Math.min(Math.floor(src.n / batch), Math.floor(tgt.n / batch));
   const history: StepLosses[] = [];
-  try {
-    for (let epoch = 1; epoch <= hp.epochs; epoch++) {
-      const ps = shuffle.permutation(src.n);
-      const pt = shuffle.permutation(tgt.n);
-      const sums: Record<string, number> = {};
-      for (let step = 0; step < stepsPerEpoch; step++) {
-        const srcIdx = ps.subarray(step * batch, (step + 1) * batch);
-        const tgtIdx = pt.subarray(step * batch, (step + 1) * batch);
-        const losses = tf.tidy(() => {
-          const b = { xs: windowsTensor(src, srcIdx, len, c), ysOneHot: oneHot(ys, srcIdx, numClasses), xt: windowsTensor(tgt, tgtIdx, len, c), srcIdx, tgtIdx };
-          return alg.step(b, { epoch, step, stepsPerEpoch, epochs: hp.epochs });
-        });
-        for (const [k, v] of Object.entries(losses)) {
-          if (!Number.isFinite(v)) {
-            throw new SitekdError(ErrorCode.DISTILL_NONFINITE, `${req.algorithm}: loss ${k} is ${v} at epoch ${epoch} step ${step}`);
-          }
-          sums[k] = (sums[k] ?? 0) + v / stepsPerEpoch;
+  for (let epoch = 1; epoch <= hp.epochs; epoch++) {
+    const ps = shuffle.permutation(src.n);
+    const pt = shuffle.permutation(tgt.n);
+    const sums: Record<string, number> = {};
+    for (let step = 0; step < stepsPerEpoch; step++) {
+      const srcIdx = ps.subarray(step * batch, (step + 1) * batch);
+      const tgtIdx = pt.subarray(step * batch, (step + 1) * batch);
+      const losses = tf.tidy(() => {
+        const b = { xs: windowsTensor(src, srcIdx, len, c), ysOneHot: oneHot(ys, srcIdx, numClasses), xt: windowsTensor(tgt, tgtIdx, len, c), srcIdx, tgtIdx };
+        return alg.step(b, { epoch, step, stepsPerEpoch, epochs: hp.epochs });
+      });
+      for (const [k, v] of Object.entries(losses)) {
+        if (!Number.isFinite(v)) {
+          throw new SitekdError(ErrorCode.DISTILL_NONFINITE, `${req.algorithm}: loss ${k} is ${v} at epoch ${epoch} step ${step}`);
         }
+        sums[k] = (sums[k] ?? 0) + v / stepsPerEpoch;
       }
-      history.push(sums);
-      req.onEpoch?.(epoch, hp.epochs, sums);
     }
-  } catch (err) {
-    alg.dispose();
-    for (const v of Object.values(net.vars)) v.dispose();
-    throw err;
+    history.push(sums);
+    req.onEpoch?.(epoch, hp.epochs, sums);
   }
-  alg.dispose();
-  const trainSeconds = (performance.now() - started) / 1000;
-  return { net, hparams: hp, ...(req.algorithm === 'unikd' ? { unikd: opts } : {}), history, trainSeconds };
+  return history;
 }
 
 /** Eval-mode logits `[n, classes]` of a window set, as plain rows. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SensorParser } from '../../agent/sensor-parser';
-import { WindowBuffer, type WindowBufferOptions } from '../../agent/window-buffer';
+import { WindowBuffer } from '../../agent/window-buffer';
+import type { WindowBufferOptions } from '../../agent/window-buffer-options';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import { createRng } from '../../shared/random';
 

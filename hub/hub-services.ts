@@ -1,0 +1,184 @@
+/**
+ * The pieces hub/hub.ts wires once the broker connection, the sample store and the site registry are open:
+ *   inbound messages → Inbound (samples, status, telemetry) and CommandHandler (hub/cmd);
+ *   triggers (cron slot, enough new windows, command) → JobQueue → runRedistill (worker thread) → ModelPublisher;
+ *   job transitions → JobEvents on hub/jobs.
+ * The hub keeps its lifecycle and the retained status; these pieces reach both only through `HubContext`.
+ */
+import type { Clock } from '../shared/clock';
+import type { DropCounter } from '../shared/drop-counter';
+import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import type { Domain, WindowSet } from '../shared/ml/types';
+import { hubCmdTopic, sub } from '../shared/protocol/topics';
+import type { MqttTransport } from '../shared/transport/mqtt-transport';
+import type { HubConfig } from './config';
+import { siteDetails } from './hub-status';
+import { publishJobEvent, type JobTrigger } from './jobs/job-events';
+import { JobQueue, type EnqueueResult } from './jobs/job-queue';
+import { runRedistill, type RedistillResult } from './jobs/redistill-job';
+import { Triggers } from './jobs/triggers';
+import type { HubKey } from './models/keys';
+import { ModelFiles } from './models/model-files';
+import { ModelPublisher } from './models/model-publisher';
+import { modelsDir, type InputLayout, type TeacherBundle } from './models/teacher';
+import { CommandHandler } from './mqtt/commands';
+import { Inbound } from './mqtt/inbound';
+import { SiteModels } from './sites/site-models';
+import type { SiteRegistry } from './sites/site-registry';
+import type { SampleStore } from './store/sample-store';
+import type { MlRunner } from './worker/ml-runner';
+
+/** What the pieces need from the hub: its open I/O objects, its source data, and calls back into its lifecycle. */
+export interface HubContext {
+  readonly config: HubConfig;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly now: () => number;
+  readonly run: MlRunner;
+  readonly transport: MqttTransport;
+  readonly store: SampleStore;
+  readonly registry: SiteRegistry;
+  readonly key: HubKey;
+  readonly drops: DropCounter;
+  readonly source: Domain;
+  readonly input: InputLayout;
+  readonly labelled: ReadonlyMap<string, WindowSet>;
+  /** Aborts a running round (the hub's stop, after the grace period). */
+  readonly abort: AbortSignal;
+  teacher(): Promise<TeacherBundle>;
+  state(): 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+  servedSites(): string[];
+  servesSite(site: string): boolean;
+  /** Coalesces bursts of changes into one retained status message. */
+  scheduleStatus(): void;
+  publishStatus(): void;
+  /** The answer to the `status` command without a site. */
+  statusReply(): Record<string, unknown>;
+}
+
+export interface HubServices {
+  readonly models: SiteModels;
+  readonly triggers: Triggers;
+  readonly queue: JobQueue<RedistillResult>;
+  readonly inbound: Inbound;
+  readonly commands: CommandHandler;
+}
+
+type Publish = (topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;
+
+/** Builds the pieces and subscribes them; messages are handled from the moment the subscriptions are up. */
+export function wireHub(ctx: HubContext): HubServices {
+  const t = ctx.transport;
+  const publish: Publish = (topic, payload, opts) => t.publish(topic, payload, opts);
+  const files = new ModelFiles(modelsDir(ctx.config.stateDir));
+  const publisher = new ModelPublisher({
+    transport: t, files, key: ctx.key, versions: ctx.registry, chunkBytes: ctx.config.chunkBytes, now: ctx.now, log: ctx.log,
+  });
+  const models = new SiteModels({
+    publisher, teacher: () => ctx.teacher(), isStopping: () => ctx.state() === 'stopping' || ctx.state() === 'stopped',
+    onPublished: () => ctx.scheduleStatus(), log: ctx.log,
+  });
+  const jobs = createJobs(ctx, publish, publisher, files);
+  const services = { models, ...jobs, ...createHandlers(ctx, publish, models, jobs) };
+  subscribe(ctx, services);
+  return services;
+}
+
+function createJobs(ctx: HubContext, publish: Publish, publisher: ModelPublisher, files: ModelFiles): Pick<HubServices, 'triggers' | 'queue'> {
+  const { config: c, log, now, store, registry } = ctx;
+  const enqueueAutomatic = (site: string, trigger: JobTrigger): void => {
+    try {
+      enqueue(ctx, queue, site, trigger);
+    } catch (err) {
+      // JOB_REJECTED: the queue closed (hub stopping); a trigger then has nothing to do.
+      if (!isSitekdError(err, ErrorCode.JOB_REJECTED)) log.error('cannot queue a round', { site, trigger, error: err });
+    }
+  };
+  const triggers = new Triggers({ config: c, registry, sites: () => ctx.servedSites(), enqueue: enqueueAutomatic, clock: ctx.clock, log });
+  const queue = new JobQueue<RedistillResult>({
+    now,
+    newId: jobIds(now),
+    run: (job, report, signal) =>
+      runRedistill(job, {
+        store, registry, publisher, files, teacher: () => ctx.teacher(), source: ctx.source.train,
+        input: ctx.input, labelled: (site) => ctx.labelled.get(site), run: ctx.run, now, log,
+        settings: { ...c },
+      }, report, AbortSignal.any([signal, ctx.abort])),
+  });
+  queue.onEvent((e) => {
+    void publishJobEvent(e, { publish, now, log, registry });
+    if (e.type !== 'progress') ctx.scheduleStatus();
+  });
+  return { triggers, queue };
+}
+
+function createHandlers(
+  ctx: HubContext,
+  publish: Publish,
+  models: SiteModels,
+  jobs: Pick<HubServices, 'triggers' | 'queue'>,
+): Pick<HubServices, 'inbound' | 'commands'> {
+  const { config: c, log, store, registry, drops } = ctx;
+  const inbound = new Inbound({
+    publish, store, registry, drops, input: ctx.input, maxPayloadBytes: c.maxPayloadBytes, log,
+    servesSite: (site) => ctx.servesSite(site),
+    onSamplesStored: (site, n) => {
+      ctx.scheduleStatus();
+      if (!models.has(site)) void models.ensure(site);
+      jobs.triggers.samplesStored(site, n);
+    },
+    onAgentOnline: (site) => {
+      ctx.scheduleStatus();
+      if (!models.has(site)) void models.ensure(site);
+    },
+  });
+  const knownSite = (site: string): void => {
+    if (!ctx.servedSites().includes(site)) throw new SitekdError(ErrorCode.SITE_UNKNOWN, `unknown site ${site}`);
+  };
+  const commands = new CommandHandler({
+    publish, drops, maxPayloadBytes: c.maxPayloadBytes, log,
+    redistill: (site) => {
+      knownSite(site);
+      const r = enqueue(ctx, jobs.queue, site, 'command');
+      return { jobId: r.id, state: r.state, coalesced: r.coalesced };
+    },
+    hubStatus: () => ctx.statusReply(),
+    siteStatus: (site) => {
+      knownSite(site);
+      return siteDetails({ registry, store }, site);
+    },
+    sites: () => ctx.servedSites().map((site) => siteDetails({ registry, store }, site)),
+  });
+  return { inbound, commands };
+}
+
+function subscribe(ctx: HubContext, s: Pick<HubServices, 'inbound' | 'commands' | 'models'>): void {
+  const t = ctx.transport;
+  t.setHandlerErrorListener((err, topic) => ctx.log.error('message handler failed', { topic, error: err }));
+  void Promise.all([
+    t.subscribe(sub.allSamples(), (topic, p) => s.inbound.handle(topic, p), 1),
+    t.subscribe(sub.allStatus(), (topic, p) => s.inbound.handle(topic, p), 1),
+    t.subscribe(sub.allTelemetry(), (topic, p) => s.inbound.handle(topic, p), 0),
+    t.subscribe(hubCmdTopic(), (_topic, p) => s.commands.handle(p), 1),
+  ]).catch((err: unknown) => ctx.log.error('subscribe failed', { error: err }));
+  // After a reconnect the broker may have lost its retained messages (a restarted Mosquitto without persistence).
+  t.on('connect', () => {
+    if (ctx.state() !== 'running') return;
+    ctx.log.info('reconnected to the broker; republishing models and status');
+    ctx.publishStatus();
+    s.models.republishAll(ctx.servedSites());
+  });
+}
+
+function enqueue(ctx: HubContext, queue: JobQueue<RedistillResult>, site: string, trigger: JobTrigger): EnqueueResult {
+  const r = queue.enqueue(site, { trigger });
+  if (!r.coalesced) ctx.log.info('redistill queued', { site, job: r.id, trigger });
+  return r;
+}
+
+/** Job ids: `j-<time base36>-<n>`, valid topic-level ids and unique across restarts. */
+function jobIds(now: () => number): () => string {
+  let n = 0;
+  return () => `j-${now().toString(36)}-${++n}`;
+}
