@@ -9,7 +9,8 @@
  * Matching. Every window's head (first `overlap` samples × C channels) is hashed (SHA-256 of the float32 values, -0
  * folded into 0), and every tail is looked up among the heads: O(n) instead of comparing all pairs. A hash hit is
  * confirmed value by value, so a link means the two halves are exactly equal. Exact equality is what the real data
- * has: in all 30 UCI-HAR subjects of /work/shared/data/HAR every link is bit-exact, and the nearest non-matching head
+ * has: in all 30 UCI-HAR subjects of ../shared/data/HAR (test/unit/sim-recording.test.ts) every link is bit-exact,
+ * and the nearest non-matching head
  * differs by at least 0.013 (max abs over the 64 × 9 values), so no tolerance is needed (and none would change a link).
  *
  * Chains. A tail matching two or more heads, or a head claimed by two or more tails, is ambiguous and links nothing

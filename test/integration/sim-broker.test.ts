@@ -19,7 +19,7 @@ import { MqttTransport } from '../../shared/transport/mqtt-transport';
 
 const spec = { ...defaultSyntheticSpec.harLike, trainPerClass: 2, testPerClass: 3 };
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 3000): Promise<void> {
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
   const start = Date.now();
   while (!cond()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
