@@ -5,7 +5,8 @@
  * predictive entropy, the usual uncertainty-sampling score) carry the most information for distillation, but a pool of
  * only those is biased towards class boundaries and sensor glitches, and the hub also gates new students on held-out
  * returned windows (issue 3 §4). So a fixed share (default 25 %) of each batch is a uniform random sample of everything
- * seen, and the rest is the most uncertain.
+ * seen, and the rest is the most uncertain. Each returned window says which it was (`selectedBy`, on the wire as
+ * SampleBatch.selectedBy): the hub judges candidates only on the uniform ones, which represent the site.
  *
  * How: each offered window is routed by the seeded RNG, with probability `randomShare`, to a reservoir (Algorithm R: a
  * uniform sample of the routed windows) and otherwise to a top-k pool keyed by entropy (a min-heap). Both live in slots
@@ -45,6 +46,8 @@ export interface SampleBatch {
   windowStarts: Float64Array;
   /** [n] predictive entropy in nats (for telemetry and hub-side weighting). */
   entropies: Float32Array;
+  /** [n] how each window was chosen: the wire's SELECTED_BY codes, 0 = uniform random sample, 1 = most uncertain. */
+  selectedBy: Uint8Array;
   /** Bytes charged to the budget. */
   bytes: number;
 }
@@ -103,8 +106,8 @@ export class SampleSelector {
     const pool = positiveInt(opts.poolSize ?? 64, 'poolSize');
     this.reservoirCap = this.randomShare === 0 ? 0 : this.randomShare === 1 ? pool : Math.min(pool - 1, Math.max(1, Math.round(pool * this.randomShare)));
     this.heapCap = pool - this.reservoirCap;
-    // float32 window + float32 logits + float64 start: what the wire batch carries per sample.
-    this.bytesPerSample = 4 * this.windowSize + 4 * this.numClasses + 8;
+    // float32 window + float32 logits + float64 start + a one-byte selectedBy code: what the wire carries per sample.
+    this.bytesPerSample = 4 * this.windowSize + 4 * this.numClasses + 8 + 1;
     this.overhead = nonNegativeInt(opts.batchOverheadBytes ?? 256, 'batchOverheadBytes');
     const perMinute = positive(opts.budgetBytesPerMinute, 'budgetBytesPerMinute');
     this.bytesPerMs = perMinute / 60_000;
@@ -160,9 +163,10 @@ export class SampleSelector {
     const nUncertain = Math.min(this.heap.size, n - nRandom);
     nRandom = n - nUncertain; // the other pool tops up when one runs short
     const byEntropy = [...this.heap.slots()].sort((a, b) => (this.entropy[b] as number) - (this.entropy[a] as number) || a - b);
-    const picked = byEntropy.slice(0, nUncertain).concat(this.rng.shuffle([...this.reservoir]).slice(0, nRandom));
+    const uniform = this.rng.shuffle([...this.reservoir]).slice(0, nRandom);
+    const picked = byEntropy.slice(0, nUncertain).concat(uniform);
     picked.sort((a, b) => (this.starts[a] as number) - (this.starts[b] as number) || a - b);
-    const batch = this.build(picked);
+    const batch = this.build(picked, new Set(uniform));
     this.tokens -= batch.bytes;
     this.c.batches++;
     this.c.samplesTaken += n;
@@ -209,7 +213,7 @@ export class SampleSelector {
     this.entropy[slot] = h;
   }
 
-  private build(slots: readonly number[]): SampleBatch {
+  private build(slots: readonly number[], uniform: ReadonlySet<number>): SampleBatch {
     const n = slots.length;
     const W = this.windowSize;
     const K = this.numClasses;
@@ -219,6 +223,7 @@ export class SampleSelector {
       logits: new Float32Array(n * K), // [n, K]
       windowStarts: new Float64Array(n),
       entropies: new Float32Array(n),
+      selectedBy: new Uint8Array(n),
       bytes: this.overhead + n * this.bytesPerSample,
     };
     slots.forEach((slot, i) => {
@@ -226,6 +231,7 @@ export class SampleSelector {
       batch.logits.set(this.logits.subarray(slot * K, (slot + 1) * K), i * K);
       batch.windowStarts[i] = this.starts[slot] as number;
       batch.entropies[i] = this.entropy[slot] as number;
+      batch.selectedBy[i] = uniform.has(slot) ? 0 : 1;
     });
     return batch;
   }

@@ -154,7 +154,8 @@ export class Uploader {
     return this.queue(async () => {
       const s = this.selector;
       if (s === null || this.stopped) return;
-      const perSample = 4 * this.opts.windowLength * this.opts.channels + 4 * s.numClasses + 9;
+      // Per window on the wire: float32 window and logits, a float64 start (msgpack: 9 bytes), a selectedBy code (1).
+      const perSample = 4 * this.opts.windowLength * this.opts.channels + 4 * s.numClasses + 10;
       const room = Math.floor((this.opts.transport.maxPacketBytes - 2048) / perSample);
       const batch = s.selector.takeBatch(Math.max(1, Math.min(this.opts.upload.maxBatch, room)));
       if (batch === undefined) return;
@@ -170,6 +171,7 @@ export class Uploader {
         windows: f32ToBytes(batch.windows),
         logits: f32ToBytes(batch.logits),
         windowStarts: Array.from(batch.windowStarts),
+        selectedBy: Array.from(batch.selectedBy, (code) => (code === 0 ? 0 : 1)),
         createdAt: this.opts.clock.now(),
       };
       // Durable first: a crash after this line re-sends the batch on restart; before it, nothing was promised.

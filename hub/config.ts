@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { loadConfig, parseConfig, type DeepReadonly } from '../shared/config-loader';
 import { ID_PATTERN, isValidSiteId } from '../shared/protocol/topics';
+import { gateMinHeldOut } from './jobs/gate';
 import { validateSchedule } from './jobs/scheduler';
 
 const SiteId = z.string().refine(isValidSiteId, 'must be a site id: 1-64 of [A-Za-z0-9_.-], starting with a letter or digit, not "hub"');
@@ -110,17 +111,26 @@ export const HubConfigSchema = z
     holdoutFraction: z.number().min(0.01).max(0.9).default(0.2),
     /** A round is skipped with fewer windows than this to train on ... */
     minTrainWindows: z.number().int().min(2).max(10_000_000).default(64),
-    /** ... or than this to judge the candidate on. */
-    minHeldOutWindows: z.number().int().min(1).max(10_000_000).default(16),
+    /**
+     * ... or than this to judge the candidate on (uniformly sampled held-out windows). Never below the smallest held-out
+     * set on which the gate could pass at `gateConfidence` and `gateMargin` (hub/jobs/gate.ts `gateMinHeldOut`, 6 at
+     * the defaults): the loaded config holds the larger of the two. Set it to demand more evidence than that.
+     */
+    minHeldOutWindows: z.number().int().min(1).max(10_000_000).optional(),
     /** Newest windows of a site a round reads at most. */
     maxRoundWindows: z.number().int().min(2).max(10_000_000).default(20_000),
     /**
      * Whose predictions the gate's agreement is measured against: `adapted-teacher` (default: a DANN teacher trained
-     * each round on source + the site's windows) or `teacher` (the hub's teacher as it is). See hub/jobs/gate.ts.
+     * each round on source + the site's windows) or `teacher` (the hub's teacher as it is). See hub/worker/ml-worker.ts.
      */
     gateReference: z.enum(['adapted-teacher', 'teacher']).default('adapted-teacher'),
-    /** How much worse (0-1 agreement, 0-100 macro-F1 points / 100) the candidate may be than the current student. */
-    gateTolerance: z.number().min(0).max(1).default(0),
+    /** One-sided confidence with which the gate must show the candidate is not worse than `gateMargin` (hub/jobs/gate.ts). */
+    gateConfidence: z.number().min(0.5).max(0.999).default(0.95),
+    /**
+     * How much worse than the current student the candidate may be, at that confidence: a share of windows (0.02 = 2
+     * points of agreement or of accuracy; macro-F1 on a labelled set in the same points). A tie never publishes.
+     */
+    gateMargin: z.number().min(0).max(0.5).default(0.02),
     /** Operator-supplied labelled sets, per site: also gate on macro-F1 there. */
     labelledSites: z.record(SiteId, LabelledSiteSchema).default({}),
 
@@ -145,7 +155,8 @@ export const HubConfigSchema = z
     if ((c.cert === undefined) !== (c.key === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['cert'], message: 'cert and key go together' });
     }
-  });
+  })
+  .transform((c) => ({ ...c, minHeldOutWindows: Math.max(c.minHeldOutWindows ?? 1, gateMinHeldOut({ confidence: c.gateConfidence, margin: c.gateMargin })) }));
 
 export type HubConfig = DeepReadonly<z.output<typeof HubConfigSchema>>;
 export type HubConfigInput = z.input<typeof HubConfigSchema>;

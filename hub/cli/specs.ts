@@ -38,6 +38,8 @@ export const hubSpec = {
       placeholder: 'list',
     }),
     'gate-reference': opt.choice(['adapted-teacher', 'teacher'], { description: 'what the gate measures agreement against', placeholder: 'name', defaultLabel: 'adapted-teacher' }),
+    'gate-confidence': opt.number({ description: 'one-sided confidence with which the gate must show a candidate is not worse', placeholder: 'p', min: 0.5, max: 0.999, defaultLabel: '0.95' }),
+    'gate-margin': opt.number({ description: 'how much worse (share of held-out windows) a candidate may be at that confidence; a tie never publishes', placeholder: 'x', min: 0, max: 0.5, defaultLabel: '0.02' }),
     ...loggingOptions,
   },
 } as const satisfies CommandSpec;

@@ -1,39 +1,74 @@
 /**
- * The rollout gate of a redistillation round (pure: numbers in, a decision with reasons out). The candidate must not
- * do worse than the current student of the site:
- *  - on the site's held-out returned windows, by agreement with a reference teacher's argmax (no labels needed), and
- *  - when an operator supplied a labelled set for the site, by macro-F1 on it.
- * "Not worse" allows `tolerance` (0 by default: equal is fine, so a candidate that only matches the current student
- * still replaces it with one trained on newer data).
+ * The rollout gate of a redistillation round (pure: counts in, a decision with reasons out). It compares candidate
+ * and current student window by window on the same held-out windows (a paired design), never just two rates:
+ *  - without labels, per window: does each student's argmax agree with a reference model's (which reference — the
+ *    hub's teacher, an adapted teacher, a versioned one — is the caller's business: the gate only sees the two
+ *    0/1 vectors); the held-out windows are the ones the agents sampled uniformly (hub/store/sample-set.ts);
+ *  - when an operator supplied a labelled set for the site, per window: is each student right. The labelled set then
+ *    decides alone (labels beat agreement with any reference); the agreement test is still reported.
  *
- * Which teacher is the reference matters. The hub's own teacher is trained on the source only (there is no site data
- * at first start), and the generic student was distilled to imitate it, so the generic student agrees with it most
- * exactly where both are wrong on the site: on real HAR (10 epochs, 5 source→target scenarios, measured in the
- * worker) the unadapted teacher's agreement rejected the UNI-KD candidate in 3 of 5 scenarios although the candidate
- * had the better target macro-F1 in all 5 (e.g. 2→11: 78.3 vs 54.9). So by default (`gateReference:
- * 'adapted-teacher'`) each round first trains a DANN teacher on source + the site's training windows — its
- * data-domain discriminator has seen the site — and measures agreement with that; it chose right in 5 of 5.
+ * A test passes when both hold:
+ *  1. not worse with stated confidence: the one-sided `confidence` lower bound of candidate − current (an exact,
+ *     conservative bound built on McNemar's test, hub/jobs/gate-stats.ts) is at least −`margin`;
+ *  2. better on the windows: the candidate is right (agrees) on strictly more of the discordant windows than the
+ *     current student. A tie is not an improvement, so it does not republish: a new version costs every agent a
+ *     download, a verify and a swap, and "as good as before" is not evidence of being better on newer data.
+ * With labels, macro-F1 must also not fall by more than the margin (accuracy alone can hide a lost minority class).
+ *
+ * `gateMinHeldOut` is the smallest held-out set on which this can pass at all: below it a round cannot be published
+ * whatever the candidate does, so the round is skipped before training.
  */
+import { differenceLowerBound, mcnemarExactP } from './gate-stats';
+
+/** Per window of a paired comparison: 1 = right (or agrees with the reference), 0 = not. */
+export interface PairedCounts {
+  readonly n: number;
+  readonly both: number;
+  /** Windows only the candidate gets right: its wins. */
+  readonly candidateOnly: number;
+  /** Windows only the current student gets right: the candidate's losses. */
+  readonly currentOnly: number;
+  readonly neither: number;
+}
+
+export interface GateSettings {
+  /** One-sided confidence of the "not worse" bound, e.g. 0.95. */
+  readonly confidence: number;
+  /** How much worse (a share, 0..1) the candidate may be at that confidence. */
+  readonly margin: number;
+  /** Fewer held-out windows never pass (at least gateMinHeldOut; an operator may demand more). */
+  readonly minHeldOut: number;
+}
 
 export interface GateInput {
-  /** Held-out windows the agreements were measured on. */
-  readonly heldOut: number;
-  /** Share of held-out windows where candidate / current student and teacher pick the same class, 0..1. */
-  readonly candidateAgreement: number;
-  readonly currentAgreement: number;
-  /** Macro-F1 in percent on the operator's labelled set, when there is one. */
-  readonly labelled?: { readonly n: number; readonly candidateMacroF1: number; readonly currentMacroF1: number };
-  /** Allowed shortfall: agreement in 0..1, macro-F1 in the same fraction (× 100 points). */
-  readonly tolerance: number;
-  readonly minHeldOut: number;
-  /** Named in the reasons. */
-  readonly reference?: 'teacher' | 'adapted-teacher';
+  /** Agreement of candidate and current student with the reference, on the held-out windows. */
+  readonly agreement: PairedCounts;
+  /** Named in the reasons, e.g. `adapted-teacher`. */
+  readonly reference: string;
+  /** The operator's labelled set: correctness per window, and macro-F1 in percent. */
+  readonly labelled?: { readonly correct: PairedCounts; readonly candidateMacroF1: number; readonly currentMacroF1: number };
+  readonly settings: GateSettings;
+}
+
+/** The figures behind one paired test, for logs, job results and benchmarks. */
+export interface TestFigures {
+  readonly n: number;
+  readonly candidateOnly: number;
+  readonly currentOnly: number;
+  /** McNemar exact one-sided p-value of "the candidate is better". */
+  readonly pValue: number;
+  /** Candidate − current ≥ this with the stated confidence (a share; 0 when the bound is not below 0). */
+  readonly lowerBound: number;
+  readonly pass: boolean;
 }
 
 export interface GateDecision {
   readonly pass: boolean;
-  /** Every check, passed or failed, for people (JobEvent.message, the hub log). */
+  /** Every check with its figures, for people (JobEvent.message, the hub log). */
   readonly reasons: readonly string[];
+  readonly decidedBy: 'agreement' | 'labelled';
+  readonly agreement: TestFigures;
+  readonly labelled?: TestFigures;
 }
 
 /** Fraction of rows where two label vectors agree (0 for empty input). */
@@ -45,38 +80,91 @@ export function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return same / a.length;
 }
 
-export function decideGate(g: GateInput): GateDecision {
-  const reasons: string[] = [];
-  let pass = true;
-  const valid = [g.candidateAgreement, g.currentAgreement, g.tolerance].every(Number.isFinite);
-  if (!valid) return { pass: false, reasons: ['a gate metric is not a finite number'] };
-  if (g.heldOut < g.minHeldOut) {
-    pass = false;
-    reasons.push(`only ${g.heldOut} held-out windows, the gate needs ${g.minHeldOut}`);
-  }
-  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-  const who = g.reference === 'adapted-teacher' ? 'adapted-teacher' : 'teacher';
-  if (g.candidateAgreement + g.tolerance + 1e-12 >= g.currentAgreement) {
-    reasons.push(`${who} agreement on ${g.heldOut} held-out windows: candidate ${pct(g.candidateAgreement)} ≥ current ${pct(g.currentAgreement)}${tol(g.tolerance)}`);
-  } else {
-    pass = false;
-    reasons.push(`${who} agreement on ${g.heldOut} held-out windows: candidate ${pct(g.candidateAgreement)} < current ${pct(g.currentAgreement)}${tol(g.tolerance)}`);
-  }
-  if (g.labelled !== undefined) {
-    const { n, candidateMacroF1: c, currentMacroF1: p } = g.labelled;
-    if (!Number.isFinite(c) || !Number.isFinite(p)) {
-      pass = false;
-      reasons.push('macro-F1 on the labelled set is not a finite number');
-    } else if (c + 100 * g.tolerance + 1e-9 >= p) {
-      reasons.push(`macro-F1 on ${n} labelled windows: candidate ${c.toFixed(1)} ≥ current ${p.toFixed(1)}`);
-    } else {
-      pass = false;
-      reasons.push(`macro-F1 on ${n} labelled windows: candidate ${c.toFixed(1)} < current ${p.toFixed(1)}`);
-    }
-  }
-  return { pass, reasons };
+/** 1 where a[i] equals b[i], else 0: e.g. "does this student agree with the reference on window i". */
+export function matches(a: ArrayLike<number>, b: ArrayLike<number>): Uint8Array {
+  if (a.length !== b.length) throw new RangeError(`matches of ${a.length} and ${b.length} labels`);
+  return Uint8Array.from({ length: a.length }, (_, i) => (a[i] === b[i] ? 1 : 0));
 }
 
-function tol(t: number): string {
-  return t > 0 ? ` (tolerance ${(100 * t).toFixed(1)} points)` : '';
+/** Paired counts from two per-window 0/1 vectors over the same windows. */
+export function pairedCounts(candidate: ArrayLike<number>, current: ArrayLike<number>): PairedCounts {
+  if (candidate.length !== current.length) throw new RangeError(`paired vectors of ${candidate.length} and ${current.length} windows`);
+  const c = { n: candidate.length, both: 0, candidateOnly: 0, currentOnly: 0, neither: 0 };
+  for (let i = 0; i < c.n; i++) {
+    const [x, y] = [candidate[i] === 1, current[i] === 1];
+    if (x && y) c.both++;
+    else if (x) c.candidateOnly++;
+    else if (y) c.currentOnly++;
+    else c.neither++;
+  }
+  return c;
+}
+
+/** The paired test of the module comment on one set of counts. */
+export function pairedTest(c: PairedCounts, s: Pick<GateSettings, 'confidence' | 'margin'>): TestFigures {
+  const { lower } = differenceLowerBound(c.candidateOnly, c.currentOnly, c.n, s.confidence);
+  const pass = lower >= -s.margin - 1e-12 && c.candidateOnly > c.currentOnly;
+  return { n: c.n, candidateOnly: c.candidateOnly, currentOnly: c.currentOnly, pValue: mcnemarExactP(c.candidateOnly, c.currentOnly), lowerBound: lower, pass };
+}
+
+/**
+ * The smallest number of held-out windows on which the gate could pass: the best outcome for n windows is b wins
+ * and no loss (a loss only lowers the bound); n grows until some b ≤ n passes. It ends by n = ⌈log2(2 / (1 −
+ * confidence))⌉, where n wins out of n put McNemar's bound at ½.
+ */
+export function gateMinHeldOut(s: Pick<GateSettings, 'confidence' | 'margin'>): number {
+  checkSettings(s);
+  for (let n = 1; ; n++) {
+    for (let b = n; b >= 1; b--) if (pairedTest({ n, both: 0, candidateOnly: b, currentOnly: 0, neither: n - b }, s).pass) return n;
+  }
+}
+
+export function decideGate(g: GateInput): GateDecision {
+  checkSettings(g.settings);
+  const s = g.settings;
+  const reasons: string[] = [];
+  const agree = pairedTest(g.agreement, s);
+  const n = g.agreement.n;
+  reasons.push(describe(`${g.reference} agreement on ${n} held-out windows`, g.agreement, agree, s));
+  if (g.labelled === undefined) {
+    const enough = n >= s.minHeldOut;
+    reasons.push(enough ? verdict(agree, g.agreement) : `reject: only ${n} held-out windows, the gate needs ${s.minHeldOut}`);
+    return { pass: agree.pass && enough, reasons, decidedBy: 'agreement', agreement: agree };
+  }
+  const { correct, candidateMacroF1: f1c, currentMacroF1: f1p } = g.labelled;
+  const lab = pairedTest(correct, s);
+  reasons.push(describe(`accuracy on ${correct.n} labelled windows`, correct, lab, s));
+  const f1Ok = Number.isFinite(f1c) && Number.isFinite(f1p) && f1c + 100 * s.margin + 1e-9 >= f1p;
+  reasons.push(`macro-F1 there: candidate ${fmt(f1c)} vs current ${fmt(f1p)}${f1Ok ? '' : `, more than ${fmt(100 * s.margin)} points lower`}`);
+  reasons.push(`${verdict(lab, correct)}; the labelled set decides`);
+  return { pass: lab.pass && f1Ok, reasons, decidedBy: 'labelled', agreement: agree, labelled: lab };
+}
+
+function describe(what: string, c: PairedCounts, t: TestFigures, s: Pick<GateSettings, 'confidence' | 'margin'>): string {
+  const rate = (k: number): string => (c.n === 0 ? 'n/a' : `${fmt((100 * k) / c.n)}%`);
+  return (
+    `${what}: candidate ${rate(c.both + c.candidateOnly)} vs current ${rate(c.both + c.currentOnly)}; ` +
+    `discordant: candidate alone ${c.candidateOnly}, current alone ${c.currentOnly} (McNemar exact p = ${t.pValue.toFixed(3)}); ` +
+    `candidate − current ≥ ${signed(100 * t.lowerBound)} points at ${fmt(100 * s.confidence)}% confidence (margin ${fmt(100 * s.margin)})`
+  );
+}
+
+function verdict(t: TestFigures, c: PairedCounts): string {
+  if (t.pass) return `pass: not worse with the stated confidence, and right on ${c.candidateOnly - c.currentOnly} more windows`;
+  if (c.candidateOnly === c.currentOnly) return `reject: a tie (${c.candidateOnly} against ${c.currentOnly}) is not an improvement`;
+  if (c.candidateOnly < c.currentOnly) return `reject: the candidate loses more windows than it wins (${c.currentOnly} against ${c.candidateOnly})`;
+  return 'reject: not shown to be no worse than the margin at this confidence (too few windows or too many losses)';
+}
+
+function checkSettings(s: Pick<GateSettings, 'confidence' | 'margin'>): void {
+  if (!(s.confidence >= 0.5 && s.confidence < 1)) throw new RangeError(`gate confidence must be in [0.5, 1), got ${s.confidence}`);
+  if (!(s.margin >= 0 && s.margin < 1)) throw new RangeError(`gate margin must be in [0, 1), got ${s.margin}`);
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(1) : String(x);
+}
+
+function signed(x: number): string {
+  return x >= 0 ? `+${x.toFixed(1)}` : `−${(-x).toFixed(1)}`;
 }

@@ -13,14 +13,13 @@ import type { BackendPreference } from '../../shared/ml/backend';
 import { specFor } from '../../shared/ml/model-spec';
 import type { WindowSet } from '../../shared/ml/types';
 import { ErrorCode, SitekdError } from '../../shared/errors';
-import { decideGate } from './gate';
+import { decideGate, pairedCounts, type GateDecision } from './gate';
 import type { Logger } from '../../shared/log';
 import type { MlRunner } from '../worker/ml-runner';
 import type { Evaluation } from '../worker/ml-worker-protocol';
 import type { ModelFiles } from '../models/model-files';
 import type { ModelPublisher } from '../models/model-publisher';
-import { isHeldOut, type SampleSet, type SampleStore } from '../store/sample-store';
-import { subset } from '../store/sample-set';
+import type { SampleSet, SampleStore } from '../store/sample-store';
 import type { RedistillRecord, SiteRegistry } from '../sites/site-registry';
 import type { InputLayout, TeacherBundle } from '../models/teacher';
 import { versionNumber } from '../models/versioning';
@@ -34,7 +33,9 @@ export interface RoundSettings {
   readonly epochs: number;
   readonly seed: number;
   readonly preset: 'code' | 'paper';
-  readonly gateTolerance: number;
+  /** The gate's one-sided confidence and margin (hub/jobs/gate.ts). */
+  readonly gateConfidence: number;
+  readonly gateMargin: number;
   readonly gateReference: 'adapted-teacher' | 'teacher';
   /** Epochs of the gate's adapted teacher. */
   readonly teacherEpochs: number;
@@ -73,6 +74,8 @@ export interface RedistillResult {
   readonly seconds: number;
   readonly trainSeconds: number;
   readonly reasons: readonly string[];
+  /** The gate's figures: discordant counts, p-value and bound of each paired test, and what decided. */
+  readonly gate: Omit<GateDecision, 'reasons'>;
   readonly currentVersion: string | undefined;
 }
 
@@ -87,9 +90,7 @@ async function splitWindows(store: SampleStore, site: string, s: RoundSettings):
   const byBatch = await store.split(site, s.holdoutFraction, { limit: s.maxRoundWindows });
   const enough = byBatch.train.n >= s.minTrainWindows && byBatch.heldOut.n >= s.minHeldOutWindows;
   if (enough || byBatch.train.n + byBatch.heldOut.n < s.minTrainWindows + s.minHeldOutWindows) return { ...byBatch, by: 'batch' };
-  const all = await store.read(site, { limit: s.maxRoundWindows });
-  const held = all.batchIds.map((id, i) => isHeldOut(`${id}#${all.seq[i] as number}`, s.holdoutFraction));
-  return { train: subset(all, held.map((h) => !h)), heldOut: subset(all, held), by: 'window' };
+  return { ...(await store.split(site, s.holdoutFraction, { limit: s.maxRoundWindows, by: 'window' })), by: 'window' };
 }
 
 export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, report: ReportProgress, signal: AbortSignal): Promise<RedistillResult> {
@@ -104,7 +105,7 @@ export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, 
   const record = (r: Omit<RedistillRecord, 'at' | 'jobId'>): Promise<void> =>
     d.registry.recordRedistill(site, { at: d.now(), jobId: job.id, ...r }).catch((err: unknown) => d.log.error('cannot record the round', { site, error: err }));
   if (train.n < s.minTrainWindows || heldOut.n < s.minHeldOutWindows) {
-    const reason = `too few windows: ${train.n} to train on (need ${s.minTrainWindows}) and ${heldOut.n} held out (need ${s.minHeldOutWindows})`;
+    const reason = `too few windows: ${train.n} to train on (need ${s.minTrainWindows}) and ${heldOut.n} uniformly sampled held out (need ${s.minHeldOutWindows})`;
     // The counter of new windows keeps running: the previous marker stays.
     await record({ outcome: 'skipped', message: reason, ...(previous?.seqMarker !== undefined ? { seqMarker: previous.seqMarker } : {}) });
     throw new JobSkipped(reason);
@@ -113,7 +114,13 @@ export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, 
     throw new SitekdError(ErrorCode.MODEL_SPEC_MISMATCH, `site ${site} stores ${train.windowLength}×${train.channels} windows with ${train.numClasses} classes; the models take ${d.input.windowLength}×${d.input.inChannels} and ${d.input.numClasses}`);
   }
   const currentVersion = d.registry.modelVersion(site);
-  const current = (await d.files.load(site, currentVersion))?.bytes ?? bundle.generic.bytes;
+  // Judging against anything but the model the site runs would be a gate on the wrong baseline: a missing or damaged
+  // file of the current version fails the round (no version at all: the site is due the generic student).
+  const stored = currentVersion === undefined ? undefined : await d.files.load(site, currentVersion);
+  if (currentVersion !== undefined && stored === undefined) {
+    throw new SitekdError(ErrorCode.MODEL_MISSING, `site ${site} runs ${currentVersion}, but its file is missing or fails its check: the gate has nothing to compare with`, { details: { site, version: currentVersion } });
+  }
+  const current = stored?.bytes ?? bundle.generic.bytes;
   const labelled = d.labelled(site);
   report(0.05, `training on ${train.n} site windows (${heldOut.n} held out by ${by})`);
   const out = await d.run(
@@ -137,13 +144,15 @@ export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, 
   );
   const ev = out.evaluation;
   report(0.92, 'gate');
-  const gate = decideGate({
-    heldOut: ev.heldOut, candidateAgreement: ev.candidateAgreement, currentAgreement: ev.currentAgreement,
-    ...(ev.labelled ? { labelled: ev.labelled } : {}), tolerance: s.gateTolerance, minHeldOut: s.minHeldOutWindows, reference: ev.reference,
+  const { reasons, ...figures } = decideGate({
+    agreement: pairedCounts(ev.agrees.candidate, ev.agrees.current), reference: ev.reference,
+    ...(ev.labelled ? { labelled: { correct: pairedCounts(ev.labelled.correct.candidate, ev.labelled.correct.current), candidateMacroF1: ev.labelled.candidateMacroF1, currentMacroF1: ev.labelled.currentMacroF1 } } : {}),
+    settings: { confidence: s.gateConfidence, margin: s.gateMargin, minHeldOut: s.minHeldOutWindows },
   });
+  const gate = { pass: figures.pass, reasons };
   const base = {
     candidateAgreement: ev.candidateAgreement, currentAgreement: ev.currentAgreement, ...(ev.labelled ? { labelled: ev.labelled } : {}),
-    windows: train.n, heldOut: heldOut.n, trainSeconds: out.trainSeconds, reasons: gate.reasons, currentVersion,
+    windows: train.n, heldOut: heldOut.n, trainSeconds: out.trainSeconds, reasons, gate: figures, currentVersion,
   };
   let result: RedistillResult;
   if (gate.pass) {
@@ -159,6 +168,6 @@ export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, 
     result = { outcome: 'rejected', ...base, seconds: (d.now() - started) / 1000 };
   }
   d.registry.setNewWindows(site, d.store.countSince(site, marker));
-  d.log.info('redistill round finished', { site, job: job.id, outcome: result.outcome, version: result.version, candidateAgreement: ev.candidateAgreement, currentAgreement: ev.currentAgreement, windows: train.n, heldOut: heldOut.n, seconds: result.seconds });
+  d.log.info('redistill round finished', { site, job: job.id, outcome: result.outcome, version: result.version, candidateAgreement: ev.candidateAgreement, currentAgreement: ev.currentAgreement, windows: train.n, heldOut: heldOut.n, seconds: result.seconds, gate: reasons.join('; ') });
   return result;
 }

@@ -11,7 +11,7 @@
  */
 import { ErrorCode, isSitekdError, SitekdError } from '../../shared/errors';
 import { bytesToF32, decode, encode } from '../../shared/protocol/codec';
-import { AgentStatusSchema, SampleBatchSchema, TelemetrySchema, type SampleAck, type SampleBatch } from '../../shared/protocol/messages';
+import { AgentStatusSchema, SampleBatchSchema, SELECTED_BY, TelemetrySchema, type SampleAck, type SampleBatch } from '../../shared/protocol/messages';
 import { parseTopic, payloadMatchesTopic, ROOT_TOPIC, samplesAckTopic, type AgentTopicKind } from '../../shared/protocol/topics';
 import type { DropCounter } from '../../shared/drop-counter';
 import type { Logger } from '../../shared/log';
@@ -91,6 +91,7 @@ export class Inbound {
       res = await this.d.store.addBatch(t.site, {
         batchId: b.batchId, agent: b.agent, modelVersion: b.modelVersion, channels: b.channels, windowLength: b.windowLength,
         numClasses: b.numClasses, n: b.n, windows: bytesToF32(b.windows), logits: bytesToF32(b.logits), windowStarts: b.windowStarts,
+        ...(b.selectedBy !== undefined ? { selectedBy: b.selectedBy.map((code) => SELECTED_BY[code]) } : {}),
       });
     } catch (err) {
       const e = isSitekdError(err) ? err : new SitekdError(ErrorCode.STORE_WRITE, `storing batch ${b.batchId} failed`, { cause: err });

@@ -9,6 +9,10 @@
  *     12 + H   P bytes  windows float32 LE [n, windowLength, channels], then logits float32 LE [n, numClasses]
  *   end - 32   32 bytes sha256 of every byte before it
  *
+ * The header's `selectedBy` (how the agent chose each window, the wire's codes) is optional: segments written before it
+ * existed, or from agents that do not send it, have none and read back as `unknown`. Adding an optional header field
+ * keeps format version 1, so existing stores open unchanged.
+ *
  * The trailing hash makes a truncated or bit-flipped file detectable without trusting any length field. Floats are
  * raw little-endian like on the wire (every supported host is little-endian), so encode/decode is a copy.
  */
@@ -36,6 +40,8 @@ export const SegmentHeaderSchema = z.strictObject({
   numClasses: positiveInt,
   receivedAt: z.number(),
   windowStarts: z.array(z.number()),
+  /** Per window, the wire's SELECTED_BY code; absent = unknown. */
+  selectedBy: z.array(z.union([z.literal(0), z.literal(1)])).optional(),
 });
 export type SegmentHeader = z.infer<typeof SegmentHeaderSchema>;
 
@@ -93,6 +99,7 @@ export function decodeSegment(bytes: Uint8Array): DecodeResult {
   if (!parsed.success) return fail(`bad header: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   const header = parsed.data;
   if (header.windowStarts.length !== header.n) return fail('windowStarts length differs from n');
+  if (header.selectedBy !== undefined && header.selectedBy.length !== header.n) return fail('selectedBy length differs from n');
   const nWindows = windowValues(header);
   const nLogits = header.n * header.numClasses;
   const payloadStart = PRELUDE_BYTES + headerLen;

@@ -3,7 +3,16 @@
  * the pure helpers to build, split and compare sets. Kept apart from hub/store/sample-store.ts, which is about files.
  */
 import { createHash } from 'node:crypto';
+import { SELECTED_BY, type SelectedBy } from '../../shared/protocol/messages';
 import type { Segment } from './sample-segment';
+
+export type { SelectedBy } from '../../shared/protocol/messages';
+
+/**
+ * How the agent chose a window (agent/sample-selector.ts): `uniform` (a uniform random sample of what it saw),
+ * `uncertain` (among the highest-entropy windows), or `unknown` (a batch from an agent that does not say).
+ */
+export type Selection = SelectedBy | 'unknown';
 
 export interface Shape {
   readonly channels: number;
@@ -24,6 +33,8 @@ export interface SampleBatch {
   /** `[n, numClasses]`, the student's logits for each window. */
   readonly logits: Float32Array;
   readonly windowStarts: readonly number[];
+  /** Per window, how the agent chose it; absent from agents that predate it (read back as `unknown`). */
+  readonly selectedBy?: readonly SelectedBy[];
 }
 
 export interface AddResult {
@@ -47,11 +58,41 @@ export interface SampleSet extends Shape {
   readonly batchIds: readonly string[];
   readonly seq: readonly number[];
   readonly windowStarts: readonly number[];
+  readonly selectedBy: readonly Selection[];
+}
+
+/** A round's windows: train, the gate's held-out windows, and what neither side uses. */
+export interface RoundSplit {
+  readonly train: SampleSet;
+  /** Windows of the held-out side that the agents sampled uniformly: the only ones the gate judges on. */
+  readonly heldOut: SampleSet;
+  /**
+   * Windows of the held-out side that were not sampled uniformly (chosen for uncertainty, or of unknown selection).
+   * They are not trained on either: they overlap held-out windows in time (windows share readings), and a candidate
+   * trained on near-copies of the gate's windows would be judged too kindly.
+   */
+  readonly setAside: number;
 }
 
 /** Whether a batch belongs to the held-out side for `fraction` (deterministic: sha256 of the id). */
 export function isHeldOut(batchId: string, fraction: number): boolean {
   return createHash('sha256').update(batchId, 'utf8').digest().readUInt32BE(0) / 2 ** 32 < fraction;
+}
+
+/** Stored form of `selectedBy`: the wire's codes (index in SELECTED_BY). */
+export function selectionCodes(s: readonly SelectedBy[]): number[] {
+  return s.map((x) => SELECTED_BY.indexOf(x));
+}
+
+/**
+ * Splits a set by a hash of the batch id (`by: 'batch'`: a batch stays on one side in every round) or of batch id and
+ * sequence number (`by: 'window'`); the gate's held-out set keeps only uniformly sampled windows of the held-out side.
+ */
+export function splitSet(all: SampleSet, fraction: number, by: 'batch' | 'window'): RoundSplit {
+  const side = all.batchIds.map((id, i) => isHeldOut(by === 'batch' ? id : `${id}#${all.seq[i] as number}`, fraction));
+  const judged = side.map((h, i) => h && all.selectedBy[i] === 'uniform');
+  const count = (xs: readonly boolean[]): number => xs.filter(Boolean).length;
+  return { train: subset(all, side.map((h) => !h)), heldOut: subset(all, judged), setAside: count(side) - count(judged) };
 }
 
 export function assemble(shape: Shape, parts: ReadonlyArray<{ seg: Segment; from: number }>): SampleSet {
@@ -67,6 +108,7 @@ export function assemble(shape: Shape, parts: ReadonlyArray<{ seg: Segment; from
       out.batchIds.push(h.batchId);
       out.seq.push(h.seq + k);
       out.windowStarts.push(h.windowStarts[k] as number);
+      out.selectedBy.push(h.selectedBy === undefined ? 'unknown' : (SELECTED_BY[h.selectedBy[k] as number] ?? 'unknown'));
     }
   }
   return out;
@@ -82,13 +124,14 @@ export function subset(set: SampleSet, keep: readonly boolean[]): SampleSet {
     out.batchIds.push(set.batchIds[src] as string);
     out.seq.push(set.seq[src] as number);
     out.windowStarts.push(set.windowStarts[src] as number);
+    out.selectedBy.push(set.selectedBy[src] as Selection);
   });
   return out;
 }
 
-export function emptySet(shape: Shape): SampleSet & { batchIds: string[]; seq: number[]; windowStarts: number[] } {
+export function emptySet(shape: Shape): SampleSet & { batchIds: string[]; seq: number[]; windowStarts: number[]; selectedBy: Selection[] } {
   const { channels, windowLength, numClasses } = shape;
-  return { n: 0, channels, windowLength, numClasses, windows: new Float32Array(0), logits: new Float32Array(0), batchIds: [], seq: [], windowStarts: [] };
+  return { n: 0, channels, windowLength, numClasses, windows: new Float32Array(0), logits: new Float32Array(0), batchIds: [], seq: [], windowStarts: [], selectedBy: [] };
 }
 
 export function sameShape(a: Shape, b: Shape): boolean {

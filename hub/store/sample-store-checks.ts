@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ErrorCode, SitekdError } from '../../shared/errors';
+import { SELECTED_BY } from '../../shared/protocol/messages';
 import type { SampleStoreOptions } from './sample-store';
 import type { SampleBatch, Shape } from './sample-set';
 
@@ -61,6 +62,11 @@ export function checkBatch(site: string, b: SampleBatch): string {
   if (b.windows.length !== expectWindows) throw shapeError(`windows has ${b.windows.length} values, expected n·L·C = ${expectWindows}`);
   if (b.logits.length !== b.n * b.numClasses) throw shapeError(`logits has ${b.logits.length} values, expected n·K = ${b.n * b.numClasses}`);
   if (b.windowStarts.length !== b.n) throw shapeError(`windowStarts has ${b.windowStarts.length} entries, expected n = ${b.n}`);
+  if (b.selectedBy !== undefined) {
+    if (b.selectedBy.length !== b.n) throw shapeError(`selectedBy has ${b.selectedBy.length} entries, expected n = ${b.n}`);
+    const bad = b.selectedBy.findIndex((x) => !(SELECTED_BY as readonly string[]).includes(x));
+    if (bad >= 0) throw shapeError(`selectedBy[${bad}] must be one of ${SELECTED_BY.join(', ')}`);
+  }
   for (const [name, arr] of [['windows', b.windows], ['logits', b.logits], ['windowStarts', b.windowStarts]] as const) {
     const at = findNonFinite(arr);
     if (at >= 0) {

@@ -19,9 +19,11 @@ import { quarantineFile, TMP_SUFFIX, writeFileAtomic } from './atomic-file';
 import { decodeSegment, encodeSegment, type Segment } from './sample-segment';
 import { SeenIds } from './seen-ids';
 import { checkBatch, checkOptions, checkReadOptions, isSiteDir, metaJson, parseMeta } from './sample-store-checks';
-import { assemble, describeShape, emptySet, isHeldOut, sameShape, subset, type AddResult, type ReadOptions, type SampleBatch, type SampleSet, type Shape } from './sample-set';
+import {
+  assemble, describeShape, emptySet, sameShape, selectionCodes, splitSet, type AddResult, type ReadOptions, type RoundSplit, type SampleBatch, type SampleSet, type Shape,
+} from './sample-set';
 
-export type { AddResult, ReadOptions, SampleBatch, SampleSet, Shape } from './sample-set';
+export type { AddResult, ReadOptions, RoundSplit, SampleBatch, SampleSet, Selection, SelectedBy, Shape } from './sample-set';
 export { isHeldOut } from './sample-set';
 
 export interface SampleStoreOptions {
@@ -108,7 +110,10 @@ export class SampleStore {
       }
       const seq = this.seen.highWater(site) + 1;
       const bytes = encodeSegment({
-        header: { site, batchId: batch.batchId, agent: batch.agent, modelVersion: batch.modelVersion, seq, n: batch.n, ...shape, receivedAt: this.opts.now(), windowStarts: [...batch.windowStarts] },
+        header: {
+          site, batchId: batch.batchId, agent: batch.agent, modelVersion: batch.modelVersion, seq, n: batch.n, ...shape, receivedAt: this.opts.now(),
+          windowStarts: [...batch.windowStarts], ...(batch.selectedBy !== undefined ? { selectedBy: selectionCodes(batch.selectedBy) as Array<0 | 1> } : {}),
+        },
         windows: batch.windows,
         logits: batch.logits,
       });
@@ -173,16 +178,18 @@ export class SampleStore {
   }
 
   /**
-   * Splits a site's windows into train and held-out by a hash of the batch id, so a batch stays on the same side in
-   * every round and the gate always compares candidate and current student on windows neither trained on.
+   * Splits a site's windows into train and held-out by a hash of the batch id (or, `by: 'window'`, of batch id and
+   * sequence number), so a window stays on the same side in every round and the gate always compares candidate and
+   * current student on windows neither trained on. The held-out set holds only the windows agents sampled
+   * uniformly; the rest of the held-out side is set aside (sample-set.ts `RoundSplit`).
    */
-  async split(site: string, holdoutFraction: number, options: ReadOptions = {}): Promise<{ train: SampleSet; heldOut: SampleSet }> {
+  async split(site: string, holdoutFraction: number, options: ReadOptions & { readonly by?: 'batch' | 'window' } = {}): Promise<RoundSplit> {
     if (!(holdoutFraction >= 0 && holdoutFraction <= 1)) {
       throw new SitekdError(ErrorCode.CONFIG_INVALID, `holdoutFraction must be in [0, 1], got ${holdoutFraction}`);
     }
-    const all = await this.read(site, options);
-    const held = all.batchIds.map((id) => isHeldOut(id, holdoutFraction));
-    return { train: subset(all, held.map((h) => !h)), heldOut: subset(all, held) };
+    const by = options.by ?? 'batch';
+    if (by !== 'batch' && by !== 'window') throw new SitekdError(ErrorCode.CONFIG_INVALID, `split by must be batch or window, got ${String(by)}`);
+    return splitSet(await this.read(site, options), holdoutFraction, by);
   }
 
   stats(): { sites: number; segments: number; windows: number; bytes: number; evictedSegments: number; quarantined: number } {

@@ -49,7 +49,7 @@ export interface RedistillTask {
   /**
    * Whose argmax the gate compares with on the held-out windows: `teacher` (the hub's teacher as it is) or
    * `adapted-teacher` (a DANN teacher trained in this round on source + the site's training windows, i.e. with a
-   * data-domain discriminator that has seen the site; hub/jobs/gate.ts explains why).
+   * data-domain discriminator that has seen the site; hub/worker/ml-worker.ts explains why).
    */
   readonly reference: 'teacher' | 'adapted-teacher';
   /** Epochs of the adapted teacher. */
@@ -65,17 +65,28 @@ export interface TrainOutput {
   readonly backend: string;
 }
 
+/** Per window, 1 where the candidate / the current student is right (or agrees with the reference), else 0. */
+export interface PairedVectors {
+  readonly candidate: Uint8Array;
+  readonly current: Uint8Array;
+}
+
 export interface Evaluation {
   readonly reference: 'teacher' | 'adapted-teacher';
   readonly heldOut: number;
+  /** Shares of `agrees`, 0..1. */
   readonly candidateAgreement: number;
   readonly currentAgreement: number;
+  /** Agreement with the reference's argmax on each held-out window: the gate's paired input (hub/jobs/gate.ts). */
+  readonly agrees: PairedVectors;
   readonly labelled?: {
     readonly n: number;
     readonly candidateMacroF1: number;
     readonly currentMacroF1: number;
     readonly candidateAccuracy: number;
     readonly currentAccuracy: number;
+    /** Correctness on each labelled window. */
+    readonly correct: PairedVectors;
   };
 }
 

@@ -71,7 +71,10 @@ export function makeTelemetry(overrides: Partial<Telemetry> = {}): Telemetry {
   };
 }
 
-/** A batch of `n` windows with values i + t/100 + c/10 and logits c − i; shape fields follow `n`, `windowLength`, `channels`, `numClasses`. */
+/**
+ * A batch of `n` windows with values i + t/100 + c/10 and logits c − i, alternately sampled uniformly and for
+ * uncertainty; shape fields follow `n`, `windowLength`, `channels`, `numClasses`.
+ */
 export function makeSampleBatch(overrides: Partial<SampleBatch> = {}): SampleBatch {
   const n = overrides.n ?? 2;
   const windowLength = overrides.windowLength ?? 8;
@@ -97,6 +100,7 @@ export function makeSampleBatch(overrides: Partial<SampleBatch> = {}): SampleBat
     windows: f32ToBytes(x),
     logits: f32ToBytes(logits),
     windowStarts: Array.from({ length: n }, (_, i) => T0 + i * 1280),
+    selectedBy: Array.from({ length: n }, (_, i) => (i % 2 === 0 ? 0 : 1)),
     createdAt: T0 + 5000,
     ...overrides,
   };

@@ -13,6 +13,14 @@ import {
   Version,
 } from './message-fields';
 
+/**
+ * How the agent chose each window (agent/sample-selector.ts), by wire code: 0 `uniform` (a uniform random sample of
+ * the windows it saw: representative of the site, what the hub's gate judges on), 1 `uncertain` (among the
+ * windows its student was least sure about: informative for training, but biased towards class boundaries).
+ */
+export const SELECTED_BY = ['uniform', 'uncertain'] as const;
+export type SelectedBy = (typeof SELECTED_BY)[number];
+
 export const SampleBatchSchema = z
   .strictObject({
     /** Idempotency key: the hub stores a (site, agent, batchId) once, however often it arrives. */
@@ -30,6 +38,8 @@ export const SampleBatchSchema = z
     /** float32 LE, `[n, numClasses]`: the student's logits (pre-softmax). */
     logits: Bytes,
     windowStarts: z.array(TimeMs).max(MAX_BATCH_WINDOWS),
+    /** Per window, a code of SELECTED_BY. Optional: batches of agents that predate it mean "unknown". */
+    selectedBy: z.array(z.union([z.literal(0), z.literal(1)])).max(MAX_BATCH_WINDOWS).optional(),
     createdAt: TimeMs,
   })
   .superRefine((b, ctx) => {
@@ -37,6 +47,9 @@ export const SampleBatchSchema = z
     checkF32(ctx, b.logits, b.n * b.numClasses * 4, 'logits');
     if (b.windowStarts.length !== b.n) {
       ctx.addIssue({ code: 'custom', path: ['windowStarts'], message: `must have n = ${b.n} entries, got ${b.windowStarts.length}` });
+    }
+    if (b.selectedBy !== undefined && b.selectedBy.length !== b.n) {
+      ctx.addIssue({ code: 'custom', path: ['selectedBy'], message: `must have n = ${b.n} entries, got ${b.selectedBy.length}` });
     }
   });
 export type SampleBatch = z.infer<typeof SampleBatchSchema>;

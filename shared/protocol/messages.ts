@@ -33,7 +33,7 @@ export {
   PROB_SUM_TOLERANCE,
 } from './message-fields';
 export { AgentStatusSchema, PredictionSchema, TelemetrySchema, type AgentStatus, type Prediction, type Telemetry } from './messages-agent';
-export { SampleAckSchema, SampleBatchSchema, type SampleAck, type SampleBatch } from './messages-samples';
+export { SELECTED_BY, SampleAckSchema, SampleBatchSchema, type SampleAck, type SampleBatch, type SelectedBy } from './messages-samples';
 export { ModelManifestSchema, type ModelManifest } from './messages-model';
 export {
   HUB_COMMANDS,

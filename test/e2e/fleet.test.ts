@@ -32,6 +32,10 @@
  *  - Agents return a batch every 250 ms (≈ 4 windows) and cut one window per 128 readings (stride = window length:
  *    every window is one recorded window, not half of two): the gate holds out whole batches (hub default 20 %), so
  *    small batches keep the held-out share near 20 % instead of 0–3 large batches.
+ *  - Agents return only uniformly sampled windows (randomShare 1): the gate judges a candidate only on the uniform
+ *    windows of the held-out batches, and with the default 25 % a 320-window round leaves ~14 of them, on which even
+ *    3 wins and no loss cannot show with 95 % confidence that the candidate is not worse (the gate rejected such a
+ *    round here, 100 % vs 78.6 % agreement). All-uniform lets it judge every held-out window (~20 % of the round).
  *  - Only site-1 is redistilled: at teacherEpochs 3 the gate's judge (a DANN teacher adapted for teacherEpochs
  *    epochs) sometimes copies the generic student's mistakes and rejects a better candidate. With these settings
  *    that happened in 0 of 14 site-1 rounds but 2 of 16 site-4 rounds (agreement 72.2 % vs 79.6 %, and with
@@ -161,7 +165,7 @@ before(async () => {
       // One window per recorded activity window: the simulator plays the dataset's windows back to back.
       stride: 128,
       telemetryIntervalMs: 1000,
-      upload: { intervalMs: 250, maxBatch: 16, budgetBytesPerMinute: 30_000_000, ackTimeoutMs: 5000 },
+      upload: { intervalMs: 250, maxBatch: 16, budgetBytesPerMinute: 30_000_000, ackTimeoutMs: 5000, randomShare: 1 },
       seed: i + 1,
     });
     agents.set(site, await startAgent(config, { log: silentLogger }));

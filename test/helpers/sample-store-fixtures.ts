@@ -11,7 +11,10 @@ export async function tempDir(t: TestContext): Promise<string> {
   return dir;
 }
 
-/** A batch of `n` windows of 4 steps × 2 channels, 3 classes; values encode (id, window, index) so mix-ups show. */
+/**
+ * A batch of `n` windows of 4 steps × 2 channels, 3 classes; values encode (id, window, index) so mix-ups show. Every
+ * window is uniformly sampled unless `selectedBy` says otherwise (`undefined`: an agent that does not say).
+ */
 export function makeBatch(batchId: string, over: Partial<SampleBatch> = {}): SampleBatch {
   const n = over.n ?? 2;
   const channels = over.channels ?? 2;
@@ -29,6 +32,7 @@ export function makeBatch(batchId: string, over: Partial<SampleBatch> = {}): Sam
     windows: Float32Array.from({ length: n * windowLength * channels }, (_, i) => tag + i / 1000),
     logits: Float32Array.from({ length: n * numClasses }, (_, i) => -tag - i / 100),
     windowStarts: Array.from({ length: n }, (_, i) => 1_700_000_000_000 + tag * 10_000 + i * 1280),
+    selectedBy: new Array<'uniform'>(n).fill('uniform'),
     ...over,
   };
 }

@@ -18,6 +18,7 @@ import { parseHubConfig, type HubConfig, type HubConfigInput } from '../../hub/c
 import { Hub } from '../../hub/hub';
 import { createLogger, type Logger } from '../../shared/log';
 import { channelsFirstToLast } from '../../hub/store/windows';
+import type { MlRunner } from '../../hub/worker/ml-runner';
 
 export interface Fixture {
   readonly dir: string;
@@ -57,8 +58,8 @@ export function testLogger(lines: string[]): Logger {
   return log;
 }
 
-export async function startHub(config: HubConfig, lines: string[] = [], opts: { clock?: Clock } = {}): Promise<Hub> {
-  const hub = new Hub({ config, log: testLogger(lines), hubVersion: '0.0.0-test', clock: opts.clock ?? systemClock });
+export async function startHub(config: HubConfig, lines: string[] = [], opts: { clock?: Clock; run?: MlRunner } = {}): Promise<Hub> {
+  const hub = new Hub({ config, log: testLogger(lines), hubVersion: '0.0.0-test', clock: opts.clock ?? systemClock, ...(opts.run ? { run: opts.run } : {}) });
   try {
     await hub.start();
   } catch (err) {
@@ -96,8 +97,14 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | false, 
   }
 }
 
-/** Windows `from … from+n-1` of a domain's train split as the SampleBatch an agent would publish. */
-export function makeBatch(domain: Domain, opts: { site: string; agent: string; batchId: string; from: number; n: number }): SampleBatch {
+/**
+ * Windows `from … from+n-1` of a domain's train split as the SampleBatch an agent would publish. `selectedBy` (wire
+ * codes) defaults to every window sampled uniformly; `null` leaves it out, as an agent that predates it does.
+ */
+export function makeBatch(
+  domain: Domain,
+  opts: { site: string; agent: string; batchId: string; from: number; n: number; selectedBy?: ReadonlyArray<0 | 1> | null },
+): SampleBatch {
   const ws = domain.train;
   const per = ws.channels * ws.length;
   const x = ws.x.subarray(opts.from * per, (opts.from + opts.n) * per);
@@ -108,6 +115,7 @@ export function makeBatch(domain: Domain, opts: { site: string; agent: string; b
     batchId: opts.batchId, site: opts.site, agent: opts.agent, modelVersion: '1-00000000', channels: ws.channels, windowLength: ws.length,
     numClasses, n: opts.n, windows: f32ToBytes(windows), logits: f32ToBytes(logits),
     windowStarts: Array.from({ length: opts.n }, (_, i) => 1_700_000_000_000 + i * 1280), createdAt: 1_700_000_100_000,
+    ...(opts.selectedBy === null ? {} : { selectedBy: [...(opts.selectedBy ?? new Array<0>(opts.n).fill(0))] }),
   };
 }
 

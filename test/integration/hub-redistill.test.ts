@@ -1,12 +1,15 @@
 /**
  * On-demand redistillation over MQTT: a `redistill` command gets exactly one reply with the job id (a repeated
  * command id gets the same reply and no second job); the job's events on hub/jobs go queued → running (progress) →
- * done with a new signed version on the retained model topic, or rejected with the gate's reasons; a site without
- * enough windows is skipped with a reason; `sitekd redistill` prints the outcome; a scheduled slot missed while
- * the hub was down runs at the next start.
+ * done with a new signed version on the retained model topic, or rejected with the gate's reasons; the gate judges
+ * only the uniformly sampled windows of the held-out batches; a site without enough windows, or whose agents do not
+ * say how they chose them, is skipped with a reason; a missing current model fails the round with a code instead of
+ * judging against the generic student; `sitekd redistill` prints the outcome; a scheduled slot missed while the hub
+ * was down runs at the next start.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { PassThrough } from 'node:stream';
 import type { Clock } from '../../shared/clock';
@@ -18,9 +21,12 @@ import type { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { redistillCommand } from '../../hub/cli/redistill';
 import { isHeldOut } from '../../hub/store/sample-store';
 import type { Hub } from '../../hub/hub';
+import { runMlTask, type MlRunner } from '../../hub/worker/ml-runner';
+import type { RedistillOutput } from '../../hub/worker/ml-worker-protocol';
 import { offsetClock } from '../helpers/manual-clock';
 import { connectClient, makeBatch, makeFixture, startHub, waitFor, type Fixture } from './hub-fixture';
 
+const HALF_UNIFORM = [0, 1, 0, 1, 1, 0] as const;
 let fx: Fixture;
 let hub: Hub | undefined;
 let ops: MqttTransport;
@@ -47,7 +53,8 @@ before(async () => {
     const r = decode(ModelManifestSchema, p);
     if (r.ok) manifests.set(r.value.site, r.value);
   });
-  // Batches of 6 windows of site-1's train split, as an agent would return them.
+  // Batches of 6 windows of site-1's train split, as an agent would return them: half sampled uniformly, half for
+  // uncertainty.
   const agent = await connectClient(hub.url, 'gw-1');
   try {
     let acked = 0;
@@ -56,7 +63,7 @@ before(async () => {
     });
     const batches = Math.floor(fx.domains[1]!.train.n / 6);
     for (let b = 0; b < batches; b++) {
-      const batch = makeBatch(fx.domains[1]!, { site: 'site-1', agent: 'gw-1', batchId: `gw-1-${String(b).padStart(9, '0')}`, from: b * 6, n: 6 });
+      const batch = makeBatch(fx.domains[1]!, { site: 'site-1', agent: 'gw-1', batchId: `gw-1-${String(b).padStart(9, '0')}`, from: b * 6, n: 6, selectedBy: HALF_UNIFORM });
       await agent.publish(samplesTopic('site-1', 'gw-1'), encode(batch), { qos: 1 });
     }
     await waitFor(`${batches} acks`, () => acked === batches);
@@ -92,7 +99,12 @@ test('redistill over hub/cmd: one reply per command id, job events, a new signed
   assert.equal(end.trigger, 'command');
   assert.ok(end.result?.candidateAgreement !== undefined && end.result.currentAgreement !== undefined);
   assert.ok((end.result?.windows ?? 0) > 16);
-  assert.match(end.message ?? '', /teacher agreement on \d+ held-out windows/);
+  // The gate judged exactly the uniformly sampled windows of the held-out batches (30 %), with its figures.
+  const heldOutBatches = Array.from({ length: Math.floor(fx.domains[1]!.train.n / 6) }, (_, b) => `gw-1-${String(b).padStart(9, '0')}`).filter((id) => isHeldOut(id, 0.3));
+  const judged = heldOutBatches.length * 3;
+  assert.ok(judged >= 6, `the fixture holds out ${heldOutBatches.length} batches: too few for a batch split`);
+  assert.match(end.message ?? '', new RegExp(`teacher agreement on ${judged} held-out windows: .*discordant: candidate alone \\d+, current alone \\d+ \\(McNemar exact p = [0-9.]+\\); candidate − current ≥ `));
+  assert.ok(logs.some((l) => l.includes('redistill round finished') && l.includes(`agreement on ${judged} held-out windows`)), 'the hub log names the figures');
   if (end.state === 'done') {
     const m = await waitFor('the new manifest', () => (manifests.get('site-1')?.version === end.result?.version ? manifests.get('site-1') : undefined));
     assert.match(m.version, /^2-[0-9a-f]{8}$/);
@@ -144,6 +156,26 @@ test('unknown sites and bad commands: ok=false with a code, or no reply at all',
   assert.deepEqual((sites.result?.['sites'] as Array<{ site: string }>).map((s) => s.site), ['site-1', 'site-2', 'site-3']);
 });
 
+test('windows from agents that do not say how they chose them are stored but never judged on', async () => {
+  const agent = await connectClient((hub as Hub).url, 'gw-4');
+  let acked = 0;
+  await agent.subscribe(samplesAckTopic('site-4', 'gw-4'), () => {
+    acked++;
+  });
+  const ids = Array.from({ length: 8 }, (_, b) => `gw-4-old${String(b).padStart(5, '0')}`);
+  assert.ok(ids.some((id) => isHeldOut(id, 0.3)), 'some batch lands on the held-out side');
+  for (const [b, id] of ids.entries()) {
+    await agent.publish(samplesTopic('site-4', 'gw-4'), encode(makeBatch(fx.domains[2]!, { site: 'site-4', agent: 'gw-4', batchId: id, from: b * 6, n: 6, selectedBy: null })), { qos: 1 });
+  }
+  await waitFor('8 acks', () => acked === 8);
+  await agent.close(true);
+  await ops.publish(hubCmdTopic(), encode({ id: 'c-9', cmd: 'redistill', site: 'site-4', replyTo: replyTopic('ops-1') }), { qos: 1 });
+  const reply = await waitFor('reply c-9', () => replies.find((r) => r.id === 'c-9'));
+  const end = await waitFor('skip', () => final(reply.result?.['jobId'] as string));
+  assert.equal(end.state, 'skipped', end.message);
+  assert.match(end.message ?? '', /and 0 uniformly sampled held out \(need 6\)/);
+});
+
 test('sitekd redistill prints the outcome as JSON', async () => {
   assert.ok(hub !== undefined);
   const out = new PassThrough();
@@ -159,9 +191,9 @@ test('sitekd redistill prints the outcome as JSON', async () => {
   assert.ok(res.result?.candidateAgreement !== undefined);
 });
 
-async function restart(overrides: Parameters<Fixture['config']>[0], clock?: Clock): Promise<Hub> {
+async function restart(overrides: Parameters<Fixture['config']>[0], opts: { clock?: Clock; run?: MlRunner } = {}): Promise<Hub> {
   await hub?.stop();
-  hub = await startHub(fx.config({ sites: ['site-1', 'site-2'], ...overrides }), logs, clock ? { clock } : {});
+  hub = await startHub(fx.config({ sites: ['site-1', 'site-2'], ...overrides }), logs, opts);
   await ops.close(true);
   ops = await connectClient(hub.url, 'ops-1');
   await ops.subscribe(hubJobsTopic(), (_t, p) => {
@@ -179,9 +211,21 @@ async function restart(overrides: Parameters<Fixture['config']>[0], clock?: Cloc
   return hub;
 }
 
+/**
+ * The real worker, but its judge says the candidate agrees with the reference on every held-out window and the current
+ * student on none: the publish path is tested whatever one tiny epoch achieved (fault injection at the gate's input).
+ */
+const candidateAlwaysWins: MlRunner = async (task, opts) => {
+  const out = await runMlTask(task, opts);
+  if (task.kind !== 'redistill') return out;
+  const r = out as RedistillOutput;
+  const n = r.evaluation.heldOut;
+  const agrees = { candidate: new Uint8Array(n).fill(1), current: new Uint8Array(n) };
+  return { ...r, evaluation: { ...r.evaluation, agrees, candidateAgreement: 1, currentAgreement: 0 } } as typeof out;
+};
+
 test('a candidate that passes the gate is signed and published as the next version', async () => {
-  // gateTolerance 1 lets any candidate through: this checks the publish path whatever one tiny epoch achieved.
-  const h = await restart({ gateTolerance: 1 });
+  const h = await restart({}, { run: candidateAlwaysWins });
   await ops.publish(hubCmdTopic(), encode({ id: 'c-6', cmd: 'redistill', site: 'site-1', replyTo: replyTopic('ops-1') }), { qos: 1 });
   const reply = await waitFor('reply c-6', () => replies.find((r) => r.id === 'c-6'));
   const end = await waitFor('done', () => final(reply.result?.['jobId'] as string), 60_000);
@@ -203,6 +247,23 @@ test('a candidate that passes the gate is signed and published as the next versi
   assert.deepEqual(stale, []);
 });
 
+test('a missing file of the current model fails the round with a code instead of judging against the generic student', async () => {
+  const version = manifests.get('site-1')?.version ?? assert.fail('site-1 has no model');
+  const file = path.join(fx.stateDir, 'models', 'sites', 'site-1', `${version}.skdm`);
+  fs.renameSync(file, `${file}.away`);
+  try {
+    await ops.publish(hubCmdTopic(), encode({ id: 'c-8', cmd: 'redistill', site: 'site-1', replyTo: replyTopic('ops-1') }), { qos: 1 });
+    const reply = await waitFor('reply c-8', () => replies.find((r) => r.id === 'c-8'));
+    const end = await waitFor('the end of the round', () => final(reply.result?.['jobId'] as string), 60_000);
+    assert.equal(end.state, 'failed', end.message);
+    assert.match(end.message ?? '', new RegExp(`^SITEKD_ERR_MODEL_MISSING: site site-1 runs ${version}`));
+    assert.ok(logs.some((l) => l.includes('redistill failed') && l.includes('SITEKD_ERR_MODEL_MISSING')), 'logged with its code');
+    assert.equal(manifests.get('site-1')?.version, version, 'nothing was published');
+  } finally {
+    fs.renameSync(`${file}.away`, file);
+  }
+});
+
 test('a scheduled slot missed while the hub was down runs at the next start', async () => {
   // More windows arrive, then the hub comes back "two minutes later" with a schedule of every minute.
   const agent = await connectClient((hub as Hub).url, 'gw-1');
@@ -217,7 +278,7 @@ test('a scheduled slot missed while the hub was down runs at the next start', as
   await waitFor('3 acks', () => acked === 3);
   await agent.close(true);
   const seen = events.length;
-  await restart({ schedule: '* * * * *', minNewWindows: 1 }, offsetClock(120_000));
+  await restart({ schedule: '* * * * *', minNewWindows: 1 }, { clock: offsetClock(120_000) });
   await waitFor('the catch-up round', () => events.slice(seen).find((e) => e.trigger === 'startup' && ['done', 'rejected', 'skipped', 'failed'].includes(e.state)), 60_000);
   assert.ok(logs.some((l) => l.includes('redistill queued') && l.includes('"trigger":"startup"')));
 });

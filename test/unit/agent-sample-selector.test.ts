@@ -5,7 +5,7 @@ import { ErrorCode, isSitekdError } from '../../shared/errors';
 
 const W = 6; // e.g. windowLength 3 × 2 channels
 const K = 3;
-const PER_SAMPLE = 4 * W + 4 * K + 8;
+const PER_SAMPLE = 4 * W + 4 * K + 8 + 1; // window, logits, float64 start, selectedBy code
 
 function makeSelector(overrides: Partial<SampleSelectorOptions> = {}): { sel: SampleSelector; clock: { t: number } } {
   const clock = { t: 1_000_000 };
@@ -77,6 +77,25 @@ test('a random share brings in windows the student is sure about', () => {
   // Six come from the uncertain pool (all from the top of the range) and two from a uniform sample of everything.
   assert.ok(ids.filter((i) => i >= 300).length >= 6, `ids ${ids}`);
   assert.ok(ids.some((i) => i < 300), `no representative window in ${ids}`);
+});
+
+test('each window says how it was chosen: uniform (0) or uncertain (1)', () => {
+  const { sel, clock } = makeSelector({ randomShare: 0.25, seed: 3 });
+  offerRange(sel, 400, (i) => i / 400);
+  clock.t += 60_000;
+  const b = sel.takeBatch(8);
+  assert.ok(b !== undefined);
+  const ids = idsOf(b);
+  const uniform = ids.filter((_, k) => b.selectedBy[k] === 0);
+  const uncertain = ids.filter((_, k) => b.selectedBy[k] === 1);
+  assert.equal(uniform.length, 2, `selectedBy ${[...b.selectedBy]}`);
+  assert.ok(uncertain.every((i) => i >= 300), `uncertain windows come from the top of the range: ${uncertain}`);
+  for (const [share, code] of [[0, 1], [1, 0]] as const) {
+    const only = makeSelector({ randomShare: share, seed: 5 });
+    offerRange(only.sel, 50, (i) => i / 50);
+    only.clock.t += 60_000;
+    assert.deepEqual([...(only.sel.takeBatch(8)?.selectedBy ?? [])], new Array(8).fill(code), `randomShare ${share}`);
+  }
 });
 
 test('the random reservoir is a uniform sample of the offered windows', () => {

@@ -1,40 +1,120 @@
+/**
+ * The rollout gate (hub/jobs/gate.ts) on hand-made paired counts: a clear win, a clear loss, a tie (the issue's
+ * 99.4 vs 99.4), a tiny held-out set, all-agree, the margin, the operator's labelled set deciding, and the minimum
+ * held-out size checked against the test itself.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { agreement, decideGate } from '../../hub/jobs/gate';
+import { agreement, decideGate, gateMinHeldOut, matches, pairedCounts, pairedTest, type GateInput, type PairedCounts } from '../../hub/jobs/gate';
 
-const base = { heldOut: 50, candidateAgreement: 0.8, currentAgreement: 0.8, tolerance: 0, minHeldOut: 16 };
+/** n windows: `wins` only the candidate gets right, `losses` only the current student, `both` both, the rest neither. */
+function counts(n: number, wins: number, losses: number, both = n - wins - losses): PairedCounts {
+  return { n, both, candidateOnly: wins, currentOnly: losses, neither: n - both - wins - losses };
+}
 
-test('agreement is the share of equal labels', () => {
+const settings = { confidence: 0.95, margin: 0.02, minHeldOut: 6 };
+const gate = (agreementCounts: PairedCounts, over: Partial<GateInput> = {}): ReturnType<typeof decideGate> =>
+  decideGate({ agreement: agreementCounts, reference: 'adapted-teacher', settings, ...over });
+
+test('agreement, matches and paired counts', () => {
   assert.equal(agreement([0, 1, 2, 3], [0, 1, 0, 3]), 0.75);
   assert.equal(agreement([], []), 0);
   assert.throws(() => agreement([1], [1, 2]), RangeError);
+  assert.deepEqual([...matches([0, 1, 2], [0, 2, 2])], [1, 0, 1]);
+  assert.deepEqual(pairedCounts([1, 1, 0, 0, 1], [1, 0, 1, 0, 0]), { n: 5, both: 1, candidateOnly: 2, currentOnly: 1, neither: 1 });
+  assert.throws(() => pairedCounts([1], []), RangeError);
 });
 
-test('a candidate as good as the current student passes; a worse one is rejected with both numbers', () => {
-  assert.equal(decideGate(base).pass, true);
-  assert.equal(decideGate({ ...base, candidateAgreement: 0.9 }).pass, true);
-  const worse = decideGate({ ...base, candidateAgreement: 0.7 });
-  assert.equal(worse.pass, false);
-  assert.match(worse.reasons.join(), /candidate 70\.0% < current 80\.0%/);
+test('a clear win passes and names n, the discordant counts, the p-value and the bound', () => {
+  const d = gate(counts(60, 12, 1));
+  assert.equal(d.pass, true, d.reasons.join('\n'));
+  assert.equal(d.decidedBy, 'agreement');
+  assert.deepEqual([d.agreement.n, d.agreement.candidateOnly, d.agreement.currentOnly], [60, 12, 1]);
+  assert.equal(d.agreement.lowerBound, 0);
+  const text = d.reasons.join('\n');
+  assert.match(text, /adapted-teacher agreement on 60 held-out windows: candidate \d+\.\d% vs current \d+\.\d%/);
+  assert.match(text, /candidate alone 12, current alone 1 \(McNemar exact p = 0\.002\)/);
+  assert.match(text, /candidate − current ≥ \+0\.0 points at 95\.0% confidence \(margin 2\.0\)/);
+  assert.match(text, /pass: .* right on 11 more windows/);
 });
 
-test('the tolerance allows a small shortfall', () => {
-  assert.equal(decideGate({ ...base, candidateAgreement: 0.79, tolerance: 0.02 }).pass, true);
-  assert.equal(decideGate({ ...base, candidateAgreement: 0.77, tolerance: 0.02 }).pass, false);
-});
-
-test('a labelled set adds a macro-F1 check that can reject on its own', () => {
-  const labelled = { n: 30, candidateMacroF1: 60, currentMacroF1: 70 };
-  const d = decideGate({ ...base, candidateAgreement: 0.95, labelled });
+test('a clear loss is rejected', () => {
+  const d = gate(counts(60, 1, 12));
   assert.equal(d.pass, false);
-  assert.equal(d.reasons.length, 2);
-  assert.match(d.reasons[1] ?? '', /macro-F1 on 30 labelled windows: candidate 60\.0 < current 70\.0/);
-  assert.equal(decideGate({ ...base, labelled: { ...labelled, candidateMacroF1: 71 } }).pass, true);
-  assert.equal(decideGate({ ...base, labelled, tolerance: 0.1 }).pass, true, '10 points of tolerance');
+  assert.ok(d.agreement.lowerBound < -0.1);
+  assert.match(d.reasons.join('\n'), /reject: the candidate loses more windows than it wins \(12 against 1\)/);
 });
 
-test('too few held-out windows or non-finite numbers never pass', () => {
-  assert.equal(decideGate({ ...base, heldOut: 3 }).pass, false);
-  assert.equal(decideGate({ ...base, candidateAgreement: Number.NaN }).pass, false);
-  assert.equal(decideGate({ ...base, labelled: { n: 3, candidateMacroF1: Number.NaN, currentMacroF1: 1 } }).pass, false);
+test('a tie is not an improvement: 99.4 vs 99.4 does not republish, however many windows', () => {
+  // 160 windows, each student alone right on one: both at 99.4 %.
+  const d = gate(counts(160, 1, 1, 158));
+  assert.equal(d.pass, false);
+  assert.match(d.reasons.join('\n'), /candidate 99\.4% vs current 99\.4%/);
+  assert.match(d.reasons.join('\n'), /reject: a tie \(1 against 1\) is not an improvement/);
+  assert.equal(gate(counts(5000, 40, 40)).pass, false);
+});
+
+test('all-agree (no discordant window) is a tie too, with p = 1', () => {
+  const d = gate(counts(500, 0, 0, 480));
+  assert.equal(d.pass, false);
+  assert.equal(d.agreement.pValue, 1);
+  assert.match(d.reasons.join('\n'), /a tie \(0 against 0\)/);
+});
+
+test('a tiny held-out set cannot pass, even when the candidate wins every window', () => {
+  assert.equal(gate(counts(5, 5, 0), { settings: { ...settings, minHeldOut: 1 } }).pass, false, 'the bound itself refuses 5 of 5');
+  const small = gate(counts(5, 5, 0));
+  assert.equal(small.pass, false);
+  assert.match(small.reasons.join('\n'), /only 5 held-out windows, the gate needs 6/);
+  assert.equal(gate(counts(6, 6, 0)).pass, true, '6 of 6 is enough at 95 %');
+  // 16 windows (the old default minimum): 3 wins and no loss is not enough evidence.
+  assert.equal(gate(counts(16, 3, 0)).pass, false);
+  // An operator's floor above the computed one is respected.
+  assert.equal(gate(counts(20, 12, 0), { settings: { ...settings, minHeldOut: 32 } }).pass, false);
+});
+
+test('the margin and the confidence are settings', () => {
+  const c = counts(60, 8, 2); // bound −3.2 points
+  assert.equal(gate(c).pass, false);
+  assert.equal(gate(c, { settings: { ...settings, margin: 0.05 } }).pass, true);
+  assert.equal(gate(counts(1000, 10, 5)).pass, true, 'few discordant windows among many: the bound stays near 0');
+  assert.equal(gate(counts(1000, 10, 5), { settings: { ...settings, margin: 0.002 } }).pass, false);
+  assert.equal(gate(counts(40, 7, 0), { settings: { ...settings, confidence: 0.999 } }).pass, false);
+  assert.throws(() => gate(c, { settings: { ...settings, confidence: 1 } }), RangeError);
+  assert.throws(() => gate(c, { settings: { ...settings, margin: -0.1 } }), RangeError);
+});
+
+test('an operator\'s labelled set decides; agreement is still reported', () => {
+  const win = { correct: counts(90, 15, 1), candidateMacroF1: 88, currentMacroF1: 80 };
+  const d = gate(counts(60, 1, 12), { labelled: win });
+  assert.equal(d.pass, true, d.reasons.join('\n'));
+  assert.equal(d.decidedBy, 'labelled');
+  assert.equal(d.agreement.pass, false);
+  assert.match(d.reasons.join('\n'), /accuracy on 90 labelled windows: .*candidate alone 15, current alone 1/);
+  assert.match(d.reasons.join('\n'), /the labelled set decides/);
+  const loss = gate(counts(60, 12, 1), { labelled: { ...win, correct: counts(90, 1, 15) } });
+  assert.equal(loss.pass, false);
+  // Accuracy up, but macro-F1 down by more than the margin (a minority class lost): rejected.
+  const f1 = gate(counts(60, 12, 1), { labelled: { ...win, candidateMacroF1: 70 } });
+  assert.equal(f1.pass, false);
+  assert.match(f1.reasons.join('\n'), /macro-F1 there: candidate 70\.0 vs current 80\.0, more than 2\.0 points lower/);
+  assert.equal(gate(counts(60, 12, 1), { labelled: { ...win, candidateMacroF1: Number.NaN } }).pass, false);
+});
+
+test('the minimum held-out size is the smallest n on which some outcome passes', () => {
+  for (const confidence of [0.9, 0.95, 0.99]) {
+    for (const margin of [0, 0.02, 0.05, 0.1]) {
+      const s = { confidence, margin };
+      const min = gateMinHeldOut(s);
+      const passesAt = (n: number): boolean => {
+        for (let b = 1; b <= n; b++) for (let w = 0; w < b && b + w <= n; w++) if (pairedTest(counts(n, b, w, 0), s).pass) return true;
+        return false;
+      };
+      assert.ok(passesAt(min), `${confidence}/${margin}: nothing passes at ${min}`);
+      for (let n = 1; n < min; n++) assert.ok(!passesAt(n), `${confidence}/${margin}: ${n} < ${min} passes`);
+      assert.ok(min <= Math.ceil(Math.log2(2 / (1 - confidence))), `${confidence}/${margin}: ${min}`);
+    }
+  }
+  assert.equal(gateMinHeldOut({ confidence: 0.95, margin: 0.02 }), 6);
+  assert.equal(gateMinHeldOut({ confidence: 0.99, margin: 0.02 }), 8);
 });

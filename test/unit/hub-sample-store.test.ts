@@ -21,6 +21,7 @@ test('stores a batch and reads back windows, logits and provenance bit for bit',
   assert.deepEqual(set.batchIds, ['b-1', 'b-1', 'b-1']);
   assert.deepEqual(set.seq, [1, 2, 3]);
   assert.deepEqual(set.windowStarts, b.windowStarts);
+  assert.deepEqual(set.selectedBy, ['uniform', 'uniform', 'uniform']);
   assert.deepEqual(store.sites(), ['site1']);
   assert.equal(store.count('site1'), 3);
 });
@@ -85,6 +86,8 @@ test('malformed batches are rejected with a code and store nothing', async (t) =
     ['site1', makeBatch('b', { windows: new Float32Array(3) }), ErrorCode.INPUT_SHAPE],
     ['site1', makeBatch('b', { logits: new Float32Array(5) }), ErrorCode.INPUT_SHAPE],
     ['site1', makeBatch('b', { windowStarts: [1] }), ErrorCode.INPUT_SHAPE],
+    ['site1', makeBatch('b', { selectedBy: ['uniform'] }), ErrorCode.INPUT_SHAPE],
+    ['site1', makeBatch('b', { selectedBy: ['uniform', 'random' as 'uniform'] }), ErrorCode.INPUT_SHAPE],
     ['site1', makeBatch('b', { n: 0, windows: new Float32Array(0), logits: new Float32Array(0), windowStarts: [] }), ErrorCode.INPUT_SHAPE],
     ['site1', makeBatch('b', { channels: 1.5 }), ErrorCode.INPUT_SHAPE],
     ['site1', makeBatch(''), ErrorCode.INPUT_SHAPE],
@@ -163,6 +166,41 @@ test('split keeps the same batches held out across rounds', async (t) => {
   assert.equal((await store.split('site1', 0)).heldOut.n, 0);
   assert.equal((await store.split('site1', 1)).train.n, 0);
   for (const f of [-0.1, 1.5, Number.NaN]) await assert.rejects(store.split('site1', f), (e) => isSitekdError(e, ErrorCode.CONFIG_INVALID));
+});
+
+test('how each window was chosen survives a restart; batches that do not say read back as unknown', async (t) => {
+  const dir = await tempDir(t);
+  let store = await open(dir);
+  await store.addBatch('site1', makeBatch('new-1', { n: 3, selectedBy: ['uncertain', 'uniform', 'uncertain'] }));
+  await store.addBatch('site1', makeBatch('old-1', { n: 2, selectedBy: undefined }));
+  await store.close();
+  store = await open(dir);
+  const set = await store.read('site1');
+  assert.deepEqual(set.selectedBy, ['uncertain', 'uniform', 'uncertain', 'unknown', 'unknown']);
+  assert.deepEqual((await store.read('site1', { afterSeq: 1 })).selectedBy, ['uniform', 'uncertain', 'unknown', 'unknown'], 'cut through a batch');
+  assert.deepEqual((await store.read('site1', { limit: 3 })).selectedBy, ['uncertain', 'unknown', 'unknown']);
+});
+
+test('the gate\'s held-out windows are the uniform ones of the held-out side; the rest of that side is set aside', async (t) => {
+  const store = await open(await tempDir(t));
+  const kinds: Array<'uniform' | 'uncertain' | undefined> = ['uniform', 'uncertain', undefined];
+  for (let i = 0; i < 60; i++) {
+    const k = kinds[i % 3];
+    await store.addBatch('site1', makeBatch(`mix-${i}`, { n: 2, selectedBy: k === undefined ? undefined : [k, k] }));
+  }
+  for (const by of ['batch', 'window'] as const) {
+    const all = await store.read('site1');
+    const split = await store.split('site1', 0.4, { by });
+    const side = all.batchIds.map((id, i) => isHeldOut(by === 'batch' ? id : `${id}#${all.seq[i] as number}`, 0.4));
+    const expected = all.seq.filter((_, i) => side[i] && all.selectedBy[i] === 'uniform');
+    assert.ok(expected.length > 0, by);
+    assert.deepEqual(split.heldOut.seq, expected, by);
+    assert.ok(split.heldOut.selectedBy.every((s) => s === 'uniform'), by);
+    assert.deepEqual(split.train.seq, all.seq.filter((_, i) => !side[i]), `${by}: training keeps every kind`);
+    assert.equal(split.setAside, side.filter(Boolean).length - expected.length, by);
+    assert.equal(split.train.n + split.heldOut.n + split.setAside, all.n, by);
+  }
+  await assert.rejects(store.split('site1', 0.4, { by: 'segment' as 'batch' }), (e) => isSitekdError(e, ErrorCode.CONFIG_INVALID));
 });
 
 test('isHeldOut is deterministic and close to the fraction', () => {

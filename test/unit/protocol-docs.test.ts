@@ -127,6 +127,11 @@ test('every JSON example passes the schema of its section', () => {
   assert.ok(checked >= 10);
 });
 
+test('the SampleBatch shape (msgpack only, so a text block) shows every field of the golden example, in order', () => {
+  const text = section('SampleBatch')[0]?.fences.find((f) => f.lang === 'text')?.text ?? '';
+  assert.deepEqual([...text.matchAll(/"(\w+)":/g)].map((m) => m[1]), Object.keys(EXAMPLES.SampleBatch()));
+});
+
 test('every mosquitto_pub example sends a payload its topic accepts', () => {
   const shell = ALL.flatMap((s) => s.fences).filter((f) => f.lang === 'sh');
   const pubs = shell.flatMap((f) => f.text.split('\n')).filter((l) => l.includes('mosquitto_pub'));

@@ -86,6 +86,7 @@ const OPTIONAL: Readonly<Record<string, readonly string[]>> = {
   HubCommand: ['replyTo'], // `site` too, but not for the example's `redistill`
   HubReply: ['result'],
   SampleAck: ['error'],
+  SampleBatch: ['selectedBy'], // agents that predate it
 };
 
 test('wrong shapes give MSG_SCHEMA on every schema', () => {

@@ -58,6 +58,16 @@ test('a sample batch must hold exactly n·L·C and n·classes float32 and n wind
   assert.ok(!accepts(SampleBatchSchema, { ...b, windows: f32ToBytes(new Float32Array(b.windows.length / 4).fill(Number.NaN)) }));
 });
 
+test('selectedBy: one code per window, 0 (uniform) or 1 (uncertain), and optional for older agents', () => {
+  const b = makeSampleBatch();
+  assert.deepEqual(b.selectedBy, [0, 1]);
+  const { selectedBy: _omit, ...older } = b;
+  assert.ok(accepts(SampleBatchSchema, older), 'a batch without selectedBy is still accepted');
+  assert.ok(!accepts(SampleBatchSchema, { ...b, selectedBy: [0] }));
+  assert.ok(!accepts(SampleBatchSchema, { ...b, selectedBy: [0, 2] }));
+  assert.ok(!accepts(SampleBatchSchema, { ...b, selectedBy: ['uniform', 'uncertain'] }));
+});
+
 test('an ack may carry a refusal; the counts are bounded', () => {
   assert.ok(accepts(SampleAckSchema, makeSampleAck()));
   assert.ok(accepts(SampleAckSchema, makeSampleAck({ stored: 0, duplicate: true })));
