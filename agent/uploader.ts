@@ -9,7 +9,8 @@
  * of the whole outbox.
  */
 import { randomBytes } from 'node:crypto';
-import { encode, decode, f32ToBytes } from '../shared/protocol/codec';
+import { encode, decode } from '../shared/protocol/codec';
+import { batchMessage, batchRoom, bytesPerWindow } from './batch-message';
 import { SampleAckSchema, type SampleBatch as SampleBatchMessage } from '../shared/protocol/messages';
 import { samplesTopic } from '../shared/protocol/topics';
 import type { AgentTransport, InboundKind } from './agent-transport';
@@ -154,26 +155,13 @@ export class Uploader {
     return this.queue(async () => {
       const s = this.selector;
       if (s === null || this.stopped) return;
-      // Per window on the wire: float32 window and logits, a float64 start (msgpack: 9 bytes), a selectedBy code (1).
-      const perSample = 4 * this.opts.windowLength * this.opts.channels + 4 * s.numClasses + 10;
-      const room = Math.floor((this.opts.transport.maxPacketBytes - 2048) / perSample);
-      const batch = s.selector.takeBatch(Math.max(1, Math.min(this.opts.upload.maxBatch, room)));
+      const perWindow = bytesPerWindow(this.opts.windowLength, this.opts.channels, s.numClasses);
+      const batch = s.selector.takeBatch(batchRoom(this.opts.upload.maxBatch, this.opts.transport.maxPacketBytes, perWindow));
       if (batch === undefined) return;
-      const msg: SampleBatchMessage = {
-        batchId: newBatchId(),
-        site: this.opts.site,
-        agent: this.opts.agent,
-        modelVersion: s.version,
-        channels: this.opts.channels,
-        windowLength: this.opts.windowLength,
-        numClasses: s.numClasses,
-        n: batch.n,
-        windows: f32ToBytes(batch.windows),
-        logits: f32ToBytes(batch.logits),
-        windowStarts: Array.from(batch.windowStarts),
-        selectedBy: Array.from(batch.selectedBy, (code) => (code === 0 ? 0 : 1)),
-        createdAt: this.opts.clock.now(),
-      };
+      const msg = batchMessage(batch, {
+        batchId: newBatchId(), site: this.opts.site, agent: this.opts.agent, modelVersion: s.version, channels: this.opts.channels,
+        windowLength: this.opts.windowLength, numClasses: s.numClasses, createdAt: this.opts.clock.now(),
+      });
       // Durable first: a crash after this line re-sends the batch on restart; before it, nothing was promised.
       await this.opts.outbox.put(msg.batchId, encode(msg));
       this.counters.batchesCut++;

@@ -48,6 +48,10 @@ const commands: Readonly<Record<string, Entry>> = {
     spec: () => (require('../sim/spec') as typeof import('../sim/spec')).simSpec,
     load: () => (require('../sim/cli') as typeof import('../sim/cli')).simCommand,
   },
+  'adapt-eval': {
+    spec: () => lab().adaptEvalSpec,
+    load: () => (require('../lab/adapt-eval') as typeof import('../lab/adapt-eval')).adaptEvalCommand,
+  },
   'import-uci': {
     spec: () => lab().importUciSpec,
     load: () => (require('../lab/import-uci') as typeof import('../lab/import-uci')).importUciCommand,

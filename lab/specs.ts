@@ -1,10 +1,12 @@
 /**
- * What the offline commands accept: name, summary and options of demo, train-teacher, distill, eval and import-uci.
+ * What the offline commands accept: name, summary and options of demo, train-teacher, distill, eval, import-uci and
+ * adapt-eval.
  * Light on purpose (no tfjs): `sitekd --help` and `sitekd <command> --help` read only this.
  */
 import type { CommandSpec } from '../shared/cli/command';
 import { backendOptions, dataOptions, fallbackDataOptions, loggingOptions, pairOptions } from '../shared/cli/option-groups';
 import { opt } from '../shared/cli/options';
+import { BACKEND_PREFERENCES } from '../shared/ml/backend-names';
 
 const epochs = opt.int({ description: 'training epochs', min: 1, max: 10_000, default: 10 });
 const seed = opt.int({ description: 'random seed', min: 0, default: 0 });
@@ -69,6 +71,28 @@ export const importUciSpec = {
     archive: opt.string({ description: "the 'UCI HAR Dataset' folder (or its parent)", placeholder: 'dir', required: true }),
     out: opt.string({ description: 'output dataset directory (manifest.json + .f32 + .labels.u8)', placeholder: 'dir', required: true }),
     json: opt.flag({ description: 'print one JSON object' }),
+    ...loggingOptions,
+  },
+} as const satisfies CommandSpec;
+
+export const adaptEvalSpec = {
+  name: 'adapt-eval',
+  summary: "measure the hub's redistillation round per site: agent sampling, rounds, gate, scored on labelled test data",
+  options: {
+    ...dataOptions,
+    source: opt.list({ description: "labelled source domain ids (the hub's --source)", placeholder: 'ids', required: true }),
+    sites: opt.list({ description: 'domain ids to adapt to; each is one site', placeholder: 'ids', required: true }),
+    windows: opt.int({ description: 'windows each site returns in all', min: 1, max: 1_000_000, required: true }),
+    rounds: opt.int({ description: 'rounds per site, after every windows/rounds returned windows', min: 1, max: 1000, default: 1 }),
+    seed,
+    epochs: opt.int({ description: "student epochs per round and of the generic student", min: 1, max: 10_000, defaultLabel: "the hub's (10)" }),
+    'teacher-epochs': opt.int({ description: "epochs of the hub's teacher and of the gate's adapted teacher", min: 1, max: 10_000, defaultLabel: "the hub's (10)" }),
+    json: opt.flag({ description: 'end with one line of JSON holding the summary and every figure' }),
+    backend: opt.choice(BACKEND_PREFERENCES, {
+      description: "tfjs backend of the hub's training worker and of the scoring",
+      placeholder: 'name',
+      defaultLabel: "env SITEKD_BACKEND, else the hub's (wasm)",
+    }),
     ...loggingOptions,
   },
 } as const satisfies CommandSpec;

@@ -1,0 +1,163 @@
+/**
+ * The decision part of one redistillation round for one site, with no side effect outside the worker:
+ *   read the site's stored windows → deterministic held-out split by batch id (store.split) → UNI-KD in the worker
+ *   thread with source = the labelled source train split and target = the site's returned windows → gate (gate.ts).
+ * It publishes nothing and records nothing: the hub's job (redistill-job.ts) signs and publishes a passed candidate
+ * and records every outcome, and `sitekd adapt-eval` (lab/adapt-eval*.ts) applies the decision itself to measure the
+ * round on labelled data. Both call this one function, so what the benchmark measures is what the hub ships.
+ */
+import type { ReportProgress } from './job-queue';
+import type { HParams } from '../../shared/ml/algorithms/algorithm';
+import { UNIKD_PRESETS } from '../../shared/ml/algorithms/unikd-options';
+import type { BackendPreference } from '../../shared/ml/backend';
+import { specFor } from '../../shared/ml/model-spec';
+import type { WindowSet } from '../../shared/ml/types';
+import { ErrorCode, SitekdError } from '../../shared/errors';
+import { decideGate, pairedCounts, type GateDecision } from './gate';
+import type { MlRunner } from '../worker/ml-runner';
+import type { RedistillOutput } from '../worker/ml-worker-protocol';
+import type { SampleSet, SampleStore } from '../store/sample-store';
+import type { InputLayout, TeacherBundle } from '../models/teacher';
+import { versionNumber } from '../models/versioning';
+import { sampleSetToWindowSet } from '../store/windows';
+
+export interface RoundSettings {
+  readonly holdoutFraction: number;
+  readonly minTrainWindows: number;
+  readonly minHeldOutWindows: number;
+  readonly maxRoundWindows: number;
+  readonly epochs: number;
+  readonly seed: number;
+  readonly preset: 'code' | 'paper';
+  /** The gate's one-sided confidence and margin (hub/jobs/gate.ts). */
+  readonly gateConfidence: number;
+  readonly gateMargin: number;
+  readonly gateReference: 'adapted-teacher' | 'teacher';
+  /** Epochs of the gate's adapted teacher. */
+  readonly teacherEpochs: number;
+  readonly backend: BackendPreference;
+  readonly hparams?: Partial<HParams>;
+}
+
+export interface RoundDeps {
+  readonly store: SampleStore;
+  /** The labelled source train split (channels-first). */
+  readonly source: WindowSet;
+  readonly input: InputLayout;
+  readonly run: MlRunner;
+  readonly settings: RoundSettings;
+  readonly now: () => number;
+}
+
+/** The student a site serves: its version (undefined when none was published) and artifact bytes. */
+export interface CurrentModel {
+  readonly version: string | undefined;
+  readonly bytes: Uint8Array;
+}
+
+export interface RoundRequest {
+  readonly site: string;
+  /** Names the candidate (`c-<jobId>`) until it is published. */
+  readonly jobId: string;
+  readonly teacher: TeacherBundle;
+  /** The site's current student; asked for only once the round has enough windows to train. */
+  readonly current: () => Promise<CurrentModel>;
+  /** An operator's labelled set for the site, if configured. */
+  readonly labelled?: WindowSet | undefined;
+  readonly report: ReportProgress;
+  readonly signal: AbortSignal;
+}
+
+/** Where a round's time went, in seconds (measured with `RoundDeps.now`). */
+export interface RoundTiming {
+  /** Reading and splitting the stored windows. */
+  readonly read: number;
+  /** Worker start, tfjs backend and model loading, and the gate's adapted teacher (up to its last epoch). */
+  readonly reference: number;
+  /** The UNI-KD student, from the reference's last epoch to the student's last (the worker's own count: trainSeconds). */
+  readonly student: number;
+  /** After the student's last epoch: the gate's predictions on the held-out windows, encoding, the worker's reply. */
+  readonly evaluate: number;
+  readonly total: number;
+}
+
+export type RoundOutcome =
+  | { readonly kind: 'skipped'; readonly reason: string; readonly trainWindows: number; readonly heldOut: number }
+  | {
+      readonly kind: 'decided';
+      readonly trainWindows: number;
+      readonly heldOut: number;
+      readonly heldOutBy: 'batch' | 'window';
+      readonly current: CurrentModel;
+      /** The candidate artifact, its training history and the gate's figures. */
+      readonly output: RedistillOutput;
+      readonly gate: GateDecision;
+      readonly timing: RoundTiming;
+    };
+
+/**
+ * Train / held-out windows of the site. By batch id first (store.split): a batch's windows overlap in time, so
+ * keeping a batch on one side keeps near-copies of held-out windows out of training. With only a few batches that
+ * split can leave too few windows on one side (5 batches of 32 and 20 % held out: no held-out batch one time in
+ * three); then single windows are held out, by a hash of batch id and sequence number (still the same side in
+ * every round), accepting that neighbours of a held-out window may be trained on.
+ */
+async function splitWindows(store: SampleStore, site: string, s: RoundSettings): Promise<{ train: SampleSet; heldOut: SampleSet; by: 'batch' | 'window' }> {
+  const byBatch = await store.split(site, s.holdoutFraction, { limit: s.maxRoundWindows });
+  const enough = byBatch.train.n >= s.minTrainWindows && byBatch.heldOut.n >= s.minHeldOutWindows;
+  if (enough || byBatch.train.n + byBatch.heldOut.n < s.minTrainWindows + s.minHeldOutWindows) return { ...byBatch, by: 'batch' };
+  return { ...(await store.split(site, s.holdoutFraction, { limit: s.maxRoundWindows, by: 'window' })), by: 'window' };
+}
+
+/** One round's decision (see the module comment). Throws MODEL_SPEC_MISMATCH for stored windows the models cannot take. */
+export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutcome> {
+  const s = d.settings;
+  const started = d.now();
+  const { train, heldOut, by } = await splitWindows(d.store, r.site, s);
+  if (train.n < s.minTrainWindows || heldOut.n < s.minHeldOutWindows) {
+    const reason = `too few windows: ${train.n} to train on (need ${s.minTrainWindows}) and ${heldOut.n} uniformly sampled held out (need ${s.minHeldOutWindows})`;
+    return { kind: 'skipped', reason, trainWindows: train.n, heldOut: heldOut.n };
+  }
+  if (train.channels !== d.input.inChannels || train.windowLength !== d.input.windowLength || train.numClasses !== d.input.numClasses) {
+    throw new SitekdError(ErrorCode.MODEL_SPEC_MISMATCH, `site ${r.site} stores ${train.windowLength}×${train.channels} windows with ${train.numClasses} classes; the models take ${d.input.windowLength}×${d.input.inChannels} and ${d.input.numClasses}`);
+  }
+  const current = await r.current();
+  const read = d.now();
+  r.report(0.05, `training on ${train.n} site windows (${heldOut.n} held out by ${by})`);
+  const phaseEnd = { reference: read, candidate: read };
+  const output = await d.run(
+    {
+      kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), source: d.source,
+      target: sampleSetToWindowSet(train), heldOut: sampleSetToWindowSet(heldOut), ...(r.labelled ? { labelled: r.labelled } : {}),
+      teacher: r.teacher.teacher.bytes, current: current.bytes, seed: s.seed + versionNumber(current.version),
+      hparams: { ...s.hparams, epochs: s.epochs }, unikd: UNIKD_PRESETS[s.preset],
+      meta: { kind: 'student', version: `c-${r.jobId}`, algorithm: 'unikd', teacherVersion: r.teacher.teacher.version, target: r.site, seed: s.seed, metrics: {} },
+      reference: s.gateReference, referenceEpochs: s.teacherEpochs,
+    },
+    {
+      signal: r.signal,
+      onProgress: (epoch, epochs, losses, phase) => {
+        phaseEnd[phase] = d.now();
+        // With an adapted teacher: 5-45 % for it, 45-90 % for the student; without: 5-90 % for the student.
+        const [from, span] = s.gateReference === 'teacher' ? [0.05, 0.85] : phase === 'reference' ? [0.05, 0.4] : [0.45, 0.45];
+        const what = phase === 'reference' ? 'adapted teacher' : 'student';
+        r.report(from + (span * epoch) / epochs, `${what} epoch ${epoch}/${epochs}${losses['total'] !== undefined ? ` loss ${losses['total'].toFixed(4)}` : ''}`);
+      },
+    },
+  );
+  const ran = d.now();
+  const ev = output.evaluation;
+  r.report(0.92, 'gate');
+  const gate = decideGate({
+    agreement: pairedCounts(ev.agrees.candidate, ev.agrees.current), reference: ev.reference,
+    ...(ev.labelled ? { labelled: { correct: pairedCounts(ev.labelled.correct.candidate, ev.labelled.correct.current), candidateMacroF1: ev.labelled.candidateMacroF1, currentMacroF1: ev.labelled.currentMacroF1 } } : {}),
+    settings: { confidence: s.gateConfidence, margin: s.gateMargin, minHeldOut: s.minHeldOutWindows },
+  });
+  const ms = (a: number, b: number): number => Math.max(0, b - a) / 1000;
+  const refEnd = Math.max(read, phaseEnd.reference);
+  const timing: RoundTiming = {
+    read: ms(started, read), reference: ms(read, refEnd), student: ms(refEnd, Math.max(refEnd, phaseEnd.candidate)),
+    evaluate: ms(Math.max(refEnd, phaseEnd.candidate), ran), total: ms(started, d.now()),
+  };
+  return { kind: 'decided', trainWindows: train.n, heldOut: heldOut.n, heldOutBy: by, current, output, gate, timing };
+}
