@@ -124,7 +124,7 @@ async function oneRound(
   );
   const before = { round: r, returned, versionBefore: serving.current.version, servingBefore: serving.figures };
   if (out.kind === 'skipped') {
-    const row: RoundRow = { ...before, outcome: 'skipped', trainWindows: out.trainWindows, heldOut: out.heldOut, reason: out.reason, versionAfter: serving.current.version, servingAfter: serving.figures };
+    const row: RoundRow = { ...before, outcome: 'skipped', trainWindows: out.trainWindows, heldOut: out.heldOut, setAside: out.setAside, reason: out.reason, versionAfter: serving.current.version, servingAfter: serving.figures };
     return { row, next: serving };
   }
   const artifact = out.output.artifact;
@@ -132,7 +132,7 @@ async function oneRound(
   const next = out.gate.pass ? serve(artifact, nextVersion(serving.current.version, sha256Hex(artifact)), candidate, shape) : serving;
   const ev = out.output.evaluation;
   const row: RoundRow = {
-    ...before, outcome: out.gate.pass ? 'published' : 'rejected', trainWindows: out.trainWindows, heldOut: out.heldOut, candidate,
+    ...before, outcome: out.gate.pass ? 'published' : 'rejected', trainWindows: out.trainWindows, heldOut: out.heldOut, setAside: out.setAside, candidate,
     versionAfter: next.current.version, servingAfter: next.figures, timing: out.timing, trainSeconds: out.output.trainSeconds,
     gate: { candidateAgreement: ev.candidateAgreement, currentAgreement: ev.currentAgreement, reasons: out.gate.reasons },
   };

@@ -82,9 +82,11 @@ export interface RoundTiming {
 }
 
 export type RoundOutcome =
-  | { readonly kind: 'skipped'; readonly reason: string; readonly trainWindows: number; readonly heldOut: number }
+  | { readonly kind: 'skipped'; readonly reason: string; readonly trainWindows: number; readonly heldOut: number; readonly setAside: number }
   | {
       readonly kind: 'decided';
+      /** Held-out windows not sampled uniformly: neither trained on nor judged (sample-set.ts `RoundSplit`). */
+      readonly setAside: number;
       readonly trainWindows: number;
       readonly heldOut: number;
       readonly heldOutBy: 'batch' | 'window';
@@ -102,7 +104,7 @@ export type RoundOutcome =
  * three); then single windows are held out, by a hash of batch id and sequence number (still the same side in
  * every round), accepting that neighbours of a held-out window may be trained on.
  */
-async function splitWindows(store: SampleStore, site: string, s: RoundSettings): Promise<{ train: SampleSet; heldOut: SampleSet; by: 'batch' | 'window' }> {
+async function splitWindows(store: SampleStore, site: string, s: RoundSettings): Promise<{ train: SampleSet; heldOut: SampleSet; setAside: number; by: 'batch' | 'window' }> {
   const byBatch = await store.split(site, s.holdoutFraction, { limit: s.maxRoundWindows });
   const enough = byBatch.train.n >= s.minTrainWindows && byBatch.heldOut.n >= s.minHeldOutWindows;
   if (enough || byBatch.train.n + byBatch.heldOut.n < s.minTrainWindows + s.minHeldOutWindows) return { ...byBatch, by: 'batch' };
@@ -113,10 +115,10 @@ async function splitWindows(store: SampleStore, site: string, s: RoundSettings):
 export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutcome> {
   const s = d.settings;
   const started = d.now();
-  const { train, heldOut, by } = await splitWindows(d.store, r.site, s);
+  const { train, heldOut, setAside, by } = await splitWindows(d.store, r.site, s);
   if (train.n < s.minTrainWindows || heldOut.n < s.minHeldOutWindows) {
     const reason = `too few windows: ${train.n} to train on (need ${s.minTrainWindows}) and ${heldOut.n} uniformly sampled held out (need ${s.minHeldOutWindows})`;
-    return { kind: 'skipped', reason, trainWindows: train.n, heldOut: heldOut.n };
+    return { kind: 'skipped', reason, trainWindows: train.n, heldOut: heldOut.n, setAside };
   }
   if (train.channels !== d.input.inChannels || train.windowLength !== d.input.windowLength || train.numClasses !== d.input.numClasses) {
     throw new SitekdError(ErrorCode.MODEL_SPEC_MISMATCH, `site ${r.site} stores ${train.windowLength}×${train.channels} windows with ${train.numClasses} classes; the models take ${d.input.windowLength}×${d.input.inChannels} and ${d.input.numClasses}`);
@@ -159,5 +161,5 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
     read: ms(started, read), reference: ms(read, refEnd), student: ms(refEnd, Math.max(refEnd, phaseEnd.candidate)),
     evaluate: ms(Math.max(refEnd, phaseEnd.candidate), ran), total: ms(started, d.now()),
   };
-  return { kind: 'decided', trainWindows: train.n, heldOut: heldOut.n, heldOutBy: by, current, output, gate, timing };
+  return { kind: 'decided', trainWindows: train.n, heldOut: heldOut.n, setAside, heldOutBy: by, current, output, gate, timing };
 }

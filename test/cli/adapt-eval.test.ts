@@ -55,7 +55,7 @@ function checkRounds(s: SiteJson): void {
   s.rounds.forEach((r, i) => {
     assert.equal(r.round, i + 1);
     assert.equal(r.returned, Math.ceil((WINDOWS * (i + 1)) / ROUNDS), 'rounds run after every windows/rounds windows');
-    assert.equal(r.trainWindows + r.heldOut, r.returned, 'a round reads every window returned so far');
+    assert.equal(r.trainWindows + r.heldOut + r.setAside, r.returned, 'a round reads every window returned so far (trained, judged or set aside)');
     if (i > 0) {
       const prev = s.rounds[i - 1] as RoundRow;
       assert.equal(r.versionBefore, prev.versionAfter);
