@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ErrorCode, SitekdError } from '../errors';
 import type { Domain, WindowSet } from '../ml/types';
-import { float32FromLeBytes } from './float32-le';
+import { float32FromLeBytes } from '../float32-le';
 import { listDomains, manifestOf, type DatasetManifest, type ManifestFile } from './har-manifest';
 
 export interface LoadOptions {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { ErrorCode, SitekdError } from '../errors';
 import type { Domain, WindowSet } from '../ml/types';
 import { MANIFEST_FILE } from './data-dir';
-import { float32ToLeBytes } from './float32-le';
+import { float32ToLeBytes } from '../float32-le';
 import { loadManifest, type DatasetManifest } from './har-manifest';
 
 export interface DatasetSpec {

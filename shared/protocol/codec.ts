@@ -16,6 +16,7 @@ import { Packr, type Options as PackrOptions } from 'msgpackr';
 import type { z } from 'zod';
 import { ErrorCode, SitekdError } from '../errors';
 import { fail, ok, type Result } from './result';
+import { float32FromLeBytes, float32ToLeBytes } from '../float32-le';
 
 export type { Result } from './result';
 
@@ -107,18 +108,9 @@ function looksLikeJson(bytes: Uint8Array): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // float32 ⇄ bytes (little-endian on the wire, whatever the host)
 
-const IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 /** A little-endian copy of `values`' bytes. */
 export function f32ToBytes(values: Float32Array): Uint8Array {
-  const out = new Uint8Array(values.length * 4);
-  if (IS_LITTLE_ENDIAN) {
-    out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  } else {
-    const view = new DataView(out.buffer);
-    for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i] as number, true);
-  }
-  return out;
+  return float32ToLeBytes(values).slice();
 }
 
 /**
@@ -132,14 +124,7 @@ export function bytesToF32(bytes: Uint8Array): Float32Array {
       details: { bytes: bytes.byteLength },
     });
   }
-  const out = new Float32Array(bytes.byteLength / 4);
-  if (IS_LITTLE_ENDIAN) {
-    new Uint8Array(out.buffer).set(bytes);
-  } else {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
-  }
-  return out;
+  return float32FromLeBytes(bytes);
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * The dataset files hold little-endian float32. Float32Array uses the platform byte order: every common platform is
+ * Little-endian float32 bytes, for the dataset files (shared/data) and the wire (shared/protocol/codec.ts) alike.
+ * Float32Array uses the platform byte order: every common platform is
  * LE, but a big-endian one falls back to an explicit DataView conversion instead of reading or writing garbage.
  */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
