@@ -179,9 +179,8 @@ export class SampleStore {
 
   /**
    * Splits a site's windows into train and held-out by a hash of the batch id (or, `by: 'window'`, of batch id and
-   * sequence number), so a window stays on the same side in every round and the gate always compares candidate and
-   * current student on windows neither trained on. The held-out set holds only the windows agents sampled
-   * uniformly; the rest of the held-out side is set aside (sample-set.ts `RoundSplit`).
+   * sequence number): a window stays on the same side in every round, and the held-out set keeps only the windows
+   * agents sampled uniformly; the rest of the held-out side is set aside (sample-set.ts `RoundSplit`).
    */
   async split(site: string, holdoutFraction: number, options: ReadOptions & { readonly by?: 'batch' | 'window' } = {}): Promise<RoundSplit> {
     if (!(holdoutFraction >= 0 && holdoutFraction <= 1)) {
