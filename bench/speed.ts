@@ -73,9 +73,9 @@ function header(runs: boolean, startedAt: string, loadBefore: string): string[] 
       'machine of the same kind; other work on the cores slows ours, so read ratios to them as rough (±30 % even between PyTorch runs, ' +
       'docs/pytorch-reference.md §4) and trust the ratios within this run, below the table, more.', '',
     'Median of 5 repetitions of ≥ 1.5 s (cpu: ≥ 3 calls) after warm-up, the method of the PyTorch per-step figures. Each cell gives the ' +
-      "wall time and, in brackets, the process's CPU time. tfjs computes on one thread, so on an idle machine the two agree (the CPU " +
-      "time runs a few % higher: it also counts Node's helper threads, e.g. the garbage collector's); under load the CPU time leaves " +
-      'out the waiting for a core that the wall time counts, though it still grows as busy neighbours share caches. Inference uses the folded-BN `Predictor` agents ' +
+      "wall time and, in brackets, the process's CPU time. tfjs computes on one thread, so on an idle machine the two agree within a " +
+      "few % (the CPU time also counts Node's helper threads, e.g. the garbage collector's); under load the CPU time leaves out the " +
+      'waiting for a core that the wall time counts, though it still grows as busy neighbours share caches. Inference uses the folded-BN `Predictor` agents ' +
       "serve with. The official code's per-step figures are its 10-epoch loop time divided by its steps, so they include its data " +
       "loader's share; ours time the step alone on prepared tensors.", '',
   ];

@@ -11,7 +11,7 @@ export interface Timed {
   readonly ms: number;
   /**
    * CPU time of the whole process (user + system). tfjs here computes on one thread, so on an idle machine this is
-   * about the wall time (a few % more: Node's helper threads, e.g. the garbage collector's, count too); under load it
+   * the wall time within a few % (Node's helper threads, e.g. the garbage collector's, count too); under load it
    * leaves out the time spent waiting for a core, which the wall time includes (it still grows somewhat, as busy
    * neighbours share caches).
    */
