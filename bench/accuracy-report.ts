@@ -130,8 +130,9 @@ function timeTable(run: AccuracyRun, sc: Scores): string[] {
     '', `## Training time per run, seconds, mean over all ${run.results.length} jobs`, '',
     `sitekd: students ${plural(run.epochs, 'epoch')}, teachers ${plural(run.teacherEpochs, 'epoch')}, ${plural(run.lanes, 'run')} at a time on ` +
       `${run.cores} cores, each single-threaded. Official code: ${OFFICIAL_SETTINGS.epochs} epochs, ${OFFICIAL_SETTINGS.threads} threads ` +
-      `(${OFFICIAL_TRAIN_SECONDS.source}). A figure is shown only for the same algorithm with the same epochs; bench/results/speed.md ` +
-      'has one run at a time.', '',
+      `(${OFFICIAL_TRAIN_SECONDS.source}). A figure is shown only for the same algorithm with the same epochs. These are wall-clock ` +
+      'times: with other work on the cores (the load is in the header) they include waiting for a core. bench/results/speed.md has ' +
+      'one run at a time.', '',
     '| model | network | sitekd (this run) | official code |', '|---|---|---:|---:|',
   ];
   for (const n of sc.names()) {

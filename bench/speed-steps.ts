@@ -22,7 +22,7 @@ import { disposeVars } from '../shared/ml/params';
 import { Predictor } from '../shared/ml/predictor';
 import { tf } from '../shared/ml/tf';
 import type { Rng } from '../shared/random';
-import { timeIt } from './timing';
+import { timeIt, type Timed } from './timing';
 
 export const SPECS = {
   teacher: specFor(HAR_INPUT, 'teacher'),
@@ -82,7 +82,7 @@ interface Timing {
   readonly warmup: number;
 }
 
-function timeSteps(alg: DistillAlgorithm, batch: StepBatch, t: Timing, before?: () => void): number {
+function timeSteps(alg: DistillAlgorithm, batch: StepBatch, t: Timing, before?: () => void): Timed {
   let step = 0;
   const ms = timeIt(() => {
     before?.();
@@ -93,7 +93,7 @@ function timeSteps(alg: DistillAlgorithm, batch: StepBatch, t: Timing, before?: 
   return ms;
 }
 
-function timeUniKd(teacher: Cnn, batch: StepBatch, hp: HParams, rng: Rng, t: Timing): { live: number; pre: number } {
+function timeUniKd(teacher: Cnn, batch: StepBatch, hp: HParams, rng: Rng, t: Timing): { live: Timed; pre: Timed } {
   const b = batch.xs.shape[0];
   const fT = teacher.spec.finalChannels;
   const k = teacher.spec.numClasses;
@@ -104,7 +104,7 @@ function timeUniKd(teacher: Cnn, batch: StepBatch, hp: HParams, rng: Rng, t: Tim
   return { live, pre };
 }
 
-function timeInference(net: Cnn, slow: boolean): { b1: number; b32: number } {
+function timeInference(net: Cnn, slow: boolean): { b1: Timed; b32: Timed } {
   const p = new Predictor(net);
   const w = Float32Array.from({ length: 128 * 9 }, () => Math.random() - 0.5);
   const b1 = timeIt(() => p.predictWindow(w), slow ? 200 : 1500, 20);
@@ -115,8 +115,8 @@ function timeInference(net: Cnn, slow: boolean): { b1: number; b32: number } {
   return { b1, b32 };
 }
 
-/** Every task of taskLabels() on `name`, in ms. */
-export async function benchBackend(name: BackendName): Promise<Record<string, number>> {
+/** Every task of taskLabels() on `name`. */
+export async function benchBackend(name: BackendName): Promise<Record<string, Timed>> {
   await selectBackend(name);
   const slow = name === 'cpu';
   const t: Timing = { minMs: slow ? 1 : 1500, warmup: slow ? 1 : 3 };
@@ -124,7 +124,7 @@ export async function benchBackend(name: BackendName): Promise<Record<string, nu
   const rng = createRng(0);
   const teacher = createCnn(SPECS.teacher, rng);
   const batch = randomBatch(32);
-  const out: Record<string, number> = {};
+  const out: Record<string, Timed> = {};
   out['dann-step'] = timeSteps(new Dann(createCnn(SPECS.teacher, rng), hp, rng), batch, t);
   const uni = timeUniKd(teacher, batch, hp, rng, t);
   out['unikd-step-live'] = uni.live;

@@ -6,29 +6,50 @@ export function median(xs: readonly number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
+/** Wall-clock and CPU milliseconds of one call. */
+export interface Timed {
+  readonly ms: number;
+  /**
+   * CPU time of the whole process (user + system). tfjs here computes on one thread, so on an idle machine this is
+   * the wall time within a few % (Node's helper threads, e.g. the garbage collector's, count too); under load it
+   * leaves out the time spent waiting for a core, which the wall time includes (it still grows somewhat, as busy
+   * neighbours share caches).
+   */
+  readonly cpuMs: number;
+}
+
+/** CPU milliseconds since `from` (a process.cpuUsage() reading). */
+export function cpuMsSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+}
+
 /**
  * Warm-up, then 5 repetitions of ≥ `minMs` each and ≥ 3 calls; the median of the per-repetition means. With
  * minMs = 1500 this is the method of the PyTorch per-step figures (docs/pytorch-reference.md §4), so the two can
  * stand side by side.
  */
-export function timeIt(fn: () => void, minMs: number, warmup = 3): number {
+export function timeIt(fn: () => void, minMs: number, warmup = 3): Timed {
   for (let i = 0; i < warmup; i++) fn();
-  const reps: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < 5; r++) {
     let n = 0;
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     do {
       fn();
       n++;
     } while (performance.now() - t0 < minMs || n < 3);
-    reps.push((performance.now() - t0) / n);
+    wall.push((performance.now() - t0) / n);
+    cpu.push(cpuMsSince(c0) / n);
   }
-  return median(reps);
+  return { ms: median(wall), cpuMs: median(cpu) };
 }
 
 /**
  * The machine's load, for the results header: other work on the same cores slows every figure, so a reader needs
- * to know how busy the machine was to judge a comparison with a reference measured on an idle one.
+ * to know how busy the machine was to judge a comparison with a reference measured one benchmark at a time.
  */
 export function loadNote(): string {
   const [one, five] = loadavg();
