@@ -56,7 +56,10 @@ function runTrain(task: TrainTask, backend: string): TrainOutput {
  * worker) the unadapted teacher's agreement rejected the UNI-KD candidate in 3 of 5 scenarios although the candidate
  * had the better target macro-F1 in all 5 (e.g. 2→11: 78.3 vs 54.9). So by default (`gateReference:
  * 'adapted-teacher'`) the reference is a DANN teacher trained on source + the site's training windows — its
- * data-domain discriminator has seen the site; it chose right in 5 of 5.
+ * data-domain discriminator has seen the site; it chose right in those 5 single-subject scenarios.
+ * With the hub's 5-subject source it does not: `sitekd adapt-eval` (bench/results/adaptation-har.md) shows candidates
+ * truly worse than the generic student that agree MORE with this reference (site 16: 67.6 vs 78.3 macro-F1, agreement
+ * 76.9 vs 69.2 %). The paired gate keeps them out today only for lack of evidence; replacing this reference is issue 7.
  */
 function referenceNet(task: RedistillTask, teacher: Cnn): Cnn {
   if (task.reference === 'teacher') return teacher;
