@@ -5,7 +5,6 @@
  * Options: --epochs N (10), --teacher-epochs N (= epochs), --teachers K (1), --seeds 0,1,2, --presets code,paper,
  * --workers 2, --backend wasm, --data DIR, --out FILE.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,7 +12,7 @@ import { loadScenarios, resolveDataDir } from '../shared/data/har';
 import { renderAccuracy } from './accuracy-report';
 import { runPool } from './pool';
 import type { ScenarioJob, ScenarioJobResult } from './scenario-worker';
-import { loadNote } from './timing';
+import { loadNote, runBench, writeReport } from './timing';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -49,12 +48,7 @@ async function main(): Promise<void> {
     load: { start: loadStart, end: loadNote() }, scenarios, results,
   });
   const out = values.out ?? resolve(__dirname, '../../bench/results/accuracy-har.md');
-  mkdirSync(join(out, '..'), { recursive: true });
-  writeFileSync(out, `${lines.join('\n')}\n`);
-  process.stdout.write(`${lines.join('\n')}\n\nwrote ${out}\n`);
+  writeReport(out, lines);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -14,7 +14,7 @@ import { selectBackend, type BackendPreference } from '../shared/ml/backend';
 import { createLogger } from '../shared/log';
 import { runAdaptEval, resultJson, type AdaptEvalResult } from '../lab/adapt-eval';
 import { renderSite, renderSummary } from '../lab/adapt-report';
-import { loadNote } from './timing';
+import { loadNote, runBench } from './timing';
 
 interface Config {
   readonly windows: number;
@@ -116,7 +116,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -4,7 +4,7 @@
  * with 3 sites, and the time to roll a new student out to every agent of a site (3 agents on site-1).
  * Writes bench/results/fleet.md. Needs no data (synthetic sites) but uses ../shared/data/HAR when present.
  */
-import { readFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveDataDir, writeDataset } from '../shared/data/har';
@@ -12,6 +12,7 @@ import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../sha
 import { decode, encode } from '../shared/protocol/codec';
 import { AgentStatusSchema, JobEventSchema, PredictionSchema } from '../shared/protocol/messages';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
+import { runBench, writeReport } from './timing';
 import { freePort, startChild, stopChild, type Child } from '../fleet/processes';
 
 const MEASURE_S = Number(process.env.SITEKD_BENCH_SECONDS ?? 120);
@@ -185,12 +186,8 @@ async function main(): Promise<void> {
     for (const c of [...children].reverse()) await stopChild(c);
   }
   const out = resolve(__dirname, '../../bench/results/fleet.md');
-  writeFileSync(out, `${lines.join('\n')}\n`);
-  process.stdout.write(`${lines.join('\n')}\n\nwrote ${out}\n`);
+  writeReport(out, lines);
   rmSync(state, { recursive: true, force: true });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -4,14 +4,13 @@
  * (bench/speed-runs.ts). Writes bench/results/speed.md. What is timed, and why twice for the UNI-KD step: see
  * bench/speed-steps.ts. Options: --backends tensorflow,wasm,cpu  --no-runs  --out FILE.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BackendName } from '../shared/ml/backend';
 import { PYTORCH_MS } from './references';
 import { benchBackend, taskLabels } from './speed-steps';
 import { wholeRuns } from './speed-runs';
-import { loadNote, type Timed } from './timing';
+import { loadNote, runBench, writeReport, type Timed } from './timing';
 
 type Results = Record<string, Record<string, Timed> | string>;
 
@@ -101,12 +100,7 @@ async function main(): Promise<void> {
   for (const [b, r] of Object.entries(backends)) if (typeof r === 'string') lines.push('', `Backend \`${b}\` not available here: ${r}`);
   lines.push(...sameRunNotes(backends), ...runs);
   const out = values.out ?? resolve(__dirname, '../../bench/results/speed.md');
-  mkdirSync(join(out, '..'), { recursive: true });
-  writeFileSync(out, `${lines.join('\n')}\n`);
-  process.stdout.write(`${lines.join('\n')}\n\nwrote ${out}\n`);
+  writeReport(out, lines);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+runBench(main);

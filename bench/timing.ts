@@ -1,5 +1,7 @@
 /** Timing and machine-load helpers shared by the benchmarks. */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { dirname } from 'node:path';
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -54,4 +56,19 @@ export function timeIt(fn: () => void, minMs: number, warmup = 3): Timed {
 export function loadNote(): string {
   const [one, five] = loadavg();
   return `load average ${(one ?? NaN).toFixed(2)} (1 min) / ${(five ?? NaN).toFixed(2)} (5 min) on ${cpus().length} cores`;
+}
+
+/** Writes a bench's report to `out` (creating its folder), echoes it on stdout and says where it went. */
+export function writeReport(out: string, lines: readonly string[]): void {
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${lines.join('\n')}\n`);
+  process.stdout.write(`${lines.join('\n')}\n\nwrote ${out}\n`);
+}
+
+/** Runs a bench's main: a failure prints its stack and sets exit status 1. */
+export function runBench(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  });
 }
