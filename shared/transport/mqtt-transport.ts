@@ -49,7 +49,7 @@ export class MqttTransport {
 
   private constructor(private readonly opts: TransportOptions) {
     const first: 4 | 5 = opts.protocol === 4 ? 4 : 5;
-    this.client = mqtt.connect(opts.url, clientOptions(opts, first));
+    this.client = connectOrExplain(opts.url, clientOptions(opts, first));
     this.client.on('message', (topic, payload) => this.dispatch(topic, payload));
     // MQTT.js leaves Nagle's algorithm on: a small publish right after another waits for TCP's delayed ACK (40+ ms).
     this.client.on('connect', () => (this.client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true));
@@ -190,4 +190,16 @@ function clientOptions(o: TransportOptions, protocolVersion: 4 | 5): IClientOpti
     ...(o.will ? { will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.will.qos, retain: o.will.retain } } : {}),
     ...(protocolVersion === 5 ? { properties: { maximumPacketSize: o.maxPacketBytes ?? DEFAULT_MAX_PACKET } } : {}),
   };
+}
+
+/**
+ * mqtt.connect throws synchronously on a URL it cannot use (a port over 65535, an unknown protocol): a setup mistake,
+ * so a coded CONFIG_INVALID that names the URL instead of a stack trace from inside MQTT.js.
+ */
+function connectOrExplain(url: string, options: IClientOptions): MqttClient {
+  try {
+    return mqtt.connect(url, options);
+  } catch (err) {
+    throw new SitekdError(ErrorCode.CONFIG_INVALID, `cannot use the broker URL ${url}: ${(err as Error).message}`, { cause: err, details: { url } });
+  }
 }

@@ -84,3 +84,10 @@ test('a truncated data file is reported, not crashed on', () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /SITEKD_ERR_DATA_TRUNCATED/);
 });
+
+test('a broker URL MQTT.js cannot use is a configuration error (78) that names the URL, not a stack trace', () => {
+  const r = sitekd('redistill', '--site', 'plant-a', '--broker', 'mqtt://127.0.0.1:99999');
+  assert.equal(r.code, 78, r.stderr);
+  assert.match(r.stderr, /SITEKD_ERR_CONFIG_INVALID: cannot use the broker URL mqtt:\/\/127\.0\.0\.1:99999/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
