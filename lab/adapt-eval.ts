@@ -18,23 +18,18 @@ import { ErrorCode, SitekdError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import type { BackendPreference } from '../shared/ml/backend';
 import { runMlTask, type MlRunner } from '../hub/worker/ml-runner';
-import { startAdaptHub } from './adapt-hub';
+import { startAdaptHub, type HubOverrides } from './adapt-hub';
 import { renderSite, renderSummary, summarize, type SiteResult, type Summary } from './adapt-report';
 import { runSite } from './adapt-site';
 import { adaptEvalSpec } from './specs';
 
-export interface AdaptEvalRequest {
+export interface AdaptEvalRequest extends HubOverrides {
   readonly data: string;
   readonly source: readonly string[];
   readonly sites: readonly string[];
   readonly windows: number;
   readonly rounds: number;
   readonly seed: number;
-  /** Hub overrides; undefined keeps the hub's defaults. */
-  readonly epochs?: number | undefined;
-  readonly teacherEpochs?: number | undefined;
-  /** The hub worker's backend (undefined: the hub's default). */
-  readonly backend?: BackendPreference | undefined;
   readonly log: Logger;
   /** Runs training tasks (default: the hub's worker thread per task). */
   readonly run?: MlRunner;

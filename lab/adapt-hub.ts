@@ -25,14 +25,17 @@ import { SiteRegistry } from '../hub/sites/site-registry';
 import { SampleStore } from '../hub/store/sample-store';
 import type { MlRunner } from '../hub/worker/ml-runner';
 
-export interface AdaptHubOptions {
-  readonly data: string;
-  readonly source: string;
-  readonly seed: number;
-  /** Overrides of the hub's defaults; undefined keeps the default. */
+/** Overrides of the hub's defaults (its worker's backend, student and teacher epochs); undefined keeps the default. */
+export interface HubOverrides {
   readonly backend?: BackendPreference | undefined;
   readonly epochs?: number | undefined;
   readonly teacherEpochs?: number | undefined;
+}
+
+export interface AdaptHubOptions extends HubOverrides {
+  readonly data: string;
+  readonly source: string;
+  readonly seed: number;
   readonly stateDir: string;
   readonly run: MlRunner;
   readonly log: Logger;
