@@ -63,8 +63,13 @@ export const BrokerConfigSchema = z.strictObject({
 export const UploadConfigSchema = z.strictObject({
   /** Sample bytes returned per minute, on average (token bucket). ~65 HAR windows a minute. */
   budgetBytesPerMinute: z.number().int().min(1024).max(1024 * MiB).default(300_000),
-  /** Share of each batch drawn uniformly at random; the rest are the most uncertain windows. */
-  randomShare: z.number().min(0).max(1).default(0.25),
+  /**
+   * Share of each batch drawn uniformly at random; the rest are the windows the student was least sure about. 1 by
+   * default: the hub adapts to the site and its gate judges on uniformly sampled windows only (a representative sample
+   * of the site); at the default budget nearly every window is returned anyway (`sitekd adapt-eval`: 300 of 326).
+   * Lower it for a tight budget where the uncertain windows are worth more than representativeness.
+   */
+  randomShare: z.number().min(0).max(1).default(1),
   maxBatch: z.number().int().min(1).max(4096).default(32),
   /** How often a batch is cut. */
   intervalMs: z.number().int().min(100).max(86_400_000).default(30_000),

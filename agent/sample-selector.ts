@@ -26,7 +26,7 @@ export interface SampleSelectorOptions {
   budgetBytesPerMinute: number;
   /** Bucket capacity. Default: one minute of budget. */
   burstBytes?: number;
-  /** Share of each batch drawn uniformly at random, in [0, 1]. Default 0.25. */
+  /** Share of each batch drawn uniformly at random, in [0, 1]. Default 1 (agent/config.ts says why). */
   randomShare?: number;
   seed: number;
   now: () => number;
@@ -101,7 +101,7 @@ export class SampleSelector {
   constructor(opts: SampleSelectorOptions) {
     this.windowSize = positiveInt(opts.windowSize, 'windowSize');
     this.numClasses = positiveInt(opts.numClasses, 'numClasses');
-    this.randomShare = opts.randomShare ?? 0.25;
+    this.randomShare = opts.randomShare ?? 1;
     if (!(this.randomShare >= 0 && this.randomShare <= 1)) throw configError(`randomShare must be in [0, 1], got ${this.randomShare}`);
     const pool = positiveInt(opts.poolSize ?? 64, 'poolSize');
     this.reservoirCap = this.randomShare === 0 ? 0 : this.randomShare === 1 ? pool : Math.min(pool - 1, Math.max(1, Math.round(pool * this.randomShare)));

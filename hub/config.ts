@@ -97,6 +97,14 @@ export const HubConfigSchema = z
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
     /** UNI-KD flags: `code` (released code) or `paper` (paper intent), see shared/ml/algorithms/unikd-options.ts. */
     preset: z.enum(['code', 'paper']).default('code'),
+    /**
+     * How a round makes the site's candidate: `site-adapt` (the generic student adapted to the site's windows without
+     * gradient steps, shared/ml/site-adapt.ts) or `unikd` (UNI-KD from the hub's teacher on source + the site's
+     * windows). The default is the one `npm run bench:adaptation` measures better (bench/results/adaptation-har.md).
+     */
+    roundRecipe: z.enum(['site-adapt', 'unikd']).default('site-adapt'),
+    /** Nearest-centroid rounds of `site-adapt` after its soft start. */
+    adaptIterations: z.number().int().min(0).max(100).default(1),
 
     // Triggers
     /** node-cron expression, read in UTC; null = no schedule. */
@@ -120,8 +128,9 @@ export const HubConfigSchema = z
     /** Newest windows of a site a round reads at most. */
     maxRoundWindows: z.number().int().min(2).max(10_000_000).default(20_000),
     /**
-     * Whose predictions the gate's agreement is measured against: `adapted-teacher` (default: a DANN teacher trained
-     * each round on source + the site's windows) or `teacher` (the hub's teacher as it is). See hub/worker/ml-worker.ts.
+     * Whose predictions the gate's agreement is measured against: `adapted-teacher` (default: the hub's teacher adapted
+     * to the site's training windows, label-free and deterministic) or `teacher` (the hub's teacher as it is). See
+     * hub/worker/ml-worker.ts.
      */
     gateReference: z.enum(['adapted-teacher', 'teacher']).default('adapted-teacher'),
     /** One-sided confidence with which the gate must show the candidate is not worse than `gateMargin` (hub/jobs/gate.ts). */

@@ -8,6 +8,7 @@
  * train labels are scored on the site's test split. Output: a table per site and the summary (lab/adapt-report.ts);
  * `--json` adds one closing line with every figure.
  */
+import { UploadConfigSchema } from '../agent/config';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,8 @@ export interface AdaptEvalRequest extends HubOverrides {
   /** Runs training tasks (default: the hub's worker thread per task). */
   readonly run?: MlRunner;
   readonly onSite?: (r: SiteResult) => void;
+  /** The agent's `upload.randomShare`; undefined keeps its default. */
+  readonly randomShare?: number | undefined;
 }
 
 export interface AdaptEvalResult {
@@ -41,7 +44,7 @@ export interface AdaptEvalResult {
   readonly summary: Summary;
   /** Seconds to train the hub's teacher and generic student. */
   readonly hubStartSeconds: number;
-  readonly settings: { readonly epochs: number; readonly teacherEpochs: number; readonly backend: string; readonly preset: string; readonly gateReference: string; readonly holdoutFraction: number };
+  readonly settings: { readonly epochs: number; readonly teacherEpochs: number; readonly backend: string; readonly preset: string; readonly gateReference: string; readonly holdoutFraction: number; readonly roundRecipe: string; readonly randomShare: number };
 }
 
 /** Throws CLI_USAGE for requests that cannot measure anything. */
@@ -64,13 +67,13 @@ export async function runAdaptEval(r: AdaptEvalRequest): Promise<AdaptEvalResult
   try {
     const hub = await startAdaptHub({
       data: manifest.dir, source: r.source.join(','), seed: r.seed, backend: r.backend, epochs: r.epochs, teacherEpochs: r.teacherEpochs,
-      stateDir: join(dir, 'hub'), run: r.run ?? runMlTask, log: r.log,
+      roundRecipe: r.roundRecipe, holdoutFraction: r.holdoutFraction, stateDir: join(dir, 'hub'), run: r.run ?? runMlTask, log: r.log,
     });
     const sites: SiteResult[] = [];
     for (const [index, domain] of domains.entries()) {
       const siteDir = join(dir, 'sites', String(index));
       const res = await runSite({
-        hub, domain, index, samplingRateHz: manifest.samplingRateHz ?? 50, windows: r.windows, rounds: r.rounds, seed: r.seed, dir: siteDir, log: r.log,
+        hub, domain, index, samplingRateHz: manifest.samplingRateHz ?? 50, windows: r.windows, rounds: r.rounds, seed: r.seed, randomShare: r.randomShare, dir: siteDir, log: r.log,
       });
       sites.push(res);
       r.onSite?.(res);
@@ -78,7 +81,10 @@ export async function runAdaptEval(r: AdaptEvalRequest): Promise<AdaptEvalResult
     const c = hub.config;
     return {
       sites, summary: summarize(sites), hubStartSeconds: hub.startSeconds,
-      settings: { epochs: c.epochs, teacherEpochs: c.teacherEpochs, backend: c.backend, preset: c.preset, gateReference: c.gateReference, holdoutFraction: c.holdoutFraction },
+      settings: {
+        epochs: c.epochs, teacherEpochs: c.teacherEpochs, backend: c.backend, preset: c.preset, gateReference: c.gateReference, holdoutFraction: c.holdoutFraction,
+        roundRecipe: c.roundRecipe, randomShare: r.randomShare ?? UploadConfigSchema.parse({}).randomShare,
+      },
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -97,6 +103,7 @@ export const adaptEvalCommand = defineCommand(adaptEvalSpec, async (a, { io, log
   const backend = (await chooseBackend(a.backend ?? (io.env.SITEKD_BACKEND as BackendPreference | undefined) ?? 'wasm', io, log)).name;
   const res = await runAdaptEval({
     data: a.data, source: a.source, sites: a.sites, windows: a.windows, rounds: a.rounds, seed: a.seed, epochs: a.epochs, teacherEpochs: a['teacher-epochs'],
+    roundRecipe: a['round-recipe'], randomShare: a['random-share'], holdoutFraction: a['holdout-fraction'],
     backend, log, onSite: (s) => io.stdout.write(`${renderSite(s).join('\n')}\n\n`),
   });
   io.stdout.write(`${renderSummary(res.summary).join('\n')}\n`);

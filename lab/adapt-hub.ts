@@ -24,12 +24,15 @@ import { Inbound } from '../hub/mqtt/inbound';
 import { SiteRegistry } from '../hub/sites/site-registry';
 import { SampleStore } from '../hub/store/sample-store';
 import type { MlRunner } from '../hub/worker/ml-runner';
+import type { RoundRecipe } from '../hub/worker/ml-worker-protocol';
 
-/** Overrides of the hub's defaults (its worker's backend, student and teacher epochs); undefined keeps the default. */
+/** Overrides of the hub's defaults (its worker's backend, epochs, round recipe, held-out share); undefined keeps the default. */
 export interface HubOverrides {
   readonly backend?: BackendPreference | undefined;
   readonly epochs?: number | undefined;
   readonly teacherEpochs?: number | undefined;
+  readonly roundRecipe?: RoundRecipe | undefined;
+  readonly holdoutFraction?: number | undefined;
 }
 
 export interface AdaptHubOptions extends HubOverrides {
@@ -58,6 +61,8 @@ export async function startAdaptHub(o: AdaptHubOptions): Promise<AdaptHub> {
   if (o.backend !== undefined) flags['backend'] = o.backend;
   if (o.epochs !== undefined) flags['epochs'] = o.epochs;
   if (o.teacherEpochs !== undefined) flags['teacherEpochs'] = o.teacherEpochs;
+  if (o.roundRecipe !== undefined) flags['roundRecipe'] = o.roundRecipe;
+  if (o.holdoutFraction !== undefined) flags['holdoutFraction'] = o.holdoutFraction;
   const config = parseHubConfig(flags);
   const { source, input } = loadSourceData(config, o.log);
   const started = performance.now();

@@ -34,6 +34,8 @@ export interface SiteRunOptions {
   readonly windows: number;
   readonly rounds: number;
   readonly seed: number;
+  /** The agent's `upload.randomShare`; undefined keeps its default. */
+  readonly randomShare?: number | undefined;
   /** An empty directory for the site's store and registry. */
   readonly dir: string;
   readonly log: Logger;
@@ -68,6 +70,7 @@ function agentConfig(o: SiteRunOptions, site: string): ReturnType<typeof parseAg
   return parseAgentConfig({
     site, id: AGENT_ID, broker: { url: 'mqtt://127.0.0.1:1883' }, sensors: [{ topic: `adapt-eval/${site}` }],
     channels: Array.from({ length: ws.channels }, (_, i) => `ch${i}`), sampleRateHz: o.samplingRateHz, windowLength: ws.length,
+    ...(o.randomShare !== undefined ? { upload: { randomShare: o.randomShare } } : {}),
   });
 }
 

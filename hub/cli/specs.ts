@@ -37,6 +37,7 @@ export const hubSpec = {
       description: 'labelled sets that also gate rounds: site=domain[@dir],… scored on their test split; dir defaults to --data',
       placeholder: 'list',
     }),
+    'round-recipe': opt.choice(['site-adapt', 'unikd'], { description: "how a round makes a site's candidate: the generic student adapted to the site's windows, or UNI-KD", placeholder: 'name', defaultLabel: 'site-adapt' }),
     'gate-reference': opt.choice(['adapted-teacher', 'teacher'], { description: 'what the gate measures agreement against', placeholder: 'name', defaultLabel: 'adapted-teacher' }),
     'gate-confidence': opt.number({ description: 'one-sided confidence with which the gate must show a candidate is not worse', placeholder: 'p', min: 0.5, max: 0.999, defaultLabel: '0.95' }),
     'gate-margin': opt.number({ description: 'how much worse (share of held-out windows) a candidate may be at that confidence; a tie never publishes', placeholder: 'x', min: 0, max: 0.5, defaultLabel: '0.02' }),

@@ -1,7 +1,8 @@
 /**
  * The decision part of one redistillation round for one site, with no side effect outside the worker:
- *   read the site's stored windows → deterministic held-out split by batch id (store.split) → UNI-KD in the worker
- *   thread with source = the labelled source train split and target = the site's returned windows → gate (gate.ts).
+ *   read the site's stored windows → deterministic held-out split by batch id (store.split) → the candidate in the
+ *   worker thread (the settings' recipe: the generic student adapted to the site's returned windows, or UNI-KD with
+ *   source = the labelled source train split and target = those windows) → gate (gate.ts).
  * It publishes nothing and records nothing: the hub's job (redistill-job.ts) signs and publishes a passed candidate
  * and records every outcome, and `sitekd adapt-eval` (lab/adapt-eval*.ts) applies the decision itself to measure the
  * round on labelled data. Both call this one function, so what the benchmark measures is what the hub ships.
@@ -15,7 +16,7 @@ import type { WindowSet } from '../../shared/ml/types';
 import { ErrorCode, SitekdError } from '../../shared/errors';
 import { decideGate, pairedCounts, type GateDecision } from './gate';
 import type { MlRunner } from '../worker/ml-runner';
-import type { RedistillOutput } from '../worker/ml-worker-protocol';
+import type { GateReference, RedistillOutput, RoundRecipe } from '../worker/ml-worker-protocol';
 import type { SampleSet, SampleStore } from '../store/sample-store';
 import type { InputLayout, TeacherBundle } from '../models/teacher';
 import { versionNumber } from '../models/versioning';
@@ -32,9 +33,10 @@ export interface RoundSettings {
   /** The gate's one-sided confidence and margin (hub/jobs/gate.ts). */
   readonly gateConfidence: number;
   readonly gateMargin: number;
-  readonly gateReference: 'adapted-teacher' | 'teacher';
-  /** Epochs of the gate's adapted teacher. */
-  readonly teacherEpochs: number;
+  readonly gateReference: GateReference;
+  /** How the candidate is made, and the nearest-centroid rounds of `site-adapt` (hub/worker/ml-worker-protocol.ts). */
+  readonly roundRecipe: RoundRecipe;
+  readonly adaptIterations: number;
   readonly backend: BackendPreference;
   readonly hparams?: Partial<HParams>;
 }
@@ -72,9 +74,9 @@ export interface RoundRequest {
 export interface RoundTiming {
   /** Reading and splitting the stored windows. */
   readonly read: number;
-  /** Worker start, tfjs backend and model loading, and the gate's adapted teacher (up to its last epoch). */
+  /** Worker start, tfjs backend and model loading, and the gate's reference (the teacher adapted to the site). */
   readonly reference: number;
-  /** The UNI-KD student, from the reference's last epoch to the student's last (the worker's own count: trainSeconds). */
+  /** The candidate (site adaptation or UNI-KD student), from the reference to its last epoch. */
   readonly student: number;
   /** After the student's last epoch: the gate's predictions on the held-out windows, encoding, the worker's reply. */
   readonly evaluate: number;
@@ -129,20 +131,20 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
   const phaseEnd = { reference: read, candidate: read };
   const output = await d.run(
     {
-      kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), source: d.source,
+      kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adaptIterations: s.adaptIterations, source: d.source,
       target: sampleSetToWindowSet(train), heldOut: sampleSetToWindowSet(heldOut), ...(r.labelled ? { labelled: r.labelled } : {}),
-      teacher: r.teacher.teacher.bytes, current: current.bytes, seed: s.seed + versionNumber(current.version),
+      teacher: r.teacher.teacher.bytes, generic: r.teacher.generic.bytes, current: current.bytes, seed: s.seed + versionNumber(current.version),
       hparams: { ...s.hparams, epochs: s.epochs }, unikd: UNIKD_PRESETS[s.preset],
       meta: { kind: 'student', version: `c-${r.jobId}`, algorithm: 'unikd', teacherVersion: r.teacher.teacher.version, target: r.site, seed: s.seed, metrics: {} },
-      reference: s.gateReference, referenceEpochs: s.teacherEpochs,
+      reference: s.gateReference,
     },
     {
       signal: r.signal,
       onProgress: (epoch, epochs, losses, phase) => {
         phaseEnd[phase] = d.now();
-        // With an adapted teacher: 5-45 % for it, 45-90 % for the student; without: 5-90 % for the student.
-        const [from, span] = s.gateReference === 'teacher' ? [0.05, 0.85] : phase === 'reference' ? [0.05, 0.4] : [0.45, 0.45];
-        const what = phase === 'reference' ? 'adapted teacher' : 'student';
+        // 5-15 % for worker start and the gate's reference, 15-90 % for the candidate.
+        const [from, span] = phase === 'reference' ? [0.05, 0.1] : [0.15, 0.75];
+        const what = phase === 'reference' ? `${s.gateReference} reference` : s.roundRecipe === 'unikd' ? 'student' : 'site adaptation';
         r.report(from + (span * epoch) / epochs, `${what} epoch ${epoch}/${epochs}${losses['total'] !== undefined ? ` loss ${losses['total'].toFixed(4)}` : ''}`);
       },
     },

@@ -26,11 +26,20 @@ export interface TrainTask {
   readonly meta: Omit<CnnArtifactMeta, 'hparams' | 'options' | 'backend'>;
 }
 
-/** One redistillation round: UNI-KD on source + the site's windows, then everything the gate needs. */
+/** How a round makes its candidate (hub/config.ts `roundRecipe`; measured by `npm run bench:adaptation`). */
+export type RoundRecipe = 'site-adapt' | 'unikd';
+
+/** One redistillation round: a candidate for the site from its returned windows, then everything the gate needs. */
 export interface RedistillTask {
   readonly kind: 'redistill';
   readonly backend: BackendPreference;
   readonly spec: CnnSpec;
+  /**
+   * `site-adapt`: the generic student adapted to the site without gradient steps (shared/ml/site-adapt.ts: the
+   * site's batch-norm statistics and a centroid head), warm-started from the serving student's centroids when that
+   * student was made this way; `unikd`: UNI-KD on source + the site's windows from the hub's teacher.
+   */
+  readonly recipe: RoundRecipe;
   /** Labelled source train split. */
   readonly source: WindowSet;
   /** The site's returned training windows (unlabelled, channels-first). */
@@ -40,21 +49,25 @@ export interface RedistillTask {
   /** An operator's labelled set for the site, if any. */
   readonly labelled?: WindowSet;
   readonly teacher: Uint8Array;
+  /** The generic student (what `site-adapt` adapts). */
+  readonly generic: Uint8Array;
   /** The student the site runs now (generic or an earlier round). */
   readonly current: Uint8Array;
   readonly seed: number;
   readonly hparams: Partial<HParams>;
   readonly unikd: Partial<UniKdOptions>;
+  /** Nearest-centroid rounds of `site-adapt` (and of the adapted-teacher reference). */
+  readonly adaptIterations: number;
   readonly meta: Omit<CnnArtifactMeta, 'hparams' | 'options' | 'backend'>;
   /**
    * Whose argmax the gate compares with on the held-out windows: `teacher` (the hub's teacher as it is) or
-   * `adapted-teacher` (a DANN teacher trained in this round on source + the site's training windows, i.e. with a
-   * data-domain discriminator that has seen the site; hub/worker/ml-worker.ts explains why).
+   * `adapted-teacher` (the hub's teacher adapted to the site's training windows the same label-free way as
+   * `site-adapt`: deterministic, so it changes only with the teacher's version and the site's windows).
    */
-  readonly reference: 'teacher' | 'adapted-teacher';
-  /** Epochs of the adapted teacher. */
-  readonly referenceEpochs: number;
+  readonly reference: GateReference;
 }
+
+export type GateReference = 'teacher' | 'adapted-teacher';
 
 export type WorkerTask = TrainTask | RedistillTask;
 
@@ -72,7 +85,7 @@ export interface PairedVectors {
 }
 
 export interface Evaluation {
-  readonly reference: 'teacher' | 'adapted-teacher';
+  readonly reference: GateReference;
   readonly heldOut: number;
   /** Shares of `agrees`, 0..1. */
   readonly candidateAgreement: number;
@@ -99,7 +112,7 @@ export type WorkerOutput<T extends WorkerTask> = T extends RedistillTask ? Redis
 export type WorkerMessage =
   | {
       readonly type: 'progress';
-      /** `reference`: the adapted teacher of the gate; `candidate`: the student (or the one network of a `train` task). */
+      /** `reference`: the gate's reference is ready; `candidate`: the student (or the one network of a `train` task). */
       readonly phase: 'reference' | 'candidate';
       readonly epoch: number;
       readonly epochs: number;

@@ -32,7 +32,7 @@ test('a minimal config gets every default, derived values included', () => {
   assert.deepEqual(c.sensors[0]?.channels, HAR_CHANNELS, 'a sensor without a mapping sends every model channel');
   assert.equal(c.sensors[0]?.format, 'auto');
   assert.equal(c.payloadFormat, 'msgpack');
-  assert.equal(c.upload.randomShare, 0.25);
+  assert.equal(c.upload.randomShare, 1);
   assert.equal(c.upload.maxBatch, 32);
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.upload) && Object.isFrozen(c.sensors[0]));
   assert.equal(parseAgentConfig({ ...minimal, windowLength: 99 }).stride, 49);

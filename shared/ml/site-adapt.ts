@@ -1,0 +1,250 @@
+/**
+ * Label-free adaptation of a trained CNN to one site's windows, without gradient steps:
+ *  1. **Batch-norm statistics of the site** (AdaBN): every BN layer's running mean and variance are replaced by the
+ *     population statistics of the site's windows, block by block (block k's statistics are taken after blocks < k
+ *     already normalise with the site's). A sensor mounted differently shifts and scales the early activations; this
+ *     puts them back where the trained weights expect them.
+ *  2. **A centroid head**: the classifier is replaced by one unit-length centroid per class of the site's features,
+ *     found by clustering that starts from the model's own predictions (soft-weighted centroids, then `iterations`
+ *     rounds of nearest-centroid labels, by cosine). Logits are `scale · f · ĉ_k`, so the argmax is the nearest
+ *     centroid; `scale` keeps the logits' spread equal to the original head's on the same windows (the agents'
+ *     confidence and entropy figures keep their meaning).
+ * Both use only the windows, never labels. `init` warm-starts the clustering from earlier centroids (the site's
+ * previous round) instead of the predictions. Measured against UNI-KD rounds by `npm run bench:adaptation`
+ * (bench/results/adaptation-har.md).
+ */
+import { mapChunks, toChannelsLast, windowsTensor, type Rows } from './batches';
+import { classify, featuresEval, type Cnn } from './cnn';
+import { bnReluPoolEval, BN_EPS } from './ops';
+import { constantVar, type VarMap } from './params';
+import { tf, type Tensor2D, type Tensor3D } from './tf';
+import type { WindowSet } from './types';
+import { ErrorCode, SitekdError } from '../errors';
+
+export interface SiteAdaptOptions {
+  /** Nearest-centroid rounds after the soft start (0: soft centroids only). */
+  readonly iterations: number;
+  /** Centroids `[numClasses, features]` of an earlier adaptation to start from. */
+  readonly init?: Float32Array;
+}
+
+export interface SiteAdaptResult {
+  readonly net: Cnn;
+  /** Unit centroids `[numClasses, features]`, row-major: the next round's `init`. */
+  readonly centroids: Float32Array;
+  /** Windows whose nearest-centroid label differs from the original model's argmax. */
+  readonly relabelled: number;
+}
+
+const CHUNK = 256;
+
+/** A copy of `base` adapted to `ws` (see the module comment). `base` is left as it is. */
+export function adaptToSite(base: Cnn, ws: WindowSet, o: SiteAdaptOptions): SiteAdaptResult {
+  if (ws.n < 2) throw new SitekdError(ErrorCode.DISTILL_TOO_FEW_SAMPLES, `site adaptation needs at least 2 windows, got ${ws.n}`);
+  const rows = toChannelsLast(ws);
+  const net = cloneCnn(base);
+  try {
+    siteBatchNorm(net, rows);
+    const originalLogits = predictRows(net, rows);
+    const features = featureRows(net, rows);
+    const k = net.spec.numClasses;
+    const start = o.init !== undefined ? hardWeights(nearest(features, checkInit(o.init, k, features.width)), k) : softmaxRows(originalLogits);
+    let centroids = centroidsOf(features, start, k);
+    for (let it = 0; it < o.iterations; it++) centroids = centroidsOf(features, hardWeights(nearest(features, centroids), k), k);
+    const labels = nearest(features, centroids);
+    const scale = matchedScale(originalLogits, features, centroids);
+    setHead(net, centroids, scale);
+    const before = argmaxOf(originalLogits);
+    let relabelled = 0;
+    labels.forEach((l, i) => (relabelled += l === before[i] ? 0 : 1));
+    return { net, centroids, relabelled };
+  } catch (err) {
+    for (const v of Object.values(net.vars)) v.dispose();
+    throw err;
+  }
+}
+
+/** The unit centroids of a head made by adaptToSite (its weight columns, normalised), for warm starts. */
+export function centroidsOfHead(net: Cnn): Float32Array {
+  const w = net.vars['clf.w'];
+  if (w === undefined) throw new SitekdError(ErrorCode.MODEL_SPEC_MISMATCH, 'cnn has no classifier');
+  const [f, k] = w.shape as [number, number];
+  const data = w.dataSync() as Float32Array;
+  const out = new Float32Array(k * f);
+  for (let c = 0; c < k; c++) for (let j = 0; j < f; j++) out[c * f + j] = data[j * k + c]!;
+  normaliseRows(out, k, f);
+  return out;
+}
+
+function cloneCnn(base: Cnn): Cnn {
+  const vars: VarMap = {};
+  for (const [name, v] of Object.entries(base.vars)) {
+    vars[name] = constantVar([...v.shape], 0, name, v.trainable);
+    tf.tidy(() => vars[name]!.assign(v));
+  }
+  return { ...base, vars };
+}
+
+/** Population BN statistics of the site, block by block (chunked sums, so any number of windows fits). */
+function siteBatchNorm(net: Cnn, rows: Rows): void {
+  const { windowLength: len, inChannels: c } = net.spec;
+  net.blocks.forEach((_, i) => {
+    const k = i + 1;
+    const cout = net.blocks[i]!.cout;
+    const sum = new Float64Array(cout);
+    const sq = new Float64Array(cout);
+    let count = 0;
+    for (let from = 0; from < rows.n; from += CHUNK) {
+      const idx = Array.from({ length: Math.min(CHUNK, rows.n - from) }, (_, j) => from + j);
+      const [s, q, m] = tf.tidy(() => {
+        const y = convOutput(net, windowsTensor(rows, idx, len, c), i);
+        return [tf.sum(y, [0, 1]).dataSync(), tf.sum(tf.square(y), [0, 1]).dataSync(), y.shape[0] * y.shape[1]] as const;
+      });
+      for (let j = 0; j < cout; j++) {
+        sum[j]! += s[j]!;
+        sq[j]! += q[j]!;
+      }
+      count += m;
+    }
+    const mean = Float32Array.from(sum, (v) => v / count);
+    // Unbiased, like the running variance PyTorch keeps (docs/unikd.md §7.5).
+    const variance = Float32Array.from(sq, (v, j) => Math.max(BN_EPS, (v - count * mean[j]! ** 2) / Math.max(1, count - 1)));
+    tf.tidy(() => {
+      net.vars[`fe.bn${k}.mean`]!.assign(tf.tensor1d(mean));
+      net.vars[`fe.bn${k}.var`]!.assign(tf.tensor1d(variance));
+    });
+  });
+}
+
+/** Block `upTo`'s convolution output, with blocks before it in eval mode. */
+function convOutput(net: Cnn, x: Tensor3D, upTo: number): Tensor3D {
+  let h = x;
+  for (let i = 0; ; i++) {
+    const b = net.blocks[i]!;
+    const k = i + 1;
+    const w = net.vars[`fe.conv${k}.w`]! as tf.Tensor as Tensor3D;
+    const y = tf.conv1d(h, w, b.stride, b.pad === 0 ? 'valid' : [[0, 0], [0, 0], [b.pad, b.pad], [0, 0]]) as Tensor3D;
+    if (i === upTo) return y;
+    h = bnReluPoolEval(y, net.vars[`fe.bn${k}.gamma`]!, net.vars[`fe.bn${k}.beta`]!, net.vars[`fe.bn${k}.mean`]!, net.vars[`fe.bn${k}.var`]!);
+  }
+}
+
+function featureRows(net: Cnn, rows: Rows): Rows {
+  const { windowLength: len, inChannels: c } = net.spec;
+  return mapChunks(rows, CHUNK, (idx) => featuresEval(net, windowsTensor(rows, idx, len, c)));
+}
+
+function predictRows(net: Cnn, rows: Rows): Rows {
+  const { windowLength: len, inChannels: c } = net.spec;
+  return mapChunks(rows, CHUNK, (idx) => classify(net, featuresEval(net, windowsTensor(rows, idx, len, c))) as Tensor2D);
+}
+
+function softmaxRows(r: Rows): Rows {
+  const out = new Float32Array(r.data.length);
+  for (let i = 0; i < r.n; i++) {
+    const row = r.data.subarray(i * r.width, (i + 1) * r.width);
+    const m = Math.max(...row);
+    let z = 0;
+    for (let j = 0; j < r.width; j++) z += out[i * r.width + j] = Math.exp(row[j]! - m);
+    for (let j = 0; j < r.width; j++) out[i * r.width + j]! /= z;
+  }
+  return { n: r.n, width: r.width, data: out };
+}
+
+function hardWeights(labels: Uint8Array, k: number): Rows {
+  const data = new Float32Array(labels.length * k);
+  labels.forEach((l, i) => (data[i * k + l] = 1));
+  return { n: labels.length, width: k, data };
+}
+
+/** Weighted mean feature per class, normalised to unit length (a class with no weight keeps a zero row). */
+function centroidsOf(f: Rows, w: Rows, k: number): Float32Array {
+  const out = new Float32Array(k * f.width);
+  for (let i = 0; i < f.n; i++) {
+    const nf = Math.hypot(...f.data.subarray(i * f.width, (i + 1) * f.width)) || 1;
+    for (let c = 0; c < k; c++) {
+      const wi = w.data[i * k + c]!;
+      if (wi === 0) continue;
+      for (let j = 0; j < f.width; j++) out[c * f.width + j]! += (wi * f.data[i * f.width + j]!) / nf;
+    }
+  }
+  normaliseRows(out, k, f.width);
+  return out;
+}
+
+function normaliseRows(m: Float32Array, rows: number, width: number): void {
+  for (let c = 0; c < rows; c++) {
+    const row = m.subarray(c * width, (c + 1) * width);
+    const n = Math.hypot(...row);
+    if (n > 0) for (let j = 0; j < width; j++) row[j]! /= n;
+  }
+}
+
+/** Per row, the class whose centroid has the largest dot product (= cosine: the row's norm is common to all). */
+function nearest(f: Rows, centroids: Float32Array): Uint8Array {
+  const k = centroids.length / f.width;
+  const out = new Uint8Array(f.n);
+  for (let i = 0; i < f.n; i++) {
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let c = 0; c < k; c++) {
+      let s = 0;
+      for (let j = 0; j < f.width; j++) s += f.data[i * f.width + j]! * centroids[c * f.width + j]!;
+      if (s > bestScore) [best, bestScore] = [c, s];
+    }
+    out[i] = best;
+  }
+  return out;
+}
+
+function argmaxOf(r: Rows): Uint8Array {
+  const out = new Uint8Array(r.n);
+  for (let i = 0; i < r.n; i++) {
+    let best = 0;
+    for (let j = 1; j < r.width; j++) if (r.data[i * r.width + j]! > r.data[i * r.width + best]!) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
+/** The factor that gives `f · ĉ` the same mean within-row standard deviation as the original logits. */
+function matchedScale(logits: Rows, f: Rows, centroids: Float32Array): number {
+  const k = logits.width;
+  const spread = (get: (i: number, c: number) => number): number => {
+    let total = 0;
+    for (let i = 0; i < logits.n; i++) {
+      let m = 0;
+      for (let c = 0; c < k; c++) m += get(i, c) / k;
+      let v = 0;
+      for (let c = 0; c < k; c++) v += (get(i, c) - m) ** 2 / k;
+      total += Math.sqrt(v);
+    }
+    return total / logits.n;
+  };
+  const dot = (i: number, c: number): number => {
+    let s = 0;
+    for (let j = 0; j < f.width; j++) s += f.data[i * f.width + j]! * centroids[c * f.width + j]!;
+    return s;
+  };
+  const target = spread((i, c) => logits.data[i * k + c]!);
+  const own = spread(dot);
+  return own > 0 && Number.isFinite(target / own) ? target / own : 1;
+}
+
+function setHead(net: Cnn, centroids: Float32Array, scale: number): void {
+  const k = net.spec.numClasses;
+  const f = centroids.length / k;
+  const w = new Float32Array(f * k);
+  for (let c = 0; c < k; c++) for (let j = 0; j < f; j++) w[j * k + c] = scale * centroids[c * f + j]!;
+  tf.tidy(() => {
+    net.vars['clf.w']!.assign(tf.tensor2d(w, [f, k]));
+    net.vars['clf.b']!.assign(tf.zeros([k]));
+  });
+}
+
+function checkInit(init: Float32Array, k: number, width: number): Float32Array {
+  if (init.length !== k * width || !init.every(Number.isFinite)) {
+    throw new SitekdError(ErrorCode.MODEL_SPEC_MISMATCH, `warm-start centroids have ${init.length} values, expected ${k}×${width}`);
+  }
+  return init;
+}
