@@ -30,7 +30,7 @@ export interface WatcherSettings extends WatchSettings {
 
 export interface RolloutWatcherDeps {
   readonly store: Pick<SampleStore, 'read' | 'lastSeq'>;
-  readonly registry: Pick<SiteRegistry, 'watch' | 'setWatch' | 'watchedSites' | 'modelVersion'>;
+  readonly registry: Pick<SiteRegistry, 'watch' | 'setWatch' | 'watchedSites' | 'modelVersion' | 'modelHistory'>;
   readonly files: Pick<ModelFiles, 'load'>;
   /** The reference model's artifact for a site. */
   readonly referenceFor: (site: string) => Promise<Uint8Array>;
@@ -60,8 +60,15 @@ export class RolloutWatcher {
     this.plan = watchPlan(d.settings);
   }
 
-  /** A round published `version` in place of `previous`: watch it (a watch of an older version is superseded). */
-  async started(site: string, version: string, previous: string | undefined): Promise<void> {
+  /**
+   * A round published `version` (judged against `judgedAgainst`): watch it against the version it replaced, which the
+   * site's model history names (a rollback by hand during the round may have changed it). A watch of an older version
+   * is superseded.
+   */
+  async started(site: string, version: string, judgedAgainst: string | undefined): Promise<void> {
+    const history = this.d.registry.modelHistory(site);
+    const at = history.map((r) => r.version).lastIndexOf(version);
+    const previous = at > 0 ? (history[at - 1]?.version as string) : judgedAgainst;
     if (!this.d.settings.enabled || previous === undefined || previous === version) return;
     await this.queue.run(site, async () => {
       const old = this.d.registry.watch(site);
@@ -83,6 +90,7 @@ export class RolloutWatcher {
 
   /** After a restart: recount every watched site's windows, and look where a look is due. */
   resume(): void {
+    if (!this.d.settings.enabled) return; // switched off since: the watches stay as they are, unjudged
     for (const site of this.d.registry.watchedSites()) {
       void this.queue
         .run(site, async () => {
@@ -108,7 +116,7 @@ export class RolloutWatcher {
   private lookIfDue(site: string): void {
     const w = this.d.registry.watch(site);
     const due = w === undefined ? undefined : this.plan.thresholds[w.looks];
-    if (due === undefined || (this.claimed.get(site) ?? 0) < due || this.looking.has(site) || this.d.signal?.aborted === true) return;
+    if (!this.d.settings.enabled || due === undefined || (this.claimed.get(site) ?? 0) < due || this.looking.has(site) || this.d.signal?.aborted === true) return;
     this.looking.add(site);
     void this.queue
       .run(site, () => this.look(site))

@@ -119,9 +119,10 @@ export class ModelPublisher {
       if (req.onlyFrom !== undefined && req.onlyFrom !== from) {
         throw new SitekdError(ErrorCode.JOB_REJECTED, `site ${site} serves ${from ?? 'nothing'} now, not ${req.onlyFrom}: the rollback was decided for ${req.onlyFrom}`, { details: { site } });
       }
+      if (from === undefined) throw new SitekdError(ErrorCode.MODEL_VERSION_UNKNOWN, `site ${site} serves no version yet: nothing to roll back`, { details: { site } });
       const to = chooseRollbackTarget({ site, current: from, requested: req.to, history: this.o.versions.modelHistory(site), kept: await this.o.files.versions(site) });
       const stored = await this.o.files.load(site, to);
-      if (stored === undefined || from === undefined) {
+      if (stored === undefined) {
         throw new SitekdError(ErrorCode.MODEL_MISSING, `site ${site} served ${to}, but the hub no longer holds its artifact (or it fails its check)`, { details: { site, version: to } });
       }
       const fromManifest = this.current.get(site) ?? (await this.o.files.loadManifest(site, from));

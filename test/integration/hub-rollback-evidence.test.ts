@@ -4,7 +4,8 @@
  * uniformly sampled windows of the site with the logits of what their agent serves. The hub's rollout watch runs the
  * new student, the one it replaced and the teacher on them in its ML worker: an agent whose logits are not the new
  * student's is left out (at the first look too few windows remain: it waits), then the replaced student agrees with
- * the teacher on far more windows and the hub rolls the site back with the figures in the reason. The agent ends on
+ * the teacher on far more windows and the hub rolls the site back with the figures in the reason (the hub is restarted
+ * between the two looks: the watch, its looks and its window count survive). The agent ends on
  * the previous version, installed from the signed rollback manifest; the rollback is a JobEvent (`evidence`) and the
  * site's model history marks the bad version rolled back.
  */
@@ -87,6 +88,10 @@ test('the hub rolls a worse student back on evidence from fresh windows, and the
   assert.match(first, /"excludedAgents":\["gw-liar"\]/);
   assert.match(first, /6 judged windows from agents serving/);
   assert.equal(w.manifests.at(-1)?.version, v2, 'no decision yet');
+
+  // A restart between looks: the watch comes back from the registry and recounts its windows from the store.
+  await w.restartHub();
+  assert.equal(decisions(w).length, 1, 'no look is due again after the restart: the first one is persisted');
 
   await send(w, 'gw-2', v2, slice(fresh, 12, 6), logitsOf(v2Bytes, slice(fresh, 12, 6)));
   const second = await waitFor('the second look', () => decisions(w)[1], 60_000);

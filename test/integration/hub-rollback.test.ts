@@ -13,10 +13,10 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import { splitChunks } from '../../shared/protocol/chunks';
-import { decode } from '../../shared/protocol/codec';
+import { decode, encode } from '../../shared/protocol/codec';
 import { AgentStatusSchema, type AgentStatus } from '../../shared/protocol/messages';
 import { verifyManifest } from '../../shared/protocol/signing';
-import { statusTopic } from '../../shared/protocol/topics';
+import { hubCmdTopic, replyTopic, statusTopic } from '../../shared/protocol/topics';
 import { rollbackCommand } from '../../hub/cli/rollback';
 import { sleep, waitFor as waitUntil } from './agent-harness';
 import { forcedRound, SITE, startWorld, type RollbackWorld } from './rollback-fixture';
@@ -87,6 +87,19 @@ test('sitekd rollback puts the agent back on the earlier version, signed and ver
   const next = await w.round();
   assert.equal(next.state, 'done', next.message);
   assert.match(next.result?.version ?? '', /^3-[0-9a-f]{8}$/);
+
+  // A command delivered twice (QoS 1) rolls back once: both get the same reply. From 3 the way back skips 2 (rolled
+  // back from), so a second rollback would have gone elsewhere or been refused.
+  const cmd = encode({ id: 'c-twice', cmd: 'rollback', site: SITE, replyTo: replyTopic('ops-rb-hand') });
+  await w.ops.publish(hubCmdTopic(), cmd, { qos: 1 });
+  await w.ops.publish(hubCmdTopic(), cmd, { qos: 1 });
+  await waitUntil(() => w.replies.filter((r) => r.id === 'c-twice').length === 2, 10_000, 'two replies');
+  const [a, b] = w.replies.filter((r) => r.id === 'c-twice');
+  assert.deepEqual(a, b);
+  assert.equal(a?.result?.['version'], v1);
+  assert.equal(a?.result?.['from'], next.result?.version);
+  await sleep(300);
+  assert.equal(w.events.filter((e) => e.result?.rollbackFrom !== undefined).length, 2, 'one rollback JobEvent per rollback');
 });
 
 async function waitFor(w: RollbackWorld, version: string): Promise<RollbackWorld['manifests'][number]> {

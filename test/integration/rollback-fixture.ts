@@ -50,6 +50,7 @@ export function constantClassStudent(bytes: Uint8Array, cls: number): Uint8Array
 export interface RollbackWorld {
   readonly fx: Fixture;
   readonly h: Harness;
+  /** The running hub (a new object after `restartHub`). */
   readonly hub: Hub;
   readonly agent: RunningAgent;
   /** The operator's client: replies on `hub/reply/ops`, every JobEvent and the site's manifests as they come. */
@@ -64,6 +65,8 @@ export interface RollbackWorld {
   round(): Promise<JobEvent>;
   /** The agent's active model as its store recorded it. */
   agentModel(): { version: string; createdAt: number | null; source: string };
+  /** Stops the hub and starts it again on the same state directory and broker. */
+  restartHub(): Promise<void>;
 }
 
 /** Hub (with `run` and `config`) and one agent of SITE on the harness broker; the site holds 48 returned windows. */
@@ -72,7 +75,8 @@ export async function startWorld(t: TestContext, name: string, run: MlRunner, co
   const fx = makeFixture(name);
   t.after(() => fx.cleanup());
   const logs: string[] = [];
-  const hub = await startHub(fx.config({ broker: h.broker.url, clientId: `hub-${name}`, sites: [SITE], ...config }), logs, { run });
+  const hubConfig = fx.config({ broker: h.broker.url, clientId: `hub-${name}`, sites: [SITE], ...config });
+  let hub = await startHub(hubConfig, logs, { run });
   t.after(() => hub.stop());
   const ops = await connectClient(h.broker.url, `ops-${name}`);
   t.after(() => ops.close(true));
@@ -107,7 +111,16 @@ export async function startWorld(t: TestContext, name: string, run: MlRunner, co
   };
   const agentModel = (): { version: string; createdAt: number | null; source: string } =>
     (JSON.parse(fs.readFileSync(path.join(h.dir, 'agent', 'models', 'current.json'), 'utf8')) as { active: { version: string; createdAt: number | null; source: string } }).active;
-  return { fx, h, hub, agent, ops, events, replies, manifests, logs, command, round, agentModel };
+  return {
+    fx, h, agent, ops, events, replies, manifests, logs, command, round, agentModel,
+    get hub() {
+      return hub;
+    },
+    async restartHub() {
+      await hub.stop();
+      hub = await startHub(hubConfig, logs, { run });
+    },
+  };
 }
 
 /** `count` windows of SITE's train split (from window 0) as batches of 6, all sampled uniformly, from an agent serving `version`. */

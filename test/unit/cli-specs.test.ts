@@ -47,6 +47,21 @@ test('help shows every option, and descriptions leave defaults to the declaratio
   }
 });
 
+test('a command that declares its exit statuses lists them in --help', () => {
+  const text = formatUsage(rollbackSpec.name, rollbackSpec);
+  assert.match(text, /\nExit status:\n {4}0 {2}the earlier version was published\n {4}1 {2}the hub refused/);
+  assert.match(formatUsage(redistillSpec.name, redistillSpec), /\n {4}2 {2}the gate rejected the candidate, or the round was skipped\n/);
+  assert.doesNotMatch(formatUsage(simSpec.name, simSpec), /Exit status/);
+});
+
+test('rollback --to takes a version id and --reason at most 500 characters', () => {
+  const a = parseCommandArgs('rollback', ['--site', 's', '--to', '2-0123abcd', '--reason', 'worse on line 3'], rollbackSpec.options);
+  assert.deepEqual([a.to, a.reason, a.timeout], ['2-0123abcd', 'worse on line 3', 60]);
+  for (const bad of [['--to', 'a/b'], ['--reason', 'x'.repeat(501)], ['--reason', '']]) {
+    assert.throws(() => parseCommandArgs('rollback', ['--site', 's', ...bad], rollbackSpec.options), (e: unknown) => isSitekdError(e, 'SITEKD_ERR_CLI_USAGE'), bad.join(' '));
+  }
+});
+
 test('--verbose is --log-level debug; a bad level is a usage error', () => {
   const a = parseCommandArgs('sim', ['--sites', '1', '--verbose'], simSpec.options);
   assert.equal(a.verbose, true);
