@@ -36,6 +36,10 @@ const commands: Readonly<Record<string, Entry>> = {
     spec: () => hub().redistillSpec,
     load: () => (require('../hub/cli/redistill') as typeof import('../hub/cli/redistill')).redistillCommand,
   },
+  rollback: {
+    spec: () => hub().rollbackSpec,
+    load: () => (require('../hub/cli/rollback') as typeof import('../hub/cli/rollback')).rollbackCommand,
+  },
   agent: {
     spec: () => (require('../agent/cli') as typeof import('../agent/cli')).agentSpec,
     load: () => (require('../agent/main') as typeof import('../agent/main')).agentCommand,

@@ -143,6 +143,23 @@ export const HubConfigSchema = z
     /** Operator-supplied labelled sets, per site: also gate on macro-F1 there. */
     labelledSites: z.record(SiteId, LabelledSiteSchema).default({}),
 
+    // Rollout watch and rollback (hub/jobs/rollout-watch.ts)
+    /** After a round publishes, watch the new student on fresh windows and roll the site back on evidence against it. */
+    rollbackOnEvidence: z.boolean().default(true),
+    /** Confidence, over all looks of a watch together, that the replaced student agrees more with the reference. */
+    rollbackConfidence: z.number().min(0.5).max(0.999).default(0.95),
+    /** How much more often (a share of windows) the replaced student must agree with the reference, on top of the test. */
+    rollbackMargin: z.number().min(0).max(0.5).default(0.02),
+    /**
+     * Windows before the first look. Never below what the per-look test needs to roll back at all (hub/jobs/
+     * rollout-watch.ts `watchPlan`, 9 at the defaults), which is what applies when unset.
+     */
+    rollbackMinWindows: z.number().int().min(1).max(10_000_000).optional(),
+    /** Uniformly sampled windows from agents serving the new student after which the watch ends (confirmed). */
+    rollbackWindowBudget: z.number().int().min(1).max(10_000_000).default(256),
+    /** Versions of each site whose artifacts are kept for rollbacks (the newest of its history). */
+    keepModelVersions: z.number().int().min(2).max(100).default(5),
+
     // Store and registry
     maxWindowsPerSite: z.number().int().min(1).max(100_000_000).default(50_000),
     maxStoreBytes: z.number().int().min(1024 * 1024).max(2 ** 50).default(4 * 1024 ** 3),

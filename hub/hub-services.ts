@@ -2,7 +2,9 @@
  * The pieces hub/hub.ts wires once the broker connection, the sample store and the site registry are open:
  *   inbound messages → Inbound (samples, status, telemetry) and CommandHandler (hub/cmd);
  *   triggers (cron slot, enough new windows, command) → JobQueue → runRedistill (worker thread) → ModelPublisher;
- *   job transitions → JobEvents on hub/jobs.
+ *   job transitions → JobEvents on hub/jobs;
+ *   a published round → RolloutWatcher (fresh windows of the new student) → runRollback on evidence, the same path as
+ *   the `rollback` command.
  * The hub keeps its lifecycle and the retained status; these pieces reach both only through `HubContext`.
  */
 import type { Clock } from '../shared/clock';
@@ -17,6 +19,8 @@ import { siteDetails } from './hub-status';
 import { publishJobEvent, type JobTrigger } from './jobs/job-events';
 import { JobQueue, type EnqueueResult } from './jobs/job-queue';
 import { runRedistill, type RedistillResult } from './jobs/redistill-job';
+import { runRollback, type RollbackRequest } from './jobs/rollback-job';
+import { RolloutWatcher } from './jobs/rollout-watcher';
 import { Triggers } from './jobs/triggers';
 import type { HubKey } from './models/keys';
 import { ModelFiles } from './models/model-files';
@@ -59,6 +63,7 @@ export interface HubContext {
 
 export interface HubServices {
   readonly models: SiteModels;
+  readonly watcher: RolloutWatcher;
   readonly triggers: Triggers;
   readonly queue: JobQueue<RedistillResult>;
   readonly inbound: Inbound;
@@ -74,18 +79,46 @@ export function wireHub(ctx: HubContext): HubServices {
   const files = new ModelFiles(modelsDir(ctx.config.stateDir));
   const publisher = new ModelPublisher({
     transport: t, files, key: ctx.key, versions: ctx.registry, chunkBytes: ctx.config.chunkBytes, now: ctx.now, log: ctx.log,
+    keepVersions: ctx.config.keepModelVersions,
   });
   const models = new SiteModels({
     publisher, teacher: () => ctx.teacher(), isStopping: () => ctx.state() === 'stopping' || ctx.state() === 'stopped',
     onPublished: () => ctx.scheduleStatus(), log: ctx.log,
   });
-  const jobs = createJobs(ctx, publish, publisher, files);
-  const services = { models, ...jobs, ...createHandlers(ctx, publish, models, jobs) };
+  const newRollbackId = jobIds(ctx.now, 'rb');
+  const rollback = (site: string, req: RollbackRequest): ReturnType<typeof runRollback> =>
+    runRollback({
+      publisher, publish, now: ctx.now, newId: newRollbackId, log: ctx.log,
+      onRolledBack: async (s, from) => {
+        ctx.scheduleStatus();
+        await watcher.rolledBack(s, from);
+      },
+    }, site, req);
+  const watcher = createWatcher(ctx, files, (site, r) => rollback(site, { ...r, trigger: 'evidence' }));
+  const jobs = createJobs(ctx, publish, publisher, files, watcher);
+  const services = { models, watcher, ...jobs, ...createHandlers(ctx, publish, models, jobs, watcher, rollback) };
   subscribe(ctx, services);
   return services;
 }
 
-function createJobs(ctx: HubContext, publish: Publish, publisher: ModelPublisher, files: ModelFiles): Pick<HubServices, 'triggers' | 'queue'> {
+/**
+ * The rollout watch, judging with the gate's reference (the reference is this function's choice, not the watcher's):
+ * the hub's teacher, adapted label-free to the windows judged when the gate uses `adapted-teacher`.
+ */
+function createWatcher(ctx: HubContext, files: ModelFiles, rollback: ConstructorParameters<typeof RolloutWatcher>[0]['rollback']): RolloutWatcher {
+  const c = ctx.config;
+  return new RolloutWatcher({
+    store: ctx.store, registry: ctx.registry, files, run: ctx.run, rollback, now: ctx.now, log: ctx.log, signal: ctx.abort,
+    referenceFor: async () => ({ bytes: (await ctx.teacher()).teacher.bytes, ...(c.gateReference === 'adapted-teacher' ? { adaptIterations: c.adaptIterations } : {}) }),
+    referenceName: c.gateReference,
+    settings: {
+      enabled: c.rollbackOnEvidence, confidence: c.rollbackConfidence, margin: c.rollbackMargin, minWindows: c.rollbackMinWindows,
+      windowBudget: c.rollbackWindowBudget, backend: c.backend, maxReadWindows: c.maxRoundWindows,
+    },
+  });
+}
+
+function createJobs(ctx: HubContext, publish: Publish, publisher: ModelPublisher, files: ModelFiles, watcher: RolloutWatcher): Pick<HubServices, 'triggers' | 'queue'> {
   const { config: c, log, now, store, registry } = ctx;
   const enqueueAutomatic = (site: string, trigger: JobTrigger): void => {
     try {
@@ -109,6 +142,10 @@ function createJobs(ctx: HubContext, publish: Publish, publisher: ModelPublisher
   queue.onEvent((e) => {
     void publishJobEvent(e, { publish, now, log, registry });
     if (e.type !== 'progress') ctx.scheduleStatus();
+    const r = e.job.result;
+    if (e.type === 'done' && r?.outcome === 'published' && r.version !== undefined) {
+      watcher.started(e.job.site, r.version, r.currentVersion).catch((err: unknown) => log.error('cannot start a rollout watch', { site: e.job.site, error: err }));
+    }
   });
   return { triggers, queue };
 }
@@ -118,15 +155,18 @@ function createHandlers(
   publish: Publish,
   models: SiteModels,
   jobs: Pick<HubServices, 'triggers' | 'queue'>,
+  watcher: RolloutWatcher,
+  rollback: (site: string, req: RollbackRequest) => ReturnType<typeof runRollback>,
 ): Pick<HubServices, 'inbound' | 'commands'> {
   const { config: c, log, store, registry, drops } = ctx;
   const inbound = new Inbound({
     publish, store, registry, drops, input: ctx.input, maxPayloadBytes: c.maxPayloadBytes, log,
     servesSite: (site) => ctx.servesSite(site),
-    onSamplesStored: (site, n) => {
+    onSamplesStored: (site, n, batch) => {
       ctx.scheduleStatus();
       if (!models.has(site)) void models.ensure(site);
       jobs.triggers.samplesStored(site, n);
+      watcher.samplesStored(site, batch);
     },
     onAgentOnline: (site) => {
       ctx.scheduleStatus();
@@ -142,6 +182,10 @@ function createHandlers(
       knownSite(site);
       const r = enqueue(ctx, jobs.queue, site, 'command');
       return { jobId: r.id, state: r.state, coalesced: r.coalesced };
+    },
+    rollback: async (site, req) => {
+      knownSite(site);
+      return { ...(await rollback(site, { to: req.to, reason: req.reason ?? 'rolled back by hand', trigger: 'command' })) };
     },
     hubStatus: () => ctx.statusReply(),
     siteStatus: (site) => {
@@ -177,8 +221,8 @@ function enqueue(ctx: HubContext, queue: JobQueue<RedistillResult>, site: string
   return r;
 }
 
-/** Job ids: `j-<time base36>-<n>`, valid topic-level ids and unique across restarts. */
-function jobIds(now: () => number): () => string {
+/** Job ids: `<prefix>-<time base36>-<n>`, valid topic-level ids and unique across restarts. */
+function jobIds(now: () => number, prefix = 'j'): () => string {
   let n = 0;
-  return () => `j-${now().toString(36)}-${++n}`;
+  return () => `${prefix}-${now().toString(36)}-${++n}`;
 }

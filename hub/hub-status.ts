@@ -53,6 +53,10 @@ export function siteDetails(s: Pick<StatusSources, 'registry' | 'store'>, site: 
     newWindows: s.registry.newWindows(site),
     rollout: info?.rollout ?? { online: 0, onVersion: 0 },
     lastRedistill: info?.lastRedistill ?? null,
+    // The newest versions the site had (published, or again by a rollback), oldest first, and the rollout under
+    // watch: what an operator picks a `rollback --to` from. Bounded, as `sites` sends this for every site.
+    models: s.registry.modelHistory(site).slice(-20),
+    watch: s.registry.watch(site) ?? null,
     agents: (info?.agents ?? []).map((a) => ({ agent: a.agent, state: a.state, modelVersion: a.modelVersion, agentVersion: a.agentVersion, backend: a.backend, lastSeenAt: a.lastSeenAt })),
   };
 }

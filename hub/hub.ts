@@ -137,6 +137,7 @@ export class Hub {
     await this.prepareModels();
     this.checkNotStopping();
     this.services?.triggers.start();
+    this.services?.watcher.resume();
     this.state = 'running';
     this.log.info('hub running', { broker: this.url, sites: this.servedSites().length, teacher: this.bundle?.teacher.version });
   }
@@ -168,8 +169,9 @@ export class Hub {
     if (queue !== undefined && (await withTimeout(this.clock, queue.close(), graceMs)) === 'timeout') {
       this.log.warn('aborting the running round', { afterSeconds: this.c.shutdownTimeoutSeconds });
     }
-    this.abort.abort(); // ends a teacher training or a round still running
+    this.abort.abort(); // ends a teacher training, a round or a rollout watch's look still running
     await queue?.drain();
+    await this.services?.watcher.settle();
     await this.services?.models.settle();
     if (this.transport !== undefined) {
       const offline: HubStatus = { state: 'offline', ts: this.now() };

@@ -5,16 +5,15 @@
  * then publish, so neither the reply nor an early job event can be missed.
  * Exit status: 0 published, 2 rejected by the gate or skipped, 1 failed (or any error).
  */
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import { defineCommand, type CommandIo } from '../../shared/cli/command';
 import type { Parsed } from '../../shared/cli/options';
-import { ErrorCode, SitekdError, type ErrorCode as Code } from '../../shared/errors';
+import { ErrorCode, SitekdError } from '../../shared/errors';
 import { decode, encode } from '../../shared/protocol/codec';
 import { HubReplySchema, JobEventSchema, type HubCommand, type HubReply, type JobEvent } from '../../shared/protocol/messages';
 import { hubCmdTopic, hubJobsTopic, replyTopic, requireSiteId } from '../../shared/protocol/topics';
-import { MqttTransport } from '../../shared/transport/mqtt-transport';
+import type { MqttTransport } from '../../shared/transport/mqtt-transport';
 import type { Logger } from '../../shared/log';
+import { commandId, connectHubClient, hubError } from './hub-client';
 import { redistillSpec } from './specs';
 
 const FINAL_STATES: readonly JobEvent['state'][] = ['done', 'failed', 'skipped', 'rejected'];
@@ -31,7 +30,7 @@ export async function requestRedistill(
   t: MqttTransport,
   opts: { site: string; clientId: string; timeoutMs: number; onEvent?: (e: JobEvent) => void },
 ): Promise<RedistillOutcome> {
-  const id = `c-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  const id = commandId();
   const reply$ = deferred<HubReply>();
   const final$ = deferred<JobEvent>();
   const events: JobEvent[] = [];
@@ -63,10 +62,7 @@ export async function requestRedistill(
   }, opts.timeoutMs);
   try {
     const reply = await reply$.promise;
-    if (!reply.ok) {
-      const code = reply.error?.code ?? ErrorCode.JOB_FAILED;
-      throw new SitekdError((Object.values(ErrorCode) as string[]).includes(code) ? (code as Code) : ErrorCode.JOB_FAILED, `the hub refused: ${reply.error?.message ?? 'no reason given'}`);
-    }
+    if (!reply.ok) throw hubError(reply);
     const j = reply.result?.['jobId'];
     if (typeof j !== 'string') throw new SitekdError(ErrorCode.MSG_SCHEMA, 'the hub replied without a job id');
     jobId = j;
@@ -80,24 +76,8 @@ export async function requestRedistill(
 
 async function run(a: Parsed<typeof redistillSpec.options>, io: CommandIo, log: Logger): Promise<number> {
   const site = requireSiteId(a.site);
-  const clientId = a['client-id'] ?? `sitekd-cli-${randomBytes(4).toString('hex')}`;
-  const password = a.password ?? io.env['SITEKD_MQTT_PASSWORD'];
-  const read = (f: string): string => {
-    try {
-      return fs.readFileSync(f, 'utf8');
-    } catch (cause) {
-      throw new SitekdError(ErrorCode.CLI_USAGE, `cannot read ${f}`, { cause });
-    }
-  };
   const timeoutMs = a.timeout * 1000;
-  const t = await MqttTransport.connect(
-    {
-      url: a.broker, clientId, protocol: 'auto', reconnectPeriodMs: 1000,
-      ...(a.username !== undefined ? { username: a.username } : {}), ...(password !== undefined ? { password } : {}),
-      ...(a.ca !== undefined ? { ca: read(a.ca) } : {}), ...(a.cert !== undefined ? { cert: read(a.cert) } : {}), ...(a.key !== undefined ? { key: read(a.key) } : {}),
-    },
-    Math.min(timeoutMs, 10_000),
-  );
+  const { t, clientId } = await connectHubClient(a, io);
   log.debug('connected', { broker: a.broker, clientId });
   try {
     const out = await requestRedistill(t, {

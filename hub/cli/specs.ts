@@ -1,5 +1,5 @@
 /**
- * What `sitekd hub` and `sitekd redistill` accept. Light on purpose (no tfjs, no MQTT client): `sitekd --help` and
+ * What `sitekd hub`, `sitekd redistill` and `sitekd rollback` accept. Light on purpose (no tfjs, no MQTT client): `sitekd --help` and
  * `sitekd <command> --help` read only this. The hub's flags override its config file (hub/config.ts), so their
  * defaults are the config's and appear in --help as labels only.
  */
@@ -8,6 +8,7 @@ import {
   backendOptions, BROKER_URL, loggingOptions, mqttLoginOptions, mqttTlsOptions, optionalDataOptions,
 } from '../../shared/cli/option-groups';
 import { opt } from '../../shared/cli/options';
+import { ID_PATTERN } from '../../shared/protocol/topics';
 
 const epochs = { min: 1, max: 10_000, defaultLabel: '10' } as const;
 
@@ -47,17 +48,50 @@ export const hubSpec = {
 
 export const DEFAULT_REDISTILL_BROKER = 'mqtt://127.0.0.1:1883';
 
+/** How a command client reaches the hub: the broker it uses, and this client's login. */
+const hubClientOptions = {
+  broker: opt.string({ description: 'broker the hub uses', placeholder: 'url', ...BROKER_URL, default: DEFAULT_REDISTILL_BROKER }),
+  ...mqttLoginOptions,
+  ...mqttTlsOptions,
+  'client-id': opt.string({ description: 'MQTT client id', placeholder: 'id', defaultLabel: 'sitekd-cli-<random>' }),
+};
+
+/** Exit statuses every command client shares (bin/sitekd.ts). */
+const CLIENT_EXITS = {
+  1: 'the hub refused (its error code is printed), no reply in time (SITEKD_ERR_CMD_TIMEOUT), or another error',
+  64: 'bad usage',
+} as const;
+
 export const redistillSpec = {
   name: 'redistill',
   summary: 'ask the hub (over MQTT) to redistill one site now and print the outcome',
   options: {
     site: opt.string({ description: 'the site to redistill', placeholder: 'id', required: true }),
-    broker: opt.string({ description: 'broker the hub uses', placeholder: 'url', ...BROKER_URL, default: DEFAULT_REDISTILL_BROKER }),
-    ...mqttLoginOptions,
-    ...mqttTlsOptions,
-    'client-id': opt.string({ description: 'MQTT client id', placeholder: 'id', defaultLabel: 'sitekd-cli-<random>' }),
+    ...hubClientOptions,
     timeout: opt.int({ description: 'seconds to wait for the reply and the job to finish', placeholder: 's', min: 1, max: 7 * 86_400, default: 900 }),
     json: opt.flag({ description: 'print one JSON object with the outcome' }),
     ...loggingOptions,
   },
+  exits: { 0: 'a new version was published', 2: 'the gate rejected the candidate, or the round was skipped', ...CLIENT_EXITS },
+} as const satisfies CommandSpec;
+
+export const rollbackSpec = {
+  name: 'rollback',
+  summary: 'ask the hub (over MQTT) to publish an earlier version of a site again, signed, and print what it published',
+  options: {
+    site: opt.string({ description: 'the site to roll back', placeholder: 'id', required: true }),
+    to: opt.string({
+      description: 'the version to go back to', placeholder: 'version', pattern: ID_PATTERN, expects: 'a version like 2-0123abcd',
+      defaultLabel: 'the one the site served before its current one',
+    }),
+    reason: opt.string({
+      description: 'why, kept in the signed manifest and the site history', placeholder: 'text', pattern: /^[^]{1,500}$/u, expects: 'a text of 1-500 characters',
+      defaultLabel: '"rolled back by hand"',
+    }),
+    ...hubClientOptions,
+    timeout: opt.int({ description: 'seconds to wait for the reply', placeholder: 's', min: 1, max: 86_400, default: 60 }),
+    json: opt.flag({ description: 'print one JSON object with what was published' }),
+    ...loggingOptions,
+  },
+  exits: { 0: 'the earlier version was published', ...CLIENT_EXITS },
 } as const satisfies CommandSpec;

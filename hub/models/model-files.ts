@@ -1,8 +1,9 @@
 /**
  * Published student models on disk, per site: `<state>/models/sites/<site>/<version>.skdm` (the artifact bytes
  * exactly as chunked) and `<version>.manifest.json` (the signed manifest as published). The current version is the
- * one the site registry names; the publisher keeps it and the one before, so the hub can republish after a restart
- * without retraining, and an operator can see what was rolled out.
+ * one the site registry names; the publisher keeps it and the site's newest versions before it, so the hub can
+ * republish after a restart without retraining, roll a site back to an earlier version, and an operator can see
+ * what was rolled out.
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -70,6 +71,12 @@ export class ModelFiles {
       return undefined;
     }
     return { bytes, manifest };
+  }
+
+  /** Versions of the site with an artifact file on disk (unchecked: `load` checks one). */
+  async versions(site: string): Promise<string[]> {
+    const names = await fs.readdir(this.siteDir(site)).catch(() => [] as string[]);
+    return names.filter((n) => n.endsWith(ARTIFACT_EXT)).map((n) => n.slice(0, -ARTIFACT_EXT.length)).sort();
   }
 
   /** Deletes every version of the site but `keep`. */

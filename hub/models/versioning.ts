@@ -14,10 +14,14 @@ export function versionNumber(version: string | undefined): number {
   return m === null ? 0 : Number(m[1]);
 }
 
-/** The version after `current` for content with this sha256 (hex). */
-export function nextVersion(current: string | undefined, contentSha256: string): string {
+/**
+ * The version after `current` for content with this sha256 (hex). `highest` is the highest number the site ever had:
+ * after a rollback the current version's number is lower, and the next version must not reuse a rolled-back number
+ * (two different models would then share one number, and an agent that saw the first could not tell them apart).
+ */
+export function nextVersion(current: string | undefined, contentSha256: string, highest = 0): string {
   if (!/^[0-9a-f]{8,}$/.test(contentSha256)) throw new TypeError(`not a hex sha256: ${contentSha256}`);
-  const v = `${versionNumber(current) + 1}-${contentSha256.slice(0, 8)}`;
+  const v = `${Math.max(versionNumber(current), highest) + 1}-${contentSha256.slice(0, 8)}`;
   if (!ID_PATTERN.test(v)) throw new TypeError(`version ${v} is not a valid id`);
   return v;
 }

@@ -5,7 +5,9 @@
  * (same `replyTo`) gets the cached reply and is not run again. A command that fails validation gets no reply.
  *
  * `redistill` replies as soon as the job is queued (`{jobId, state, coalesced}`); its progress and result follow as
- * JobEvents on `sitekd/v1/hub/jobs`.
+ * JobEvents on `sitekd/v1/hub/jobs`. `rollback` replies once the rollback is published, with what was published; a
+ * repeat of its id arriving meanwhile waits for the same reply (the reply is remembered from the start, not the end,
+ * so a redelivered command can never roll a site back twice).
  */
 import { ErrorCode, isSitekdError, SitekdError } from '../../shared/errors';
 import { decode, encode } from '../../shared/protocol/codec';
@@ -19,6 +21,8 @@ export interface CommandDeps {
   readonly maxPayloadBytes: number;
   /** Queues (or joins) a round for the site; throws SITE_UNKNOWN or JOB_REJECTED. */
   readonly redistill: (site: string) => { readonly jobId: string; readonly state: string; readonly coalesced: boolean };
+  /** Publishes an earlier version of the site again; rejects with SITE_UNKNOWN, MODEL_VERSION_UNKNOWN, … */
+  readonly rollback: (site: string, req: { readonly to?: string | undefined; readonly reason?: string | undefined }) => Promise<Record<string, unknown>>;
   /** `status` without a site. */
   readonly hubStatus: () => Record<string, unknown>;
   /** `status` with a site; throws SITE_UNKNOWN. */
@@ -31,7 +35,7 @@ export interface CommandDeps {
 
 export class CommandHandler {
   readonly stats = { received: 0, executed: 0, repeated: 0, replies: 0 };
-  private readonly replies = new Map<string, HubReply>();
+  private readonly replies = new Map<string, Promise<HubReply>>();
 
   constructor(private readonly d: CommandDeps) {}
 
@@ -42,13 +46,14 @@ export class CommandHandler {
     if (!r.ok) return this.d.drops.record('cmd', r.error);
     const cmd = r.value;
     const key = `${cmd.replyTo ?? ''}\u0000${cmd.id}`;
-    let reply = this.replies.get(key);
-    if (reply !== undefined) {
+    let pending = this.replies.get(key);
+    if (pending !== undefined) {
       this.stats.repeated++;
     } else {
-      reply = this.execute(cmd);
-      this.remember(key, reply);
+      pending = this.execute(cmd);
+      this.remember(key, pending);
     }
+    const reply = await pending;
     if (cmd.replyTo === undefined) return;
     try {
       await this.d.publish(cmd.replyTo, encode(reply), { qos: 1, retain: false });
@@ -58,10 +63,10 @@ export class CommandHandler {
     }
   }
 
-  private execute(cmd: HubCommand): HubReply {
+  private async execute(cmd: HubCommand): Promise<HubReply> {
     this.stats.executed++;
     try {
-      const result = this.run(cmd);
+      const result = await this.run(cmd);
       this.d.log.info('command', { id: cmd.id, cmd: cmd.cmd, site: cmd.site });
       return { id: cmd.id, ok: true, result };
     } catch (err) {
@@ -71,10 +76,12 @@ export class CommandHandler {
     }
   }
 
-  private run(cmd: HubCommand): Record<string, unknown> {
+  private async run(cmd: HubCommand): Promise<Record<string, unknown>> {
     switch (cmd.cmd) {
       case 'redistill':
         return { ...this.d.redistill(cmd.site as string) };
+      case 'rollback':
+        return await this.d.rollback(cmd.site as string, { to: cmd.to, reason: cmd.reason });
       case 'status':
         return cmd.site === undefined ? this.d.hubStatus() : this.d.siteStatus(cmd.site);
       case 'sites':
@@ -82,7 +89,7 @@ export class CommandHandler {
     }
   }
 
-  private remember(key: string, reply: HubReply): void {
+  private remember(key: string, reply: Promise<HubReply>): void {
     this.replies.set(key, reply);
     const max = this.d.cacheSize ?? 1000;
     while (this.replies.size > max) {

@@ -28,8 +28,8 @@ export interface InboundDeps {
   readonly maxPayloadBytes: number;
   /** Whether the hub serves (or may start serving) this site. */
   readonly servesSite: (site: string) => boolean;
-  /** A batch added `stored` new windows to a site. */
-  readonly onSamplesStored: (site: string, stored: number) => void;
+  /** A batch added `stored` new windows to a site; `batch` says which model computed their logits and how many were sampled uniformly. */
+  readonly onSamplesStored: (site: string, stored: number, batch: { readonly modelVersion: string; readonly uniform: number }) => void;
   /** An agent of the site announced itself online. */
   readonly onAgentOnline: (site: string) => void;
   readonly log: Logger;
@@ -106,7 +106,8 @@ export class Inbound {
     }
     this.stats.batchesStored++;
     this.stats.windowsStored += res.stored;
-    this.d.onSamplesStored(t.site, res.stored);
+    const uniform = b.selectedBy?.filter((code) => SELECTED_BY[code] === 'uniform').length ?? 0;
+    this.d.onSamplesStored(t.site, res.stored, { modelVersion: b.modelVersion, uniform: Math.min(uniform, res.stored) });
   }
 
   /** Why the hub can never take this batch, if it cannot. */

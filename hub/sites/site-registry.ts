@@ -3,15 +3,19 @@
  * messages), the model version it currently publishes, how many new windows arrived, and the last redistillation.
  *
  * Only what must survive a restart is persisted, to one JSON file written atomically: the published model version
- * (so a restarted hub does not republish or downgrade) and the last redistillation (node-cron has no catch-up, so
- * the hub compares it with the schedule at startup; its `seqMarker` lets the hub recount new windows from the
- * sample store). Agent liveness is not persisted: the broker redelivers the retained status of every agent.
+ * (so a restarted hub does not republish or downgrade), the site's model history with the highest version number it
+ * ever had and the rollout being watched (hub/sites/model-history.ts), and the last redistillation (node-cron has no
+ * catch-up, so the hub compares it with the schedule at startup; its `seqMarker` lets the hub recount new windows
+ * from the sample store). Agent liveness is not persisted: the broker redelivers the retained status of every agent.
  */
 import * as fs from 'node:fs/promises';
 import { z } from 'zod';
 import { ErrorCode } from '../../shared/errors';
 import { SerialQueue } from '../../shared/serial-queue';
 import { quarantineFile, writeFileAtomic } from '../store/atomic-file';
+import {
+  appendRecord, highestNumber, markRollout, ModelRecordSchema, MAX_MODEL_RECORDS, RolloutWatchSchema, type ModelRecord, type RolloutOutcome, type RolloutWatch,
+} from './model-history';
 
 /** A status message as the protocol decodes it: the retained birth, or the last will. */
 export type AgentStatus =
@@ -50,6 +54,10 @@ const PersistedSiteSchema = z.strictObject({
   site: z.string().min(1),
   modelVersion: z.string().optional(),
   modelVersionAt: z.number().optional(),
+  /** The highest version number ever published (hub/models/versioning.ts); absent in files from before rollbacks. */
+  highestVersion: z.number().int().min(0).optional(),
+  models: z.array(ModelRecordSchema).max(MAX_MODEL_RECORDS).optional(),
+  watch: RolloutWatchSchema.optional(),
   lastRedistill: RedistillRecordSchema.optional(),
 });
 type PersistedSite = z.infer<typeof PersistedSiteSchema>;
@@ -168,7 +176,50 @@ export class SiteRegistry {
 
   /** Records the version now published for `site` and persists it. Throws `STORE_WRITE` (memory is updated anyway). */
   async setModelVersion(site: string, version: string): Promise<void> {
-    this.persisted.set(site, { ...this.persistedEntry(site), modelVersion: version, modelVersionAt: this.now() });
+    await this.recordModel(site, { version, at: this.now(), kind: 'published' });
+  }
+
+  /**
+   * Records a version put on the broker (published, or published again by a rollback) as the site's current one, in
+   * its history, and persists it. Throws `STORE_WRITE` (memory is updated anyway).
+   */
+  async recordModel(site: string, record: ModelRecord): Promise<void> {
+    const p = this.persistedEntry(site);
+    const models = appendRecord(p.models ?? [], record);
+    const highestVersion = highestNumber(models, p.highestVersion, p.modelVersion);
+    this.persisted.set(site, { ...p, modelVersion: record.version, modelVersionAt: record.at, highestVersion, models });
+    await this.persist();
+  }
+
+  /** Every version recorded for the site, oldest first. */
+  modelHistory(site: string): readonly ModelRecord[] {
+    return this.persisted.get(site)?.models ?? [];
+  }
+
+  /** The highest version number the site ever had (a rollback does not lower it). */
+  highestVersionNumber(site: string): number {
+    const p = this.persisted.get(site);
+    return highestNumber(p?.models ?? [], p?.highestVersion, p?.modelVersion);
+  }
+
+  /** The rollout being watched for the site, if any. */
+  watch(site: string): RolloutWatch | undefined {
+    return this.persisted.get(site)?.watch;
+  }
+
+  /** Sites with a rollout under watch. */
+  watchedSites(): string[] {
+    return [...this.persisted.values()].filter((p) => p.watch !== undefined).map((p) => p.site);
+  }
+
+  /**
+   * Starts (`watch`), updates or ends (undefined) a site's rollout watch; `outcome` marks the watched version's record
+   * in the history. Persists. Throws `STORE_WRITE` (memory is updated anyway).
+   */
+  async setWatch(site: string, watch: RolloutWatch | undefined, outcome?: { readonly version: string; readonly outcome: RolloutOutcome }): Promise<void> {
+    const { watch: _old, ...p } = this.persistedEntry(site);
+    const models = outcome === undefined ? p.models : markRollout(p.models ?? [], outcome.version, outcome.outcome);
+    this.persisted.set(site, { ...p, ...(models !== undefined ? { models } : {}), ...(watch !== undefined ? { watch } : {}) });
     await this.persist();
   }
 

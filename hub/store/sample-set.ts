@@ -48,6 +48,8 @@ export interface ReadOptions {
   readonly limit?: number;
   /** Only windows with a sequence number above this marker. */
   readonly afterSeq?: number;
+  /** Only windows with a sequence number up to this marker (e.g. those returned before a rollout). */
+  readonly upToSeq?: number;
 }
 
 export interface SampleSet extends Shape {
@@ -59,6 +61,9 @@ export interface SampleSet extends Shape {
   readonly seq: readonly number[];
   readonly windowStarts: readonly number[];
   readonly selectedBy: readonly Selection[];
+  /** The agent that returned each window, and the model version that computed its logits. */
+  readonly agents: readonly string[];
+  readonly modelVersions: readonly string[];
 }
 
 /** A round's windows: train, the gate's held-out windows, and what neither side uses. */
@@ -95,20 +100,26 @@ export function splitSet(all: SampleSet, fraction: number, by: 'batch' | 'window
   return { train: subset(all, side.map((h) => !h)), heldOut: subset(all, judged), setAside: count(side) - count(judged) };
 }
 
-export function assemble(shape: Shape, parts: ReadonlyArray<{ seg: Segment; from: number }>): SampleSet {
+/** Windows `from` up to (not including) `to` of each segment (`to` defaults to the segment's end). */
+export function assemble(shape: Shape, parts: ReadonlyArray<{ seg: Segment; from: number; to?: number }>): SampleSet {
   const per = shape.windowLength * shape.channels;
-  const n = parts.reduce((sum, p) => sum + p.seg.header.n - p.from, 0);
+  const end = (p: { seg: Segment; to?: number }): number => Math.min(p.to ?? p.seg.header.n, p.seg.header.n);
+  const n = parts.reduce((sum, p) => sum + end(p) - p.from, 0);
   const out = { ...emptySet(shape), n, windows: new Float32Array(n * per), logits: new Float32Array(n * shape.numClasses) };
   let i = 0;
-  for (const { seg, from } of parts) {
+  for (const p of parts) {
+    const { seg, from } = p;
     const h = seg.header;
-    out.windows.set(seg.windows.subarray(from * per), i * per);
-    out.logits.set(seg.logits.subarray(from * shape.numClasses), i * shape.numClasses);
-    for (let k = from; k < h.n; k++, i++) {
+    const to = end(p);
+    out.windows.set(seg.windows.subarray(from * per, to * per), i * per);
+    out.logits.set(seg.logits.subarray(from * shape.numClasses, to * shape.numClasses), i * shape.numClasses);
+    for (let k = from; k < to; k++, i++) {
       out.batchIds.push(h.batchId);
       out.seq.push(h.seq + k);
       out.windowStarts.push(h.windowStarts[k] as number);
       out.selectedBy.push(h.selectedBy === undefined ? 'unknown' : (SELECTED_BY[h.selectedBy[k] as number] ?? 'unknown'));
+      out.agents.push(h.agent);
+      out.modelVersions.push(h.modelVersion);
     }
   }
   return out;
@@ -125,13 +136,18 @@ export function subset(set: SampleSet, keep: readonly boolean[]): SampleSet {
     out.seq.push(set.seq[src] as number);
     out.windowStarts.push(set.windowStarts[src] as number);
     out.selectedBy.push(set.selectedBy[src] as Selection);
+    out.agents.push(set.agents[src] as string);
+    out.modelVersions.push(set.modelVersions[src] as string);
   });
   return out;
 }
 
-export function emptySet(shape: Shape): SampleSet & { batchIds: string[]; seq: number[]; windowStarts: number[]; selectedBy: Selection[] } {
+export function emptySet(shape: Shape): SampleSet & { batchIds: string[]; seq: number[]; windowStarts: number[]; selectedBy: Selection[]; agents: string[]; modelVersions: string[] } {
   const { channels, windowLength, numClasses } = shape;
-  return { n: 0, channels, windowLength, numClasses, windows: new Float32Array(0), logits: new Float32Array(0), batchIds: [], seq: [], windowStarts: [], selectedBy: [] };
+  return {
+    n: 0, channels, windowLength, numClasses, windows: new Float32Array(0), logits: new Float32Array(0), batchIds: [], seq: [], windowStarts: [], selectedBy: [],
+    agents: [], modelVersions: [],
+  };
 }
 
 export function sameShape(a: Shape, b: Shape): boolean {

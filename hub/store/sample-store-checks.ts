@@ -100,8 +100,8 @@ export function checkOptions(o: SampleStoreOptions): Required<SampleStoreOptions
 }
 
 /** `limit` and `afterSeq` of a read. Throws `CONFIG_INVALID`. */
-export function checkReadOptions(o: { readonly limit?: number; readonly afterSeq?: number }): void {
-  for (const [name, v] of [['limit', o.limit], ['afterSeq', o.afterSeq]] as const) {
+export function checkReadOptions(o: { readonly limit?: number; readonly afterSeq?: number; readonly upToSeq?: number }): void {
+  for (const [name, v] of [['limit', o.limit], ['afterSeq', o.afterSeq], ['upToSeq', o.upToSeq]] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {
       throw new SitekdError(ErrorCode.CONFIG_INVALID, `read option ${name} must be a non-negative integer, got ${v}`);
     }

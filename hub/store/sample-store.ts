@@ -157,23 +157,22 @@ export class SampleStore {
     return await this.queue.run(async () => {
       const st = this.bySite.get(site);
       if (st === undefined) return emptySet({ channels: 0, windowLength: 0, numClasses: 0 });
-      const afterSeq = options.afterSeq ?? 0;
+      const [afterSeq, upToSeq] = [options.afterSeq ?? 0, options.upToSeq ?? Number.POSITIVE_INFINITY];
       let remaining = options.limit ?? Number.POSITIVE_INFINITY;
-      const picks: Array<{ ref: SegmentRef; from: number }> = [];
+      const picks: Array<{ ref: SegmentRef; from: number; to: number }> = [];
       for (let i = st.segments.length - 1; i >= 0 && remaining > 0; i--) {
         const ref = st.segments[i] as SegmentRef;
         const lo = Math.max(0, afterSeq - ref.seq + 1); // first index with seq > afterSeq
         if (lo >= ref.n) break; // older segments have smaller sequence numbers
-        const take = Math.min(ref.n - lo, remaining);
-        picks.unshift({ ref, from: ref.n - take });
+        const hi = Math.min(ref.n, upToSeq - ref.seq + 1); // past the last index with seq ≤ upToSeq
+        if (hi <= lo) continue;
+        const take = Math.min(hi - lo, remaining);
+        picks.unshift({ ref, from: hi - take, to: hi });
         remaining -= take;
       }
-      const loaded: Array<{ seg: Segment; from: number }> = [];
-      for (const { ref, from } of picks) {
-        const seg = await this.load(st, ref);
-        if (seg !== undefined) loaded.push({ seg, from });
-      }
-      return assemble(st.shape, loaded);
+      const loaded: Array<{ seg: Segment | undefined; from: number; to: number }> = [];
+      for (const { ref, from, to } of picks) loaded.push({ seg: await this.load(st, ref), from, to });
+      return assemble(st.shape, loaded.filter((p): p is { seg: Segment; from: number; to: number } => p.seg !== undefined));
     });
   }
 

@@ -9,6 +9,7 @@ import type { UniKdOptions } from '../../shared/ml/algorithms/unikd-options';
 import type { BackendPreference } from '../../shared/ml/backend';
 import type { CnnSpec } from '../../shared/ml/model-spec';
 import type { WindowSet } from '../../shared/ml/types';
+import type { PredictOutput, PredictTask } from './predict-protocol';
 
 /** Train one network: the hub's own teacher (`source-only`, teacher spec) or the generic student (`kd`). */
 export interface TrainTask {
@@ -69,7 +70,7 @@ export interface RedistillTask {
 
 export type GateReference = 'teacher' | 'adapted-teacher';
 
-export type WorkerTask = TrainTask | RedistillTask;
+export type WorkerTask = TrainTask | RedistillTask | PredictTask;
 
 export interface TrainOutput {
   readonly artifact: Uint8Array;
@@ -107,7 +108,7 @@ export interface RedistillOutput extends TrainOutput {
   readonly evaluation: Evaluation;
 }
 
-export type WorkerOutput<T extends WorkerTask> = T extends RedistillTask ? RedistillOutput : TrainOutput;
+export type WorkerOutput<T extends WorkerTask> = T extends PredictTask ? PredictOutput : T extends RedistillTask ? RedistillOutput : TrainOutput;
 
 export type WorkerMessage =
   | {
@@ -118,5 +119,5 @@ export type WorkerMessage =
       readonly epochs: number;
       readonly losses: Record<string, number>;
     }
-  | { readonly type: 'result'; readonly output: TrainOutput | RedistillOutput }
+  | { readonly type: 'result'; readonly output: TrainOutput | RedistillOutput | PredictOutput }
   | { readonly type: 'error'; readonly code: string; readonly message: string };

@@ -16,6 +16,7 @@ import { argmaxRows, predictLogits, train, type TrainResult } from '../../shared
 import type { WindowSet } from '../../shared/ml/types';
 import { matches } from '../jobs/gate';
 import type { Evaluation, RedistillOutput, RedistillTask, TrainOutput, TrainTask, WorkerMessage, WorkerTask } from './ml-worker-protocol';
+import { runPredict } from './predict-worker';
 
 function post(msg: WorkerMessage): void {
   parentPort?.postMessage(msg);
@@ -137,6 +138,7 @@ function share(v: Uint8Array): number {
 async function main(task: WorkerTask): Promise<void> {
   try {
     const backend = (await selectBackend(task.backend)).name;
+    if (task.kind === 'predict') return post({ type: 'result', output: runPredict(task, backend) });
     const output = task.kind === 'train' ? runTrain(task, backend) : runRedistill(task, backend);
     parentPort?.postMessage({ type: 'result', output } satisfies WorkerMessage, [output.artifact.buffer as ArrayBuffer]);
   } catch (err) {

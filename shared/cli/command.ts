@@ -19,6 +19,8 @@ export interface CommandSpec<O extends Options = Options> {
   /** One line for `sitekd --help`. */
   readonly summary: string;
   readonly options: O;
+  /** Exit statuses the command gives beyond the usual ones (docs/conventions.md §3), for its --help. */
+  readonly exits?: Readonly<Record<number, string>>;
 }
 
 export interface Command {

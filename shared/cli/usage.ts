@@ -1,8 +1,8 @@
 /** `sitekd <command> --help`, derived from the option declarations (shared/cli/options.ts). */
 import type { Option, Options } from './options';
 
-/** Usage line, the summary, then one aligned line per option with its default, choices or `required`. */
-export function formatUsage(command: string, spec: { readonly summary?: string; readonly options: Options }): string {
+/** Usage line, the summary, one aligned line per option with its default, choices or `required`, then exit statuses. */
+export function formatUsage(command: string, spec: { readonly summary?: string; readonly options: Options; readonly exits?: Readonly<Record<number, string>> }): string {
   const rows: Array<[string, string]> = Object.entries(spec.options).map(([name, o]) => {
     const flag = `${o.short === undefined ? '    ' : `-${o.short}, `}--${name}`;
     const left = o.type === 'string' ? `${flag} <${o.placeholder}>` : flag;
@@ -14,6 +14,9 @@ export function formatUsage(command: string, spec: { readonly summary?: string; 
   const lines = [`Usage: sitekd ${command} [options]`];
   if (spec.summary !== undefined) lines.push('', spec.summary);
   lines.push('', 'Options:', ...rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`));
+  if (spec.exits !== undefined) {
+    lines.push('', 'Exit status:', ...Object.entries(spec.exits).map(([code, what]) => `  ${code.padStart(3)}  ${what}`));
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -27,7 +27,8 @@ export const HubStatusSchema = z.discriminatedUnion('state', [HubOnline, HubOffl
 export type HubStatus = z.infer<typeof HubStatusSchema>;
 
 export const JOB_STATES = ['queued', 'running', 'done', 'failed', 'skipped', 'rejected'] as const;
-export const JOB_TRIGGERS = ['schedule', 'samples', 'command', 'startup'] as const;
+/** `evidence`: the hub's own rollout watch (hub/jobs/rollout-watch.ts) rolled a site back. */
+export const JOB_TRIGGERS = ['schedule', 'samples', 'command', 'startup', 'evidence'] as const;
 
 export const JobEventSchema = z.strictObject({
   jobId: Id,
@@ -41,6 +42,8 @@ export const JobEventSchema = z.strictObject({
     .strictObject({
       /** The student published (state `done`). */
       version: Version.optional(),
+      /** On a rollback: the version it replaced (`version` is the earlier one, published again). */
+      rollbackFrom: Version.optional(),
       /** Agreement with the teacher on held-out windows of the site: candidate vs current student. */
       candidateAgreement: Unit.optional(),
       currentAgreement: Unit.optional(),
@@ -54,7 +57,7 @@ export type JobEvent = z.infer<typeof JobEventSchema>;
 // ---------------------------------------------------------------------------------------------------------------
 // → hub: commands; hub → : replies
 
-export const HUB_COMMANDS = ['redistill', 'status', 'sites'] as const;
+export const HUB_COMMANDS = ['redistill', 'rollback', 'status', 'sites'] as const;
 
 export const HubCommandSchema = z
   .strictObject({
@@ -62,11 +65,18 @@ export const HubCommandSchema = z
     id: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_.:-]'),
     cmd: z.enum(HUB_COMMANDS),
     site: Id.optional(),
+    /** `rollback` only: the version to go back to (default: the one the site served before its current one). */
+    to: Version.optional(),
+    /** `rollback` only: why, for the signed manifest, the site's model history and the log. */
+    reason: Text(500).optional(),
     /** Where to reply; no wildcards, no `$`. */
     replyTo: z.string().refine(isValidPublishTopic, `must be a topic without + # or a leading $, at most ${MAX_TOPIC_LENGTH} bytes`).optional(),
   })
   .superRefine((c, ctx) => {
-    if (c.cmd === 'redistill' && c.site === undefined) ctx.addIssue({ code: 'custom', path: ['site'], message: 'redistill needs a site' });
+    if ((c.cmd === 'redistill' || c.cmd === 'rollback') && c.site === undefined) ctx.addIssue({ code: 'custom', path: ['site'], message: `${c.cmd} needs a site` });
+    for (const k of ['to', 'reason'] as const) {
+      if (c[k] !== undefined && c.cmd !== 'rollback') ctx.addIssue({ code: 'custom', path: [k], message: 'only for rollback' });
+    }
   });
 export type HubCommand = z.infer<typeof HubCommandSchema>;
 

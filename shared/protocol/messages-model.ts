@@ -18,6 +18,11 @@ export const ModelManifestSchema = z
     algorithm: Text(32),
     metrics: z.record(Text(64), Finite).refine(maxKeys(64), 'at most 64 metrics'),
     teacherVersion: Version.optional(),
+    /**
+     * Present only on a rollback: this manifest republishes an earlier version's artifact, replacing `from`. Signed
+     * like every other field, so an agent can tell an intended downgrade from a replayed old manifest.
+     */
+    rollback: z.strictObject({ from: Version, reason: Text(1000) }).optional(),
     createdAt: TimeMs,
     /** First 16 hex digits of sha256(raw Ed25519 public key). */
     keyId: z.string().regex(/^[0-9a-f]{16}$/, 'must be 16 lowercase hex digits'),

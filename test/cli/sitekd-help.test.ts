@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { repoRoot } from '../helpers/repo-root';
 
 const CLI = resolve(__dirname, '../../bin/sitekd.js');
-const COMMANDS = ['demo', 'train-teacher', 'distill', 'eval', 'hub', 'redistill', 'agent', 'fleet', 'sim', 'import-uci', 'adapt-eval'];
+const COMMANDS = ['demo', 'train-teacher', 'distill', 'eval', 'hub', 'redistill', 'rollback', 'agent', 'fleet', 'sim', 'import-uci', 'adapt-eval'];
 const dir = mkdtempSync(join(tmpdir(), 'sitekd-help-'));
 const hook = join(dir, 'record-modules.js');
 writeFileSync(hook, "process.on('exit', () => require('fs').writeFileSync(process.env.SITEKD_TEST_MODULES, JSON.stringify(Object.keys(require.cache))));\n");

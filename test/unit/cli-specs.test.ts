@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { agentSpec } from '../../agent/cli';
 import { fleetSpec } from '../../fleet/spec';
-import { hubSpec, redistillSpec } from '../../hub/cli/specs';
+import { hubSpec, redistillSpec, rollbackSpec } from '../../hub/cli/specs';
 import { demoSpec, distillSpec, evalSpec, importUciSpec, trainTeacherSpec } from '../../lab/specs';
 import { parseCommandArgs } from '../../shared/cli/args';
 import type { CommandSpec } from '../../shared/cli/command';
@@ -16,7 +16,7 @@ import { isSitekdError } from '../../shared/errors';
 import { simSpec } from '../../sim/spec';
 
 const specs: readonly CommandSpec[] = [
-  demoSpec, trainTeacherSpec, distillSpec, evalSpec, importUciSpec, hubSpec, redistillSpec, agentSpec, simSpec, fleetSpec,
+  demoSpec, trainTeacherSpec, distillSpec, evalSpec, importUciSpec, hubSpec, redistillSpec, rollbackSpec, agentSpec, simSpec, fleetSpec,
 ];
 
 test('every command takes the logging options', () => {
@@ -44,6 +44,21 @@ test('help shows every option, and descriptions leave defaults to the declaratio
     for (const [name, o] of Object.entries(spec.options)) {
       assert.doesNotMatch(o.description, /\(default/, `${spec.name} --${name}: put the default in the declaration`);
     }
+  }
+});
+
+test('a command that declares its exit statuses lists them in --help', () => {
+  const text = formatUsage(rollbackSpec.name, rollbackSpec);
+  assert.match(text, /\nExit status:\n {4}0 {2}the earlier version was published\n {4}1 {2}the hub refused/);
+  assert.match(formatUsage(redistillSpec.name, redistillSpec), /\n {4}2 {2}the gate rejected the candidate, or the round was skipped\n/);
+  assert.doesNotMatch(formatUsage(simSpec.name, simSpec), /Exit status/);
+});
+
+test('rollback --to takes a version id and --reason at most 500 characters', () => {
+  const a = parseCommandArgs('rollback', ['--site', 's', '--to', '2-0123abcd', '--reason', 'worse on line 3'], rollbackSpec.options);
+  assert.deepEqual([a.to, a.reason, a.timeout], ['2-0123abcd', 'worse on line 3', 60]);
+  for (const bad of [['--to', 'a/b'], ['--reason', 'x'.repeat(501)], ['--reason', '']]) {
+    assert.throws(() => parseCommandArgs('rollback', ['--site', 's', ...bad], rollbackSpec.options), (e: unknown) => isSitekdError(e, 'SITEKD_ERR_CLI_USAGE'), bad.join(' '));
   }
 });
 

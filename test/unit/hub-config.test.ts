@@ -60,6 +60,9 @@ test('unknown keys, bad values, bad schedules and unreadable files are CONFIG_IN
     { data: '/d', source: '2', cert: '/c.pem' },
     { source: '2' },
     { data: '/d', source: '2', labelledSites: { 'site-a': { data: '/x' } } },
+    { data: '/d', source: '2', rollbackConfidence: 1 },
+    { data: '/d', source: '2', rollbackWindowBudget: 0 },
+    { data: '/d', source: '2', keepModelVersions: 1 },
   ];
   for (const b of bad) assert.throws(() => parseHubConfig(b), (e) => isSitekdError(e, 'SITEKD_ERR_CONFIG_INVALID'), JSON.stringify(b));
   assert.throws(() => loadHubConfig({ file: tmpFile('{not json'), flags: {} }), (e) => isSitekdError(e, 'SITEKD_ERR_CONFIG_INVALID'));
@@ -127,6 +130,14 @@ test('layers: base (STATE_DIRECTORY) < file < env (password) < flags', () => {
   const withFile = tmpFile(JSON.stringify({ data: '/d', source: '2', stateDir: '/srv/hub' }));
   assert.equal(loadHubConfig({ file: withFile, flags: {}, base: { stateDir: '/var/lib/x' } }).stateDir, '/srv/hub');
   assert.equal(loadHubConfig({ file, flags: { password: 'flag' }, env: { password: 'from-env' } }).password, 'flag');
+});
+
+test('the rollout watch is on by default, with its settings bounded', () => {
+  const c = parseHubConfig({ data: '/d', source: '2' });
+  assert.deepEqual(
+    [c.rollbackOnEvidence, c.rollbackConfidence, c.rollbackMargin, c.rollbackMinWindows, c.rollbackWindowBudget, c.keepModelVersions],
+    [true, 0.95, 0.02, undefined, 256, 5],
+  );
 });
 
 test('deploy/config/hub.example.json is a valid configuration', () => {

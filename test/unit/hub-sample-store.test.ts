@@ -151,6 +151,24 @@ test('read takes the newest `limit` windows and windows after a marker, cutting 
   await assert.rejects(store.read('site1', { limit: -1 }), (e) => isSitekdError(e, ErrorCode.CONFIG_INVALID));
 });
 
+test('upToSeq reads the windows up to a marker, cutting through a batch; every window names its agent and model', async (t) => {
+  const store = await open(await tempDir(t));
+  await store.addBatch('site1', makeBatch('A', { n: 3 }));
+  await store.addBatch('site1', makeBatch('B', { n: 2, agent: 'a2', modelVersion: 'v2' }));
+  await store.addBatch('site1', makeBatch('C', { n: 4, modelVersion: 'v2' }));
+  const all = await store.read('site1');
+  assert.deepEqual(all.agents, ['a1', 'a1', 'a1', 'a2', 'a2', 'a1', 'a1', 'a1', 'a1']);
+  assert.deepEqual(all.modelVersions, ['v1', 'v1', 'v1', 'v2', 'v2', 'v2', 'v2', 'v2', 'v2']);
+  const upTo = await store.read('site1', { upToSeq: 6 });
+  assert.deepEqual(upTo.seq, [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(upTo.windows, all.windows.subarray(0, 6 * 8));
+  assert.deepEqual(upTo.logits, all.logits.subarray(0, 6 * 3));
+  assert.deepEqual((await store.read('site1', { upToSeq: 6, limit: 2 })).seq, [5, 6], 'the newest up to the marker');
+  assert.deepEqual((await store.read('site1', { afterSeq: 2, upToSeq: 4 })).seq, [3, 4]);
+  assert.equal((await store.read('site1', { upToSeq: 0 })).n, 0);
+  await assert.rejects(store.read('site1', { upToSeq: -1 }), (e) => isSitekdError(e, ErrorCode.CONFIG_INVALID));
+});
+
 test('split keeps the same batches held out across rounds', async (t) => {
   const store = await open(await tempDir(t));
   for (let i = 0; i < 20; i++) await store.addBatch('site1', makeBatch(`round1-${i}`, { n: 1 }));

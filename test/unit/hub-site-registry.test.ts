@@ -96,8 +96,56 @@ test('the registry file is written atomically and reads as plain JSON', async (t
   const names = await fs.readdir(path.dirname(file));
   assert.deepEqual(names, ['registry.json'], 'no temp file is left');
   const json: unknown = JSON.parse(await fs.readFile(file, 'utf8'));
-  assert.deepEqual(json, { version: 1, sites: [{ site: '__proto__', modelVersion: 'v1', modelVersionAt: 1_000_000 }] });
+  assert.deepEqual(json, {
+    version: 1,
+    sites: [{ site: '__proto__', modelVersion: 'v1', modelVersionAt: 1_000_000, highestVersion: 0, models: [{ version: 'v1', at: 1_000_000, kind: 'published' }] }],
+  });
   assert.equal((await SiteRegistry.open(file, fakeClock())).modelVersion('__proto__'), 'v1', 'a site named __proto__ is just a site');
+});
+
+test('a rollback is in the model history, and the highest version number survives it and a restart', async (t) => {
+  const file = await registryFile(t);
+  const clock = fakeClock();
+  const reg = await SiteRegistry.open(file, clock);
+  await reg.setModelVersion('s1', '1-aaaaaaaa');
+  await reg.setModelVersion('s1', '2-bbbbbbbb');
+  await reg.setModelVersion('s1', '3-cccccccc');
+  clock.advance(7);
+  await reg.recordModel('s1', { version: '2-bbbbbbbb', at: clock.now(), kind: 'rollback', from: '3-cccccccc', reason: 'worse', trigger: 'command' });
+  const again = await SiteRegistry.open(file, clock);
+  assert.equal(again.modelVersion('s1'), '2-bbbbbbbb');
+  assert.equal(again.site('s1')?.modelVersionAt, 1_000_007);
+  assert.equal(again.highestVersionNumber('s1'), 3, 'the number rolled back from is never reused');
+  assert.deepEqual(again.modelHistory('s1').map((r) => [r.version, r.kind, r.from]), [
+    ['1-aaaaaaaa', 'published', undefined], ['2-bbbbbbbb', 'published', undefined], ['3-cccccccc', 'published', undefined], ['2-bbbbbbbb', 'rollback', '3-cccccccc'],
+  ]);
+});
+
+test('a registry file from before model histories still gives the highest version from its current one', async (t) => {
+  const file = await registryFile(t);
+  await fs.writeFile(file, JSON.stringify({ version: 1, sites: [{ site: 's1', modelVersion: '4-aaaaaaaa', modelVersionAt: 5 }] }));
+  const reg = await SiteRegistry.open(file, fakeClock());
+  assert.deepEqual(reg.problems, []);
+  assert.equal(reg.highestVersionNumber('s1'), 4);
+  assert.deepEqual(reg.modelHistory('s1'), []);
+});
+
+test('a rollout watch persists until it ends, and its outcome marks the version in the history', async (t) => {
+  const file = await registryFile(t);
+  const reg = await SiteRegistry.open(file, fakeClock());
+  await reg.setModelVersion('s1', '2-bbbbbbbb');
+  const w = { version: '2-bbbbbbbb', previous: '1-aaaaaaaa', sinceSeq: 40, startedAt: 1, looks: 0 };
+  await reg.setWatch('s1', w, { version: '2-bbbbbbbb', outcome: 'watching' });
+  await reg.setWatch('s1', { ...w, looks: 1 });
+  let again = await SiteRegistry.open(file, fakeClock());
+  assert.deepEqual(again.watch('s1'), { ...w, looks: 1 });
+  assert.deepEqual(again.watchedSites(), ['s1']);
+  assert.equal(again.modelHistory('s1').at(-1)?.rollout, 'watching');
+  await again.setWatch('s1', undefined, { version: '2-bbbbbbbb', outcome: 'confirmed' });
+  again = await SiteRegistry.open(file, fakeClock());
+  assert.equal(again.watch('s1'), undefined);
+  assert.deepEqual(again.watchedSites(), []);
+  assert.equal(again.modelHistory('s1').at(-1)?.rollout, 'confirmed');
 });
 
 test('concurrent changes all reach the disk', async (t) => {

@@ -27,3 +27,9 @@ test('isNewer never accepts a downgrade or the same number', () => {
 test('nextVersion refuses a non-hex hash', () => {
   assert.throws(() => nextVersion(undefined, 'not-a-hash'), TypeError);
 });
+
+test('after a rollback the next version counts on from the highest number ever published, not from the current one', () => {
+  assert.equal(nextVersion('2-aaaaaaaa', SHA, 3), '4-a1b2c3d4', 'rolled back from 3 to 2: the next round is 4, never 3 again');
+  assert.equal(nextVersion('5-aaaaaaaa', SHA, 3), '6-a1b2c3d4', 'a stale highest never lowers the count');
+  assert.equal(nextVersion(undefined, SHA, 0), '1-a1b2c3d4');
+});

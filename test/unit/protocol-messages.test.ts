@@ -92,11 +92,25 @@ test('a manifest must be consistent: chunks = ⌈size/chunkSize⌉, one lowercas
   assert.ok(accepts(ModelManifestSchema, noTeacher));
 });
 
+test('a rollback manifest names the version it replaces and why; nothing else may ride along', () => {
+  assert.ok(accepts(ModelManifestSchema, makeManifest({ rollback: { from: 's-1-0003', reason: 'rolled back by hand' } })));
+  assert.ok(!accepts(ModelManifestSchema, makeManifest({ rollback: { from: 'has/slash', reason: 'x' } })));
+  assert.ok(!accepts(ModelManifestSchema, makeManifest({ rollback: { from: 's-1-0003', reason: '' } })));
+  assert.ok(!accepts(ModelManifestSchema, makeManifest({ rollback: { from: 's-1-0003', reason: 'x'.repeat(1001) } })));
+  assert.ok(!accepts(ModelManifestSchema, makeManifest({ rollback: { from: 's-1-0003', reason: 'x', force: true } as never })));
+});
+
 test('commands: redistill needs a site, replyTo must be publishable, the id is bounded', () => {
   assert.ok(accepts(HubCommandSchema, makeHubCommand()));
   assert.ok(accepts(HubCommandSchema, { id: 'x', cmd: 'sites' }));
   assert.ok(!accepts(HubCommandSchema, { id: 'x', cmd: 'redistill' }));
   assert.ok(!accepts(HubCommandSchema, { id: 'x', cmd: 'reboot' }));
+  assert.ok(accepts(HubCommandSchema, makeHubCommand({ cmd: 'rollback', to: '2-0123abcd', reason: 'worse on line 3' })));
+  assert.ok(accepts(HubCommandSchema, { id: 'x', cmd: 'rollback', site: 'a' }));
+  assert.ok(!accepts(HubCommandSchema, { id: 'x', cmd: 'rollback' }), 'rollback needs a site');
+  assert.ok(!accepts(HubCommandSchema, makeHubCommand({ to: '2-0123abcd' })), 'to is for rollback only');
+  assert.ok(!accepts(HubCommandSchema, makeHubCommand({ cmd: 'rollback', to: 'a/b' })));
+  assert.ok(!accepts(HubCommandSchema, makeHubCommand({ cmd: 'rollback', reason: 'x'.repeat(501) })));
   for (const replyTo of ['a/+', 'a/#', '$SYS/x', '', 'x'.repeat(300)]) assert.ok(!accepts(HubCommandSchema, makeHubCommand({ replyTo })), replyTo);
   for (const id of ['', 'x'.repeat(65), 'a b']) assert.ok(!accepts(HubCommandSchema, makeHubCommand({ id })), id);
 });
@@ -115,6 +129,7 @@ test('job events and telemetry keep their enums and bounds', () => {
   assert.ok(!accepts(JobEventSchema, makeJobEvent({ state: 'paused' as never })));
   assert.ok(!accepts(JobEventSchema, makeJobEvent({ progress: 1.5 })));
   assert.ok(!accepts(JobEventSchema, makeJobEvent({ result: { version: 's-2', extra: 1 } as never })));
+  assert.ok(accepts(JobEventSchema, makeJobEvent({ trigger: 'evidence', result: { version: 's-1-0001', rollbackFrom: 's-1-0002' } })));
   assert.ok(accepts(TelemetrySchema, makeTelemetry({ inferP50Ms: null, inferP99Ms: null, driftScore: null, modelVersion: null })));
   assert.ok(!accepts(TelemetrySchema, makeTelemetry({ outboxDepth: -1 })));
   assert.ok(!accepts(TelemetrySchema, makeTelemetry({ tensors: 1.5 })));

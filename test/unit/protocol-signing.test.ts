@@ -54,6 +54,7 @@ test('any change to any field breaks the signature', () => {
     { teacherVersion: undefined },
     { createdAt: m.createdAt + 1 },
     { algorithm: 'kd' },
+    { rollback: { from: 's-1-0003', reason: 'slipped in' } },
   ];
   for (const change of tampered) {
     const r = verifyManifest({ ...m, ...change }, KEY.publicKeyPem);
@@ -63,6 +64,17 @@ test('any change to any field breaks the signature', () => {
   flipped[0] = (flipped[0] as number) ^ 1;
   const r = verifyManifest({ ...m, signature: flipped.toString('base64') }, KEY.publicKeyPem);
   assert.ok(!r.ok && r.error.code === ErrorCode.MODEL_SIGNATURE);
+});
+
+test('the rollback field is signed: stripping it, or changing from or reason, breaks the signature', () => {
+  const m = signManifest({ ...unsigned(), rollback: { from: 's-1-0003', reason: 'worse than s-1-0002' } }, KEY.privateKeyPem, KEY.keyId);
+  assert.ok(ModelManifestSchema.safeParse(m).success);
+  assert.ok(verifyManifest(m, KEY.publicKeyPem).ok);
+  const { rollback: _r, ...stripped } = m;
+  for (const bad of [stripped, { ...m, rollback: { from: 's-1-0004', reason: 'worse than s-1-0002' } }, { ...m, rollback: { from: 's-1-0003', reason: 'other' } }]) {
+    const r = verifyManifest(bad, KEY.publicKeyPem);
+    assert.ok(!r.ok && r.error.code === ErrorCode.MODEL_SIGNATURE);
+  }
 });
 
 test('a manifest from another key, or claiming another keyId, is refused', () => {
