@@ -3,7 +3,8 @@
  * runs here in-process) on the configurations issue 7 asks about: HAR, source 2,7,12,9,6, sites 11,13,16,18,23, 2
  * rounds, 300 and 100 windows, seeds 0 and 1. Writes bench/results/adaptation-har.md after every configuration, so a
  * long run that is stopped keeps what it measured.
- * Options: --data DIR, --source IDS, --sites IDS, --windows 300,100, --rounds 2, --seeds 0,1, --backend wasm, --out FILE.
+ * Options: --data DIR, --source IDS, --sites IDS, --windows 300,100, --rounds 2, --seeds 0,1, --backend wasm, --out FILE,
+ * --round-recipe site-adapt|unikd (the hub's default otherwise; unikd writes adaptation-har-unikd.md).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -63,7 +64,9 @@ function render(done: readonly Done[], meta: { command: string; startedAt: strin
     `Command: \`${meta.command}\``,
     `Run ${meta.startedAt}, Node ${process.version}, backend ${meta.backend}, ${cpus().length} cores` +
       (first ? `; hub settings: student epochs ${first.settings.epochs}, teacher epochs ${first.settings.teacherEpochs}, preset ${first.settings.preset}, ` +
-        `gate reference ${first.settings.gateReference}, held-out fraction ${first.settings.holdoutFraction}.` : '.'),
+        `round recipe ${first.settings.roundRecipe}, gate reference ${first.settings.gateReference}, gate confidence ${first.settings.gateConfidence}, ` +
+        `margin ${first.settings.gateMargin}, held-out fraction ${first.settings.holdoutFraction}, min train windows ${first.settings.minTrainWindows}; ` +
+        `agent randomShare ${first.settings.randomShare}.` : '.'),
     '',
     'Each site streams its train recording through the agent\'s window buffer and sample selector (default upload budget) ' +
       'into the hub\'s sample store; the hub\'s round function (hub/jobs/round.ts) runs after every windows/rounds returned windows, ' +
@@ -87,7 +90,7 @@ async function main(): Promise<void> {
     options: {
       data: { type: 'string' }, source: { type: 'string', default: '2,7,12,9,6' }, sites: { type: 'string', default: '11,13,16,18,23' },
       windows: { type: 'string', default: '300,100' }, rounds: { type: 'string', default: '2' }, seeds: { type: 'string', default: '0,1' },
-      backend: { type: 'string', default: 'wasm' }, out: { type: 'string' },
+      backend: { type: 'string', default: 'wasm' }, out: { type: 'string' }, 'round-recipe': { type: 'string' },
     },
   });
   const data = resolveDataDir(v.data);
@@ -95,19 +98,22 @@ async function main(): Promise<void> {
   const configs: Config[] = list(v.windows).flatMap((w) => list(v.seeds).map((seed) => ({ windows: Number(w), seed: Number(seed) })));
   const backend = (await selectBackend(v.backend as BackendPreference)).name;
   const log = createLogger({ stream: process.stderr, level: 'warn' });
-  const out = v.out ?? resolve(__dirname, '../../bench/results/adaptation-har.md');
+  const recipe = v['round-recipe'];
+  if (recipe !== undefined && recipe !== 'site-adapt' && recipe !== 'unikd') throw new Error(`--round-recipe must be site-adapt or unikd, got ${recipe}`);
+  const recipeFlag = recipe === undefined ? '' : ` --round-recipe ${recipe}`;
+  const out = v.out ?? resolve(__dirname, `../../bench/results/adaptation-har${recipe === 'unikd' ? '-unikd' : ''}.md`);
   mkdirSync(join(out, '..'), { recursive: true });
   const meta = {
-    command: `npm run bench:adaptation -- --source ${v.source} --sites ${v.sites} --windows ${v.windows} --rounds ${v.rounds} --seeds ${v.seeds}${backend === 'wasm' ? '' : ` --backend ${backend}`}`,
+    command: `npm run bench:adaptation -- --source ${v.source} --sites ${v.sites} --windows ${v.windows} --rounds ${v.rounds} --seeds ${v.seeds}${recipeFlag}${backend === 'wasm' ? '' : ` --backend ${backend}`}`,
     startedAt: new Date().toISOString(), backend, dataset: basename(data),
   };
   const done: Done[] = [];
   for (const config of configs) {
-    const command = `sitekd adapt-eval --data ${v.data ?? '../shared/data/HAR'} --source ${v.source} --sites ${v.sites} --windows ${config.windows} --rounds ${v.rounds} --seed ${config.seed} --json`;
+    const command = `sitekd adapt-eval --data ${v.data ?? '../shared/data/HAR'} --source ${v.source} --sites ${v.sites} --windows ${config.windows} --rounds ${v.rounds} --seed ${config.seed}${recipeFlag} --json`;
     const start = loadNote();
     const t0 = performance.now();
     const result = await runAdaptEval({
-      data, source: list(v.source), sites: list(v.sites), windows: config.windows, rounds: Number(v.rounds), seed: config.seed, backend, log,
+      data, source: list(v.source), sites: list(v.sites), windows: config.windows, rounds: Number(v.rounds), seed: config.seed, backend, log, roundRecipe: recipe as 'site-adapt' | 'unikd' | undefined,
       onSite: (s) => process.stderr.write(`${config.windows} windows, seed ${config.seed}, site ${s.site}: ${s.generic.macroF1.toFixed(1)} → ${s.final.macroF1.toFixed(1)} (oracle ${s.oracle.macroF1.toFixed(1)})\n`),
     });
     done.push({ config, command, result, wallSeconds: (performance.now() - t0) / 1000, load: { start, end: loadNote() } });

@@ -26,13 +26,15 @@ import { SampleStore } from '../hub/store/sample-store';
 import type { MlRunner } from '../hub/worker/ml-runner';
 import type { RoundRecipe } from '../hub/worker/ml-worker-protocol';
 
-/** Overrides of the hub's defaults (its worker's backend, epochs, round recipe, held-out share); undefined keeps the default. */
+/** Overrides of the hub's defaults (its worker's backend, epochs, round recipe, held-out share, gate confidence, minimum training windows); undefined keeps the default. */
 export interface HubOverrides {
   readonly backend?: BackendPreference | undefined;
   readonly epochs?: number | undefined;
   readonly teacherEpochs?: number | undefined;
   readonly roundRecipe?: RoundRecipe | undefined;
   readonly holdoutFraction?: number | undefined;
+  readonly gateConfidence?: number | undefined;
+  readonly minTrainWindows?: number | undefined;
 }
 
 export interface AdaptHubOptions extends HubOverrides {
@@ -63,6 +65,8 @@ export async function startAdaptHub(o: AdaptHubOptions): Promise<AdaptHub> {
   if (o.teacherEpochs !== undefined) flags['teacherEpochs'] = o.teacherEpochs;
   if (o.roundRecipe !== undefined) flags['roundRecipe'] = o.roundRecipe;
   if (o.holdoutFraction !== undefined) flags['holdoutFraction'] = o.holdoutFraction;
+  if (o.gateConfidence !== undefined) flags['gateConfidence'] = o.gateConfidence;
+  if (o.minTrainWindows !== undefined) flags['minTrainWindows'] = o.minTrainWindows;
   const config = parseHubConfig(flags);
   const { source, input } = loadSourceData(config, o.log);
   const started = performance.now();

@@ -81,7 +81,7 @@ export class UniKd implements DistillAlgorithm {
     this.optFeatDisc = new AdamL2(this.featDisc.vars, adam);
   }
 
-  /** Trained auxiliaries (the data-domain discriminator is refined further by the hub). */
+  /** Trained auxiliaries (for tests that check them; the hub keeps none: its default round recipe is site-adapt). */
   get auxiliaries(): { adapter: Mlp; dataDisc: Mlp; featDisc: Mlp } {
     return { adapter: this.adapter, dataDisc: this.dataDisc, featDisc: this.featDisc };
   }
