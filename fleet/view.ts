@@ -73,7 +73,7 @@ export class FleetView {
       const job = s.job;
       if (job) {
         const extra = job.result?.candidateAgreement !== undefined
-          ? ` agreement with teacher: candidate ${(100 * job.result.candidateAgreement).toFixed(1)}% vs current ${(100 * (job.result.currentAgreement ?? 0)).toFixed(1)}%`
+          ? ` gate agreement with the reference: candidate ${(100 * job.result.candidateAgreement).toFixed(1)}% vs current ${(100 * (job.result.currentAgreement ?? 0)).toFixed(1)}%`
           : '';
         lines.push(`${''.padEnd(8)} job ${job.state}${job.progress !== undefined && job.state === 'running' ? ` ${(100 * job.progress).toFixed(0)}%` : ''} (${job.trigger})${extra}`.slice(0, width));
       }

@@ -18,6 +18,7 @@ import { classify, featuresEval, type Cnn } from './cnn';
 import { bnReluPoolEval, BN_EPS } from './ops';
 import { constantVar, type VarMap } from './params';
 import { tf, type Tensor2D, type Tensor3D } from './tf';
+import { argmaxRows } from './train';
 import type { WindowSet } from './types';
 import { ErrorCode, SitekdError } from '../errors';
 
@@ -54,7 +55,7 @@ export function adaptToSite(base: Cnn, ws: WindowSet, o: SiteAdaptOptions): Site
     const labels = nearest(features, centroids);
     const scale = matchedScale(originalLogits, features, centroids);
     setHead(net, centroids, scale);
-    const before = argmaxOf(originalLogits);
+    const before = argmaxRows(originalLogits);
     let relabelled = 0;
     labels.forEach((l, i) => (relabelled += l === before[i] ? 0 : 1));
     return { net, centroids, relabelled };
@@ -192,16 +193,6 @@ function nearest(f: Rows, centroids: Float32Array): Uint8Array {
       for (let j = 0; j < f.width; j++) s += f.data[i * f.width + j]! * centroids[c * f.width + j]!;
       if (s > bestScore) [best, bestScore] = [c, s];
     }
-    out[i] = best;
-  }
-  return out;
-}
-
-function argmaxOf(r: Rows): Uint8Array {
-  const out = new Uint8Array(r.n);
-  for (let i = 0; i < r.n; i++) {
-    let best = 0;
-    for (let j = 1; j < r.width; j++) if (r.data[i * r.width + j]! > r.data[i * r.width + best]!) best = j;
     out[i] = best;
   }
   return out;
