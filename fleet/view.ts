@@ -72,9 +72,11 @@ export class FleetView {
       lines.push(`${id.padEnd(8)} ${data.padEnd(14)} ${model.padEnd(12)} ${wps.padStart(6)} ${p50.padStart(7)}  ${acc || 'waiting for predictions'}`.slice(0, width));
       const job = s.job;
       if (job) {
-        const extra = job.result?.candidateAgreement !== undefined
-          ? ` gate agreement with the reference: candidate ${(100 * job.result.candidateAgreement).toFixed(1)}% vs current ${(100 * (job.result.currentAgreement ?? 0)).toFixed(1)}%`
-          : '';
+        const extra = job.result?.rollbackFrom !== undefined
+          ? ` rolled back from ${job.result.rollbackFrom} to ${job.result.version ?? '?'}`
+          : job.result?.candidateAgreement !== undefined
+            ? ` gate agreement with the reference: candidate ${(100 * job.result.candidateAgreement).toFixed(1)}% vs current ${(100 * (job.result.currentAgreement ?? 0)).toFixed(1)}%`
+            : '';
         lines.push(`${''.padEnd(8)} job ${job.state}${job.progress !== undefined && job.state === 'running' ? ` ${(100 * job.progress).toFixed(0)}%` : ''} (${job.trigger})${extra}`.slice(0, width));
       }
     }

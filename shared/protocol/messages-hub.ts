@@ -44,7 +44,7 @@ export const JobEventSchema = z.strictObject({
       version: Version.optional(),
       /** On a rollback: the version it replaced (`version` is the earlier one, published again). */
       rollbackFrom: Version.optional(),
-      /** Agreement with the teacher on held-out windows of the site: candidate vs current student. */
+      /** Agreement with the gate's reference on held-out windows of the site: candidate vs current student. */
       candidateAgreement: Unit.optional(),
       currentAgreement: Unit.optional(),
       windows: Count.optional(),
