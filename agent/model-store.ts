@@ -37,6 +37,11 @@ const PointerSchema = z.strictObject({
   formatVersion: z.literal(1),
   active: StoredModelSchema.nullable(),
   previous: StoredModelSchema.nullable(),
+  /**
+   * The newest signed manifest time this agent ever accepted (installed, or seen for the model already active): the
+   * floor below which a manifest is stale, whatever model is active now (agent/update-plan.ts). Absent in older files.
+   */
+  newestSignedAt: z.number().optional(),
 });
 type Pointer = z.infer<typeof PointerSchema>;
 
@@ -87,6 +92,18 @@ export class ModelStore {
     return this.pointer.previous;
   }
 
+  /** See `newestSignedAt` above; null before the first signed model. */
+  get newestSignedAt(): number | null {
+    return this.pointer.newestSignedAt ?? null;
+  }
+
+  /** Raises `newestSignedAt` to `t` (a verified manifest's createdAt), persisted; a lower `t` changes nothing. */
+  noteSigned(t: number): Promise<void> {
+    return this.queue.run(async () => {
+      if (t > (this.pointer.newestSignedAt ?? -Infinity)) await this.writePointer({ ...this.pointer, newestSignedAt: t });
+    });
+  }
+
   /** The artifact bytes of a stored model, checked against its sha256 (MODEL_LOAD, MODEL_CHECKSUM). */
   async read(entry: StoredModel): Promise<Uint8Array> {
     const file = path.join(this.opts.dir, entry.file);
@@ -120,7 +137,11 @@ export class ModelStore {
       const sameAsActive = before.active !== null && before.active.sha256 === meta.sha256 && before.active.version === meta.version;
       try {
         await writeFileAtomic(path.join(this.opts.dir, installed.file), bytes, { durable: true });
-        await this.writePointer({ formatVersion: 1, active: installed, previous: sameAsActive ? before.previous : before.active });
+        const newest = Math.max(before.newestSignedAt ?? -Infinity, meta.createdAt ?? -Infinity);
+        await this.writePointer({
+          formatVersion: 1, active: installed, previous: sameAsActive ? before.previous : before.active,
+          ...(Number.isFinite(newest) ? { newestSignedAt: newest } : {}),
+        });
       } catch (cause) {
         if (cause instanceof SitekdError) throw cause;
         throw new SitekdError(ErrorCode.MODEL_WRITE, `cannot install model ${meta.version}`, { cause, details: { dir: this.opts.dir } });
@@ -143,7 +164,7 @@ export class ModelStore {
     return this.queue.run(async () => {
       const bad = this.pointer.active;
       this.opts.log.warn('stored model set aside', { version: bad?.version, reason });
-      await this.writePointer({ formatVersion: 1, active: this.pointer.previous, previous: null });
+      await this.writePointer({ ...this.pointer, active: this.pointer.previous, previous: null });
       await this.collectGarbage();
       return this.pointer.active;
     });

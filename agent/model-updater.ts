@@ -115,8 +115,8 @@ export class ModelUpdater {
     }
     const plan = planUpdate(this.deps.current(), r.value, this.context());
     this.deps.log.debug('manifest planned', { version: r.value.version, plan: plan.kind, ...(plan.kind === 'skip' ? { reason: plan.reason } : {}) });
-    if (plan.kind === 'refuse') return this.refuse(r.value, plan.error, topic);
-    if (plan.kind === 'skip') return;
+    if (plan.kind === 'refuse') return this.refuse(r.value, plan.error, topic, plan.remember);
+    if (plan.kind === 'skip') return this.noteSigned(plan.signedAt);
     // A newer valid manifest abandons the transfer in progress (protocol: "the old transfer is abandoned").
     if (this.stateValue.kind === 'fetching') this.stateValue.abort(`superseded by ${r.value.version}`);
     this.pending = r.value;
@@ -156,7 +156,10 @@ export class ModelUpdater {
   private context(staged?: readonly number[]): PlanContext {
     const s = this.stateValue;
     const inFlight = s.kind === 'idle' ? null : { version: s.manifest.version, sha256: s.manifest.sha256 };
-    return { site: this.deps.site, shape: this.deps.shape, trustedKeys: this.deps.trustedKeys, inFlight, failed: this.failedKeys, ...(staged ? { staged } : {}) };
+    return {
+      site: this.deps.site, shape: this.deps.shape, trustedKeys: this.deps.trustedKeys, inFlight, failed: this.failedKeys,
+      newestAccepted: this.deps.store.newestSignedAt, ...(staged ? { staged } : {}),
+    };
   }
 
   private async drain(): Promise<void> {
@@ -182,8 +185,8 @@ export class ModelUpdater {
     }
     const staged = [...Array(m.chunks).keys()].filter((i) => assembler.has(i));
     const plan = planUpdate(this.deps.current(), m, this.context(staged));
-    if (plan.kind === 'refuse') return this.refuse(m, plan.error, 'model');
-    if (plan.kind === 'skip') return;
+    if (plan.kind === 'refuse') return this.refuse(m, plan.error, 'model', plan.remember);
+    if (plan.kind === 'skip') return this.noteSigned(plan.signedAt);
     const run: Run = { manifest: m, assembler, staging };
     this.emit({ kind: 'started', version: m.version, missing: m.chunks - staged.length, chunks: m.chunks });
     try {
@@ -258,8 +261,14 @@ export class ModelUpdater {
     this.emit({ kind: 'failed', version, error, rolledBack });
   }
 
-  private refuse(m: ModelManifest, error: SitekdError, topic: string): void {
-    this.failedKeys.add(manifestKey(m));
+  /** The hub re-signed the active model later (a rollback to it): remember that time as the floor. Never throws. */
+  private noteSigned(t: number | undefined): void {
+    if (t === undefined || t <= (this.deps.store.newestSignedAt ?? -Infinity)) return;
+    this.deps.store.noteSigned(t).catch((err: unknown) => this.deps.log.warn('cannot persist the newest signed manifest time', { err }));
+  }
+
+  private refuse(m: ModelManifest, error: SitekdError, topic: string, remember: boolean): void {
+    if (remember) this.failedKeys.add(manifestKey(m));
     this.stats.refused++;
     this.deps.drops.record('manifest', error, { topic });
     this.emit({ kind: 'refused', version: m.version, error });

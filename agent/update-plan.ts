@@ -2,7 +2,8 @@
  * What to do with a model manifest, decided without any I/O (docs/conventions.md §6.3, after balena-supervisor's
  * `nextStepsForAppUpdate`): `planUpdate` returns data — skip, refuse with a coded error, or a list of steps — and
  * `agent/model-updater.ts` only executes it. The order of the checks follows docs/protocol.md "Model rollout":
- * topic/site, already active, already in progress or refused before, signature, staleness, spec.
+ * signature first (nothing an unsigned or forged manifest says may be believed or remembered), then site, already
+ * active, already in progress or refused before, staleness against the newest signed time ever accepted, spec.
  */
 import { ErrorCode, SitekdError, type ErrorCode as Code } from '../shared/errors';
 import type { ModelManifest } from '../shared/protocol/messages';
@@ -24,8 +25,13 @@ export interface PlanContext {
   readonly trustedKeys: readonly string[];
   /** The transfer in progress, if any. */
   readonly inFlight: { readonly version: string; readonly sha256: string } | null;
-  /** `manifestKey`s of manifests refused or failed before: not retried when the retained copy comes again. */
+  /** `manifestKey`s of signed manifests refused or failed before: not retried when the retained copy comes again. */
   readonly failed: ReadonlySet<string>;
+  /**
+   * The newest signed `createdAt` this agent ever accepted (persisted by agent/model-store.ts): an older manifest is
+   * stale even when the active model is older still (e.g. after a rollback this agent never saw the version of).
+   */
+  readonly newestAccepted?: number | null;
   /** Chunk indices already verified and staged for this manifest (a resumed transfer). */
   readonly staged?: readonly number[];
 }
@@ -49,8 +55,10 @@ export type StepKind = UpdateStep['kind'];
 export type SkipReason = 'active' | 'in-progress' | 'failed-before' | 'older';
 
 export type UpdatePlan =
-  | { readonly kind: 'skip'; readonly reason: SkipReason }
-  | { readonly kind: 'refuse'; readonly error: SitekdError }
+  /** `signedAt`: the manifest's createdAt when its signature verified (the agent remembers the newest it saw). */
+  | { readonly kind: 'skip'; readonly reason: SkipReason; readonly signedAt?: number }
+  /** `remember`: false when the signature did not verify — a forged manifest must not block the genuine one. */
+  | { readonly kind: 'refuse'; readonly error: SitekdError; readonly remember: boolean }
   | { readonly kind: 'apply'; readonly version: string; readonly steps: readonly UpdateStep[] };
 
 /** Identifies one manifest: the same version may be re-signed or rebuilt, and each is judged on its own. */
@@ -59,21 +67,25 @@ export function manifestKey(m: Pick<ModelManifest, 'version' | 'sha256' | 'signa
 }
 
 export function planUpdate(current: CurrentModel | null, m: ModelManifest, ctx: PlanContext): UpdatePlan {
-  const refuse = (code: Code, message: string, details: Record<string, unknown> = {}): UpdatePlan => ({
+  const refuse = (code: Code, message: string, details: Record<string, unknown> = {}, remember = true): UpdatePlan => ({
     kind: 'refuse',
     error: new SitekdError(code, message, { details: { version: m.version, ...details } }),
+    remember,
   });
-  if (m.site !== ctx.site) return refuse(ErrorCode.MSG_SCHEMA, `manifest names site ${m.site}, its topic is site ${ctx.site}`);
-  if (current !== null && current.version === m.version && current.sha256 === m.sha256) return { kind: 'skip', reason: 'active' };
-  if (ctx.inFlight !== null && ctx.inFlight.version === m.version && ctx.inFlight.sha256 === m.sha256) return { kind: 'skip', reason: 'in-progress' };
-  if (ctx.failed.has(manifestKey(m))) return { kind: 'skip', reason: 'failed-before' };
   if (ctx.trustedKeys.length === 0) {
-    return refuse(ErrorCode.MODEL_SIGNATURE, 'no hub public key is configured, so no manifest can be trusted (set hubPublicKeyFile)');
+    return refuse(ErrorCode.MODEL_SIGNATURE, 'no hub public key is configured, so no manifest can be trusted (set hubPublicKeyFile)', {}, false);
   }
   const verified = verifyManifest(m, ctx.trustedKeys);
-  if (!verified.ok) return { kind: 'refuse', error: verified.error };
-  // Only now is createdAt trustworthy: an old, validly signed manifest replayed later must not downgrade the agent.
-  if (current?.createdAt != null && m.createdAt < current.createdAt) return { kind: 'skip', reason: 'older' };
+  if (!verified.ok) return { kind: 'refuse', error: verified.error, remember: false };
+  // From here on the manifest is the hub's own words, createdAt included.
+  if (m.site !== ctx.site) return refuse(ErrorCode.MSG_SCHEMA, `manifest names site ${m.site}, its topic is site ${ctx.site}`);
+  const signedAt = m.createdAt;
+  if (current !== null && current.version === m.version && current.sha256 === m.sha256) return { kind: 'skip', reason: 'active', signedAt };
+  if (ctx.inFlight !== null && ctx.inFlight.version === m.version && ctx.inFlight.sha256 === m.sha256) return { kind: 'skip', reason: 'in-progress' };
+  if (ctx.failed.has(manifestKey(m))) return { kind: 'skip', reason: 'failed-before' };
+  // An old, validly signed manifest replayed later must not downgrade the agent; a rollback comes with a fresh time.
+  const floor = Math.max(current?.createdAt ?? -Infinity, ctx.newestAccepted ?? -Infinity);
+  if (m.createdAt < floor) return { kind: 'skip', reason: 'older' };
   const why = specMismatch(m.spec, ctx.shape);
   if (why !== undefined) return refuse(ErrorCode.MODEL_SPEC_MISMATCH, why, { spec: m.spec });
   const staged = new Set(ctx.staged ?? []);

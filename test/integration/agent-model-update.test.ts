@@ -13,7 +13,7 @@ import { createCnn } from '../../shared/ml/cnn';
 import { inputFor, specFor } from '../../shared/ml/model-spec';
 import { tf } from '../../shared/ml/tf';
 import { createRng } from '../../shared/random';
-import { decode } from '../../shared/protocol/codec';
+import { decode, encode } from '../../shared/protocol/codec';
 import { AgentStatusSchema, PredictionSchema, type AgentStatus, type Prediction } from '../../shared/protocol/messages';
 import { generateSigningKey } from '../../shared/protocol/signing';
 import { predictionsTopic, statusTopic } from '../../shared/protocol/topics';
@@ -61,6 +61,37 @@ test('a valid signed model is applied, the previous one is kept on disk, and sta
   const models = fs.readdirSync(path.join(h.dir, 'agent', 'models')).filter((f) => f.endsWith('.skm')).sort();
   assert.equal(models.length, 2, `active and previous on disk: ${models.join(', ')}`);
   assert.deepEqual(fs.readdirSync(path.join(h.dir, 'agent', 'models', 'staging')), [], 'staging cleaned up');
+});
+
+test('a forged copy of the real manifest naming another site does not block the genuine one (issue 8 finding 4)', async (t) => {
+  const h = await createHarness(t);
+  const a = await startWithV1(h);
+  const p = prepareModel(makeModel('s-1-0003', 9), h.key);
+  await h.publishChunks(p);
+  // The real signature on a manifest whose site was changed: it no longer verifies, and must not be remembered.
+  await h.publishManifest(p.manifest, { raw: encode({ ...p.manifest, site: 'elsewhere' }) }); // on this site's topic
+  await sleep(200);
+  assert.equal(a.agent.snapshot().modelVersion, 'v1');
+  await h.publishManifest(p.manifest);
+  await waitFor(() => a.agent.snapshot().modelVersion === 's-1-0003', 5000, 'the genuine manifest applied');
+});
+
+test('after the hub re-signs the active model (a rollback it already runs), a replayed newer-numbered manifest signed earlier is stale', async (t) => {
+  const h = await createHarness(t);
+  const a = await startWithV1(h);
+  const modelP = makeModel('s-1-0004', 11);
+  const first = prepareModel(modelP, h.key); // signed at t1
+  const replayed = prepareModel(makeModel('s-1-0005', 12), h.key); // signed at t2 > t1: the version later rolled back
+  const rollback = prepareModel(modelP, h.key); // the same artifact re-signed at t3 > t2
+  await h.publishChunks(first);
+  await h.publishManifest(first.manifest);
+  await waitFor(() => a.agent.snapshot().modelVersion === 's-1-0004', 5000, 'P applied');
+  await h.publishManifest(rollback.manifest);
+  await sleep(200);
+  await h.publishChunks(replayed);
+  await h.publishManifest(replayed.manifest);
+  await sleep(500);
+  assert.equal(a.agent.snapshot().modelVersion, 's-1-0004', 'the replay signed before the rollback does not downgrade the agent');
 });
 
 test('a corrupted chunk is rejected and counted; the old model serves until the good copy arrives', async (t) => {

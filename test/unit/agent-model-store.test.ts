@@ -89,3 +89,20 @@ test('staging keeps chunks per transfer across a reopen; pruning removes other t
   await resumed.remove();
   assert.deepEqual(await resumed.load(), []);
 });
+
+test('the newest signed manifest time survives swaps back to older models, demotion and a reopen', async () => {
+  const dir = freshDir();
+  const store = await open(dir);
+  assert.equal(store.newestSignedAt, null);
+  await store.swap(art(1), meta('v1', art(1), 100));
+  await store.swap(art(2), meta('v2', art(2), 300));
+  await store.swap(art(1), meta('v1', art(1), 200)); // an older signed time (e.g. a file install later) never lowers it
+  assert.equal(store.newestSignedAt, 300);
+  await store.swap(art(4), meta('v4', art(4), null));
+  assert.equal(store.newestSignedAt, 300, 'a local file install has no signed time');
+  await store.noteSigned(250);
+  assert.equal(store.newestSignedAt, 300);
+  await store.noteSigned(400);
+  await store.demoteActive('test');
+  assert.equal((await open(dir)).newestSignedAt, 400);
+});

@@ -47,7 +47,7 @@ test('a resumed transfer fetches only the chunks not staged; all staged means no
 
 test('skips: already active, in progress, refused before, older than the active one', () => {
   const m = signed();
-  assert.deepEqual(planUpdate({ version: 'v2', sha256: m.sha256, createdAt: 5 }, m, ctx()), { kind: 'skip', reason: 'active' });
+  assert.deepEqual(planUpdate({ version: 'v2', sha256: m.sha256, createdAt: 5 }, m, ctx()), { kind: 'skip', reason: 'active', signedAt: m.createdAt });
   assert.deepEqual(planUpdate(current, m, ctx({ inFlight: { version: 'v2', sha256: m.sha256 } })), { kind: 'skip', reason: 'in-progress' });
   assert.deepEqual(planUpdate(current, m, ctx({ failed: new Set([manifestKey(m)]) })), { kind: 'skip', reason: 'failed-before' });
   assert.deepEqual(planUpdate({ ...current, createdAt: 3000 }, m, ctx()), { kind: 'skip', reason: 'older' });
@@ -55,6 +55,29 @@ test('skips: already active, in progress, refused before, older than the active 
   assert.equal(planUpdate({ version: 'v2', sha256: 'c'.repeat(64), createdAt: null }, m, ctx()).kind, 'apply');
   // Another in-flight version does not block a newer manifest.
   assert.equal(planUpdate(current, m, ctx({ inFlight: { version: 'v9', sha256: 'd'.repeat(64) } })).kind, 'apply');
+});
+
+test('stale against the newest signed time ever accepted, not only the active model (issue 8 finding 4)', () => {
+  const m = signed();
+  // The active model is older than m, but the agent once accepted a manifest signed later (e.g. a rollback to it).
+  assert.deepEqual(planUpdate({ ...current, createdAt: 1 }, m, ctx({ newestAccepted: m.createdAt + 1 })), { kind: 'skip', reason: 'older' });
+  assert.equal(planUpdate({ ...current, createdAt: 1 }, m, ctx({ newestAccepted: m.createdAt })).kind, 'apply', 'the same time is not older');
+  // A freshly installed agent (nothing accepted yet) has no floor.
+  assert.equal(planUpdate(null, m, ctx({ newestAccepted: null })).kind, 'apply');
+});
+
+test('a refusal is remembered only when the signature verified: a forged copy cannot block the genuine manifest (issue 8 finding 4)', () => {
+  const genuine = signed();
+  const forgedSite = { ...genuine, site: 'site-b' }; // the real signature, another site: the signature no longer matches
+  const p = planUpdate(current, forgedSite, ctx());
+  assert.ok(p.kind === 'refuse' && p.error.code === ErrorCode.MODEL_SIGNATURE && !p.remember, 'refused as unsigned, not remembered');
+  assert.ok(planUpdate(current, genuine, ctx({ trustedKeys: [] })).kind === 'refuse');
+  const noKey = planUpdate(current, genuine, ctx({ trustedKeys: [] }));
+  assert.ok(noKey.kind === 'refuse' && !noKey.remember);
+  // A manifest the hub really signed for another site is the hub's own mistake: remembered, as any verified refusal.
+  const wrongSite = planUpdate(current, signed({ site: 'site-b' }), ctx());
+  assert.ok(wrongSite.kind === 'refuse' && wrongSite.error.code === ErrorCode.MSG_SCHEMA && wrongSite.remember);
+  assert.equal(planUpdate(current, genuine, ctx()).kind, 'apply', 'the genuine manifest still applies');
 });
 
 test('refusals carry their code: wrong site, no key, untrusted key, tampered, spec mismatch', () => {
