@@ -7,6 +7,7 @@
  *   the `rollback` command.
  * The hub keeps its lifecycle and the retained status; these pieces reach both only through `HubContext`.
  */
+import { RetainedGuard } from './models/retained-guard';
 import type { Clock } from '../shared/clock';
 import type { DropCounter } from '../shared/drop-counter';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
@@ -68,6 +69,8 @@ export interface HubServices {
   readonly queue: JobQueue<RedistillResult>;
   readonly inbound: Inbound;
   readonly commands: CommandHandler;
+  /** Restores the site's retained model topics when another client deletes or replaces them. */
+  readonly retained: RetainedGuard;
 }
 
 type Publish = (topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;
@@ -96,7 +99,11 @@ export function wireHub(ctx: HubContext): HubServices {
     }, site, req);
   const watcher = createWatcher(ctx, files, (site, r) => rollback(site, { ...r, trigger: 'evidence' }));
   const jobs = createJobs(ctx, publish, publisher, files, watcher);
-  const services = { models, watcher, ...jobs, ...createHandlers(ctx, publish, models, jobs, watcher, rollback) };
+  const retained = new RetainedGuard({
+    manifest: (site) => publisher.manifest(site), republish: (site) => publisher.republish(site), servesSite: (site) => ctx.servesSite(site),
+    clock: ctx.clock, log: ctx.log,
+  });
+  const services = { models, watcher, retained, ...jobs, ...createHandlers(ctx, publish, models, jobs, watcher, rollback) };
   subscribe(ctx, services);
   return services;
 }
@@ -197,7 +204,7 @@ function createHandlers(
   return { inbound, commands };
 }
 
-function subscribe(ctx: HubContext, s: Pick<HubServices, 'inbound' | 'commands' | 'models'>): void {
+function subscribe(ctx: HubContext, s: Pick<HubServices, 'inbound' | 'commands' | 'models' | 'retained'>): void {
   const t = ctx.transport;
   t.setHandlerErrorListener((err, topic) => ctx.log.error('message handler failed', { topic, error: err }));
   void Promise.all([
@@ -205,6 +212,8 @@ function subscribe(ctx: HubContext, s: Pick<HubServices, 'inbound' | 'commands' 
     t.subscribe(sub.allStatus(), (topic, p) => s.inbound.handle(topic, p), 1),
     t.subscribe(sub.allTelemetry(), (topic, p) => s.inbound.handle(topic, p), 0),
     t.subscribe(hubCmdTopic(), (_topic, p) => s.commands.handle(p), 1),
+    t.subscribe(sub.allModels(), (topic, p) => s.retained.handle(topic, p), 1),
+    t.subscribe(sub.allModelChunks(), (topic, p) => s.retained.handle(topic, p), 1),
   ]).catch((err: unknown) => ctx.log.error('subscribe failed', { error: err }));
   // After a reconnect the broker may have lost its retained messages (a restarted Mosquitto without persistence).
   t.on('connect', () => {

@@ -163,6 +163,7 @@ export class Hub {
     const graceMs = this.c.shutdownTimeoutSeconds * 1000;
     await withTimeout(this.clock, this.starting ?? Promise.resolve(), graceMs).catch(() => undefined);
     this.services?.triggers.stop();
+    this.services?.retained.stop();
     this.statusTimer?.cancel();
     this.statusDebounce?.cancel();
     const queue = this.services?.queue;

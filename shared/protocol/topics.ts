@@ -259,6 +259,8 @@ export const sub = {
   allTelemetry: (root = ROOT_TOPIC): string => `${requireRoot(root)}/+/+/telemetry`,
   allSamples: (root = ROOT_TOPIC): string => `${requireRoot(root)}/+/+/samples`,
   allModels: (root = ROOT_TOPIC): string => `${requireRoot(root)}/+/model`,
+  /** Every chunk of every site's models (the hub watching its own retained topics). */
+  allModelChunks: (root = ROOT_TOPIC): string => `${requireRoot(root)}/+/model/+/chunk/+`,
   siteStatus: (site: string, root = ROOT_TOPIC): string => `${requireRoot(root)}/${requireSiteId(site)}/+/status`,
   sitePredictions: (site: string, root = ROOT_TOPIC): string => `${requireRoot(root)}/${requireSiteId(site)}/+/predictions`,
   siteTelemetry: (site: string, root = ROOT_TOPIC): string => `${requireRoot(root)}/${requireSiteId(site)}/+/telemetry`,
