@@ -92,6 +92,8 @@ export function createAgentComponents(deps: ComponentDeps, hooks: ComponentHooks
     recentWindows: () => inference.recentWindows(),
     activate: (m) => hooks.activate(m),
     onEvent: (e) => hooks.onUpdateEvent(e),
+    clock,
+    stallMs: c.modelStallMs,
   });
   return { intake, inference, uploader, telemetry, updater };
 }

@@ -227,7 +227,11 @@ export class Agent {
 
   private onUpdateEvent(e: UpdateEvent): void {
     const log = this.deps.log;
-    if (e.kind === 'refused' || e.kind === 'failed') {
+    if (e.kind === 'stalled') {
+      this.lastUpdateError = { code: e.error.code, message: e.error.message, version: e.version, at: this.deps.clock.now() };
+      if (this.deps.transport.connected) this.publishBirth();
+      log.warn('model transfer stalled; asking again for the missing chunks', { version: e.version, missing: e.missing.length });
+    } else if (e.kind === 'refused' || e.kind === 'failed') {
       this.updateFailures++;
       this.lastUpdateError = { code: e.error.code, message: e.error.message, version: e.version, at: this.deps.clock.now() };
       // Operators see refused or rolled-back updates in the retained status (mosquitto_sub …/status).

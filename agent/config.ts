@@ -116,6 +116,8 @@ const ConfigObject = z.strictObject({
   logLevel: z.enum(LOG_LEVELS).default('info'),
   /** Largest manifest or ack accepted (bytes, checked before parsing). 1 MiB. */
   maxMessageBytes: z.number().int().min(1024).max(256 * MiB).default(MiB),
+  /** A model transfer with no new chunk for this long is reported in status and asks again for the missing chunks. */
+  modelStallMs: z.number().int().min(100).max(3_600_000).default(30_000),
   /** Largest sensor message accepted. 64 KiB. */
   maxSensorBytes: z.number().int().min(64).max(16 * MiB).default(64 * 1024),
   /** Seed of the sample selector's random share. Default: random per start. */

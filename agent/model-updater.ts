@@ -16,6 +16,7 @@ import { decode } from '../shared/protocol/codec';
 import { ModelManifestSchema, type ModelManifest } from '../shared/protocol/messages';
 import { modelChunkTopic, parseTopic, sub } from '../shared/protocol/topics';
 import type { AgentTransport, InboundKind } from './agent-transport';
+import type { Clock, TimerHandle } from '../shared/clock';
 import type { DropCounter } from '../shared/drop-counter';
 import type { Logger } from '../shared/log';
 import type { LoadedModel, ModelShape } from './model-probe';
@@ -31,7 +32,9 @@ export type UpdateEvent =
   | { readonly kind: 'applied'; readonly version: string; readonly from: string | null }
   | { readonly kind: 'refused'; readonly version: string; readonly error: SitekdError }
   | { readonly kind: 'failed'; readonly version: string; readonly error: SitekdError; readonly rolledBack: boolean }
-  | { readonly kind: 'abandoned'; readonly version: string; readonly reason: string };
+  | { readonly kind: 'abandoned'; readonly version: string; readonly reason: string }
+  /** No new chunk for `stallMs`: the missing ones are asked for again (re-subscribed: the broker resends retained). */
+  | { readonly kind: 'stalled'; readonly version: string; readonly error: SitekdError; readonly missing: readonly number[] };
 
 export interface ModelUpdaterDeps {
   readonly site: string;
@@ -49,6 +52,10 @@ export interface ModelUpdaterDeps {
   /** Serve `model` from now on (synchronous switch; the agent disposes the old predictor and publishes status). */
   readonly activate: (model: LoadedModel) => void;
   readonly onEvent?: (e: UpdateEvent) => void;
+  /** Times the stall watch of a transfer (none without a clock). */
+  readonly clock?: Clock;
+  /** A transfer with no new chunk for this long is reported and asks again for its missing chunks. Default 30 s. */
+  readonly stallMs?: number;
 }
 
 /** Where an update is. */
@@ -217,13 +224,41 @@ export class ModelUpdater {
     const s = need(settle);
     this.stateValue = { kind: 'fetching', manifest: run.manifest, assembler: run.assembler, staging: run.staging, filters, ...s };
     const handler = (topic: string, payload: Buffer): void => this.onChunk(topic, payload);
+    const watchdog = this.watchStall(run, filters, handler);
     try {
       for (const f of [...filters]) await this.deps.transport.subscribe(f, handler, 1);
       if (run.assembler.isComplete()) s.done();
       await finished;
     } finally {
+      watchdog?.cancel();
       for (const f of filters) await this.deps.transport.unsubscribe(f).catch(() => undefined);
     }
+  }
+
+  /**
+   * A transfer that gets no new chunk for `stallMs` (a chunk deleted, damaged or never published) says so — an event
+   * the agent puts in its status — and asks again for what is missing: re-subscribing to a retained topic makes the
+   * broker send it again, e.g. after the hub restored it (hub/models/retained-guard.ts).
+   */
+  private watchStall(run: Run, filters: Set<string>, handler: (topic: string, payload: Buffer) => void): TimerHandle | undefined {
+    const clock = this.deps.clock;
+    if (clock === undefined) return undefined;
+    let stored = this.stats.chunksStored;
+    return clock.every(this.deps.stallMs ?? 30_000, () => {
+      if (this.stats.chunksStored !== stored || run.assembler.isComplete()) {
+        stored = this.stats.chunksStored;
+        return;
+      }
+      const missing = run.assembler.missing();
+      const version = run.manifest.version;
+      const error = new SitekdError(ErrorCode.MODEL_TRANSFER_STALLED, `model ${version}: no new chunk for ${(this.deps.stallMs ?? 30_000) / 1000} s; ${missing.length} of ${run.manifest.chunks} still missing (asked for again)`, { details: { version, missing } });
+      this.emit({ kind: 'stalled', version, error, missing });
+      for (const i of missing) {
+        const exact = modelChunkTopic(this.deps.site, version, i);
+        filters.add(exact);
+        void this.deps.transport.unsubscribe(exact).catch(() => undefined).then(() => this.deps.transport.subscribe(exact, handler, 1)).catch(() => undefined);
+      }
+    });
   }
 
   /** Serves the new model: the agent swaps its predictor in one synchronous step, then the staged chunks go. */

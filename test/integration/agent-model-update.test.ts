@@ -112,6 +112,27 @@ test('a corrupted chunk is rejected and counted; the old model serves until the 
   await waitFor(() => a.agent.snapshot().modelVersion === 'v2', 5000, 'v2 applied');
 });
 
+test('a transfer that gets no new chunk is reported stalled in the retained status, asks again, and completes once the chunk is back (issue 8 finding 4)', async (t) => {
+  const h = await createHarness(t);
+  const status = await h.collect(statusTopic(SITE, AGENT));
+  const a = await h.start(h.config({ modelFile: writeModelFile(h.dir, makeModel('v1', 1)), modelStallMs: 300 }));
+  const p = prepareModel(makeModel('v2', 2), h.key);
+  const bad = Uint8Array.from(p.chunks[0] as Uint8Array);
+  bad[10] = (bad[10] as number) ^ 0xff;
+  await h.publishChunks(p, undefined, new Map([[0, bad]]));
+  await h.publishManifest(p.manifest);
+  const stalled = (): boolean =>
+    status.some((m) => {
+      const r = decode(AgentStatusSchema, m.payload);
+      const e = r.ok && r.value.state === 'online' ? r.value.lastUpdateError : undefined;
+      return e?.code === ErrorCode.MODEL_TRANSFER_STALLED && e.version === 'v2';
+    });
+  await waitFor(stalled, 5000, 'a stall in the status');
+  assert.equal(a.agent.snapshot().modelVersion, 'v1');
+  await h.publishChunks(p, [0]);
+  await waitFor(() => a.agent.snapshot().modelVersion === 'v2', 5000, 'v2 applied');
+});
+
 test('garbage or truncated artifacts, bad signatures and spec mismatches are never activated', async (t) => {
   const h = await createHarness(t);
   const predictions = await h.collect(predictionsTopic(SITE, AGENT));
