@@ -82,9 +82,15 @@ async function loadOrTrainTeacher(o: TeacherOptions): Promise<{ teacher: ModelBy
   }
   const file = join(modelsDir(o.stateDir), TEACHER_FILE);
   const stored = await loadStored(file, o.input, 'teacher', 't', o.log);
-  if (stored !== undefined) {
+  const storedSource = stored === undefined ? undefined : decodeArtifact(stored.bytes).source;
+  if (stored !== undefined && (storedSource === undefined || storedSource === o.source.id)) {
     o.log.info('teacher loaded', { file, version: stored.version });
     return { teacher: stored, origin: 'state' };
+  }
+  if (stored !== undefined) {
+    // A changed --source must not keep serving a teacher of other subjects (the generic student follows the teacher).
+    o.log.warn('the stored teacher was trained on another source; setting it aside and training a new one', { file, had: storedSource, source: o.source.id });
+    await quarantineFile(file);
   }
   o.log.info('training the teacher from the source domain', { source: o.source.id, windows: o.source.train.n, epochs: o.teacherEpochs });
   const version = `t-${idPart(o.source.id)}-${o.now().toString(36)}`;

@@ -116,3 +116,13 @@ test('a restart republishes the current version with the same key, and a fresh s
   assert.ok(logs.some((l) => l.includes('teacher loaded')), 'the second start loads the teacher instead of training it');
   assert.equal(sub.allModels(), 'sitekd/v1/+/model');
 });
+
+test('a restart with another --source trains a new teacher instead of reusing the stored one (issue 9 friction)', async () => {
+  assert.ok(hub !== undefined);
+  await hub.stop();
+  logs.length = 0;
+  hub = await startHub(fx.config({ source: 'site-1', sites: ['site-a'], chunkBytes: 16 * 1024 }), logs);
+  assert.ok(logs.some((l) => l.includes('trained on another source')), logs.join('\n'));
+  assert.ok(!logs.some((l) => l.includes('teacher loaded')), 'the stored teacher of site-0 is not used for source site-1');
+  assert.ok(fs.existsSync(`${fx.stateDir}/models/teacher.skdm.bad`), 'the old teacher is kept aside');
+});
