@@ -46,6 +46,19 @@ export const agentSpec = {
 
 export type AgentFlags = Parsed<typeof agentSpec.options>;
 
+/** The flag that sets a config path (first segment), for error messages that name what a user can type. */
+const FLAG_OF: Readonly<Record<string, string>> = {
+  site: '--site', id: '--id', broker: '--broker', sensors: '--sensor-topic', channels: '--channels', classNames: '--class-names',
+  sampleRateHz: '--sample-rate', windowLength: '--window-length', stride: '--stride', dataDir: '--data-dir',
+  hubPublicKeyFile: '--hub-key', modelFile: '--model', payloadFormat: '--payload-format', backend: '--backend',
+};
+
+/** " (flags: --id, --broker)" for the config paths of a CONFIG_INVALID error's issues; '' when none maps to a flag. */
+export function flagHint(issues: ReadonlyArray<{ readonly path: string }>): string {
+  const flags = [...new Set(issues.map((i) => FLAG_OF[i.path.split('.')[0] ?? '']).filter((f): f is string => f !== undefined))];
+  return flags.length === 0 ? '' : ` (set with ${flags.join(', ')}, or in --config FILE; see sitekd agent --help)`;
+}
+
 /**
  * The config layer the flags describe (undefined members are skipped by `mergeLayers`). Ranges are checked by
  * `AgentConfigSchema` afterwards, so a bad value is CONFIG_INVALID like one from the file.

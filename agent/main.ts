@@ -18,7 +18,7 @@ import { tf } from '../shared/ml/tf';
 import { keyIdOf } from '../shared/protocol/signing';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
 import { Agent, lastWill } from './agent';
-import { agentSpec, flagsToConfig } from './cli';
+import { agentSpec, flagHint, flagsToConfig } from './cli';
 import { systemClock, type Clock } from '../shared/clock';
 import { defineCommand, type Command } from '../shared/cli/command';
 import { listHubKeys, loadAgentConfig, redactedConfig, type AgentConfig } from './config';
@@ -107,7 +107,8 @@ export const agentCommand: AgentCommand = defineCommand(agentSpec, async (flags,
     running = await startAgent(config, { log });
   } catch (err) {
     if (isSitekdError(err, ErrorCode.CONFIG_INVALID)) {
-      io.stderr.write(`sitekd: ${err.code}: ${err.message}\n`);
+      const issues = (err.details as { issues?: Array<{ path: string }> } | undefined)?.issues ?? [];
+      io.stderr.write(`sitekd: ${err.code}: ${err.message}${flagHint(issues)}\n`);
       return EXIT_CONFIG;
     }
     throw err;

@@ -91,3 +91,22 @@ test('a broker URL MQTT.js cannot use is a configuration error (78) that names t
   assert.match(r.stderr, /SITEKD_ERR_CONFIG_INVALID: cannot use the broker URL mqtt:\/\/127\.0\.0\.1:99999/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
+
+test('an agent started without its required settings names the flags to add (issue 9 friction)', () => {
+  const r = sitekd('agent', '--site', 'x');
+  assert.equal(r.code, 78, r.stderr);
+  assert.match(r.stderr, /SITEKD_ERR_CONFIG_INVALID/);
+  assert.match(r.stderr, /set with --id, --broker, --sensor-topic, or in --config FILE/);
+});
+
+test('eval without --json prints the confusion matrix with class names (issue 9 friction)', () => {
+  const out = join(dir, 'student-eval.skd');
+  assert.equal(sitekd('distill', '--data', join(dir, 'data'), '--source', 'site-0', '--target', 'site-1', '--epochs', '1', '--out', out).code, 0);
+  const e = sitekd('eval', '--model', out, '--data', join(dir, 'data'), '--domain', 'site-1');
+  assert.equal(e.code, 0, e.stderr);
+  const lines = e.stdout.trim().split('\n');
+  const head = lines.findIndex((l) => l.startsWith('true \\ predicted'));
+  assert.ok(head > 0, e.stdout);
+  const rows = lines.slice(head + 1);
+  assert.ok(rows.length >= 2 && rows.every((r) => /^\S+\s+(\d+\s*)+$/.test(r)), e.stdout);
+});
