@@ -93,7 +93,7 @@ export class InferenceLoop {
       this.counters.notSent++;
       return;
     }
-    const names = this.opts.classNames;
+    const names = this.opts.classNames ?? model.classNames;
     const probs = Array.from(out.probs, (p) => Math.min(1, Math.max(0, p)));
     const msg: Prediction = {
       site: this.opts.site,

@@ -30,6 +30,8 @@ export interface LoadedModel {
   /** The manifest's createdAt, or null for a model from a local file. */
   readonly createdAt: number | null;
   readonly source: 'hub' | 'file';
+  /** The class names the artifact carries (one per class), if any: what predictions say when the config names none. */
+  readonly classNames?: readonly string[];
 }
 
 /** Why a spec cannot run on this agent, or undefined when it can. */
@@ -70,7 +72,8 @@ export function loadModel(
     for (const v of Object.values(net.vars)) v.dispose();
   }
   const version = meta.version ?? (isValidId(art.version) ? art.version : `file-${meta.sha256.slice(0, 12)}`);
-  return { version, sha256: meta.sha256, spec: art.spec, predictor, createdAt: meta.createdAt, source: meta.source };
+  const names = art.classNames !== undefined && art.classNames.length === art.spec.numClasses ? { classNames: art.classNames } : {};
+  return { version, sha256: meta.sha256, spec: art.spec, predictor, createdAt: meta.createdAt, source: meta.source, ...names };
 }
 
 /** Throws MODEL_PROBE_FAILED unless the predictor gives usable outputs on `windows` (zeros when empty). */

@@ -18,7 +18,7 @@ import { decideGate, pairedCounts, type GateDecision } from './gate';
 import type { MlRunner } from '../worker/ml-runner';
 import type { GateReference, RedistillOutput, RoundRecipe } from '../worker/ml-worker-protocol';
 import type { SampleSet, SampleStore } from '../store/sample-store';
-import type { InputLayout, TeacherBundle } from '../models/teacher';
+import { named, type InputLayout, type TeacherBundle } from '../models/teacher';
 import { versionNumber } from '../models/versioning';
 import { sampleSetToWindowSet } from '../store/windows';
 
@@ -135,7 +135,7 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
       target: sampleSetToWindowSet(train), heldOut: sampleSetToWindowSet(heldOut), ...(r.labelled ? { labelled: r.labelled } : {}),
       teacher: r.teacher.teacher.bytes, generic: r.teacher.generic.bytes, current: current.bytes, seed: s.seed + versionNumber(current.version),
       hparams: { ...s.hparams, epochs: s.epochs }, unikd: UNIKD_PRESETS[s.preset],
-      meta: { kind: 'student', version: `c-${r.jobId}`, algorithm: 'unikd', teacherVersion: r.teacher.teacher.version, target: r.site, seed: s.seed, metrics: {} },
+      meta: { kind: 'student', version: `c-${r.jobId}`, algorithm: 'unikd', teacherVersion: r.teacher.teacher.version, target: r.site, seed: s.seed, metrics: {}, ...named(d.input) },
       reference: s.gateReference,
     },
     {

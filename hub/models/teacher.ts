@@ -22,7 +22,8 @@ import { quarantineFile, writeFileAtomic } from '../store/atomic-file';
 import type { Logger } from '../../shared/log';
 import type { MlRunner } from '../worker/ml-runner';
 
-export type InputLayout = Omit<CnnSpec, 'midChannels' | 'finalChannels'>;
+/** What the models take and say: window shape, classes and, when the data set names them, the class names. */
+export type InputLayout = Omit<CnnSpec, 'midChannels' | 'finalChannels'> & { readonly classNames?: readonly string[] };
 
 export interface ModelBytes {
   readonly bytes: Uint8Array;
@@ -98,7 +99,7 @@ async function loadOrTrainTeacher(o: TeacherOptions): Promise<{ teacher: ModelBy
     {
       kind: 'train', backend: o.backend, algorithm: 'source-only', spec: want, source: o.source.train, target: o.source.train,
       seed: o.seed, hparams: { epochs: o.teacherEpochs },
-      meta: { kind: 'teacher', version, algorithm: 'source-only', source: o.source.id, seed: o.seed, metrics: {} },
+      meta: { kind: 'teacher', version, algorithm: 'source-only', source: o.source.id, seed: o.seed, metrics: {}, ...named(o.input) },
     },
     { onProgress: (e, n) => o.log.info('teacher epoch', { epoch: e, epochs: n }), ...(o.signal ? { signal: o.signal } : {}) },
   );
@@ -125,7 +126,7 @@ async function loadOrDistillGeneric(o: TeacherOptions, teacher: ModelBytes): Pro
     {
       kind: 'train', backend: o.backend, algorithm: 'kd', spec: specFor(o.input, 'student'), source: o.source.train, target: o.source.train,
       teacher: teacher.bytes, seed: o.seed, hparams: { epochs: o.studentEpochs },
-      meta: { kind: 'student', version, algorithm: 'kd', teacherVersion: teacher.version, source: o.source.id, seed: o.seed, metrics: {} },
+      meta: { kind: 'student', version, algorithm: 'kd', teacherVersion: teacher.version, source: o.source.id, seed: o.seed, metrics: {}, ...named(o.input) },
     },
     { onProgress: (e, n) => o.log.info('generic student epoch', { epoch: e, epochs: n }), ...(o.signal ? { signal: o.signal } : {}) },
   );
@@ -172,6 +173,11 @@ async function readBytes(file: string): Promise<Uint8Array> {
   } catch (cause) {
     throw new SitekdError(ErrorCode.MODEL_LOAD, `cannot read model artifact ${file}`, { cause, details: { path: file } });
   }
+}
+
+/** The class names to store in an artifact, when the data set has them. */
+export function named(input: InputLayout): { classNames?: readonly string[] } {
+  return input.classNames !== undefined && input.classNames.length === input.numClasses ? { classNames: input.classNames } : {};
 }
 
 function idPart(s: string): string {

@@ -42,6 +42,8 @@ export interface ModelArtifact<S = ModelSpecLike> {
   readonly target?: string | undefined;
   readonly seed?: number | undefined;
   readonly backend?: string | undefined;
+  /** The data set's class names, index = class id (agents put them in their predictions). */
+  readonly classNames?: readonly string[] | undefined;
   /** e.g. `{ macroF1: 0.81, accuracy: 0.86 }`; finite numbers only. */
   readonly metrics: Readonly<Record<string, number>>;
   /** ALL weights including BN running statistics, in the model's own order. */
@@ -90,6 +92,7 @@ const BodySchema = z.strictObject({
   target: z.string().optional(),
   seed: z.number().int().optional(),
   backend: z.string().optional(),
+  classNames: z.array(z.string().min(1).max(64)).max(1000).optional(),
   metrics: z.record(z.string(), z.number()),
   weights: z.array(WireWeightSchema).refine((ws) => new Set(ws.map((w) => w.name)).size === ws.length, {
     error: 'duplicate weight names',
@@ -122,7 +125,7 @@ export function encodeArtifact(a: ModelArtifact<object>): Uint8Array {
     hparams: a.hparams,
   };
   // Absent optionals are omitted, not packed as msgpackr's `undefined` extension: plain msgpack stays readable.
-  for (const key of ['teacherVersion', 'source', 'target', 'seed', 'backend'] as const) {
+  for (const key of ['teacherVersion', 'source', 'target', 'seed', 'backend', 'classNames'] as const) {
     if (a[key] !== undefined) wire[key] = a[key];
   }
   wire['metrics'] = a.metrics;

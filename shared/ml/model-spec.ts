@@ -86,8 +86,10 @@ export const ROLE_WIDTHS: Record<Role, { midChannels: number; finalChannels: num
   student: { midChannels: 16, finalChannels: 32 },
 };
 
+/** The spec of a role for an input layout (only the layout's spec fields are read: it may carry more, e.g. class names). */
 export function specFor(input: Omit<CnnSpec, 'midChannels' | 'finalChannels'>, role: Role): CnnSpec {
-  return parseCnnSpec({ ...input, ...ROLE_WIDTHS[role] });
+  const { inChannels, windowLength, numClasses, kernelSize, stride, padding, dropout } = input;
+  return parseCnnSpec({ inChannels, windowLength, numClasses, kernelSize, stride, padding, dropout, ...ROLE_WIDTHS[role] });
 }
 
 /** An input layout derived from a window shape: kernel 5/pad 2 like HAR unless the window is long (FD/SSC-like). */

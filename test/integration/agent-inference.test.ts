@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import { decode } from '../../shared/protocol/codec';
 import { AgentStatusSchema, PredictionSchema, TelemetrySchema, type Prediction, type Telemetry } from '../../shared/protocol/messages';
 import { predictionsTopic, statusTopic, telemetryTopic } from '../../shared/protocol/topics';
-import { AGENT, createHarness, makeModel, prepareModel, SITE, sleep, waitFor, writeModelFile } from './agent-harness';
+import { encodeCnn } from '../../shared/artifact/cnn-artifact';
+import { createCnn } from '../../shared/ml/cnn';
+import { createRng } from '../../shared/random';
+import { AGENT, createHarness, HAR_SPEC, makeModel, prepareModel, SITE, sleep, waitFor, writeModelFile } from './agent-harness';
 
 const T0 = 1_700_000_000_000;
 
@@ -111,4 +114,18 @@ test('reading-to-prediction latency on aedes (readings 10x faster than real time
   assert.ok(lat.length >= 18);
   // A sanity bound only (broker, agent and client share this process and its event loop); see the report for figures.
   assert.ok(q(0.5) < 1000, `p50 ${q(0.5)} ms`);
+});
+
+test('predictions name their class from the model artifact when the config names none (issue 9 friction)', async (t) => {
+  const h = await createHarness(t);
+  const names = ['walk', 'upstairs', 'downstairs', 'sit', 'stand', 'lie'];
+  const net = createCnn(HAR_SPEC, createRng(3));
+  const bytes = encodeCnn(net, { kind: 'student', version: 'named-1', algorithm: 'kd', metrics: {}, classNames: names });
+  for (const v of Object.values(net.vars)) v.dispose();
+  const predictions = await h.collect(predictionsTopic(SITE, AGENT));
+  await h.start(h.config({ modelFile: writeModelFile(h.dir, { version: 'named-1', spec: HAR_SPEC, bytes }) }));
+  await h.publishReadings(T0, 200);
+  await waitFor(() => predictions.length >= 1, 5000, 'a prediction');
+  const pred = decoded<Prediction>(PredictionSchema, predictions[0]?.payload ?? Buffer.alloc(0));
+  assert.equal(pred.className, names[pred.cls]);
 });
