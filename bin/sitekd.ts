@@ -40,6 +40,9 @@ const commands: Readonly<Record<string, Entry>> = {
     spec: () => hub().rollbackSpec,
     load: () => (require('../hub/cli/rollback') as typeof import('../hub/cli/rollback')).rollbackCommand,
   },
+  status: { spec: () => hub().statusSpec, load: () => (require('../hub/cli/status') as typeof import('../hub/cli/status')).statusCommand },
+  models: { spec: () => hub().modelsSpec, load: () => (require('../hub/cli/status') as typeof import('../hub/cli/status')).modelsCommand },
+  jobs: { spec: () => hub().jobsSpec, load: () => (require('../hub/cli/status') as typeof import('../hub/cli/status')).jobsCommand },
   agent: {
     spec: () => (require('../agent/cli') as typeof import('../agent/cli')).agentSpec,
     load: () => (require('../agent/main') as typeof import('../agent/main')).agentCommand,

@@ -84,6 +84,19 @@ export const HubConfigSchema = z
     maxPacketBytes: z.number().int().min(4096).max(268_435_455).default(256 * 1024),
     /** Preferred model chunk size; lowered to fit `maxPacketBytes` (64 KiB fits every broker in docs/ecosystem.md §3.4). */
     chunkBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+    // Operator's view (hub/ops/)
+    /** Port of the HTTP server (`/metrics`, `/healthz`, `/readyz`); 0 = any free port; unset = no HTTP server. */
+    httpPort: z.number().int().min(0).max(65_535).optional(),
+    /** Interface of the HTTP server; unset = the embedded broker's `mqttHost`, so metrics reach no further than the broker. */
+    httpHost: z.string().min(1).max(255).optional(),
+    /**
+     * An agent's drift score above this raises the `drift` alert. The score is the rise of mean normalised predictive
+     * entropy since its model was activated (agent/telemetry.ts, range −1…1); 0.15 is a starting point, not measured.
+     */
+    driftAlertThreshold: z.number().min(-1).max(1).default(0.15),
+    /** This many failed rounds of a site in a row (skipped ones not counted) raise the `rounds-failing` alert. */
+    roundsFailingAlert: z.number().int().min(1).max(1000).default(2),
+
     /** Inbound payloads above this are dropped unread (PAYLOAD_TOO_LARGE). */
     maxPayloadBytes: z.number().int().min(1024).max(268_435_455).default(16 * 1024 * 1024),
 

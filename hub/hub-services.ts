@@ -60,6 +60,8 @@ export interface HubContext {
   publishStatus(): void;
   /** The answer to the `status` command without a site. */
   statusReply(): Record<string, unknown>;
+  /** What the operator's view adds to a site's `status` / `sites` answer (hub/ops/hub-ops.ts). */
+  siteExtras(site: string): Record<string, unknown>;
 }
 
 export interface HubServices {
@@ -197,9 +199,9 @@ function createHandlers(
     hubStatus: () => ctx.statusReply(),
     siteStatus: (site) => {
       knownSite(site);
-      return siteDetails({ registry, store }, site);
+      return { ...siteDetails({ registry, store }, site), ...ctx.siteExtras(site) };
     },
-    sites: () => ctx.servedSites().map((site) => siteDetails({ registry, store }, site)),
+    sites: () => ctx.servedSites().map((site) => ({ ...siteDetails({ registry, store }, site), ...ctx.siteExtras(site) })),
   });
   return { inbound, commands };
 }

@@ -26,6 +26,8 @@ import { SampleStore } from './store/sample-store';
 import { SiteRegistry } from './sites/site-registry';
 import { loadSourceData } from './models/source-data';
 import { prepareTeacher, type InputLayout, type TeacherBundle } from './models/teacher';
+import { HubOps } from './ops/hub-ops';
+import type { Readiness } from './ops/http-server';
 
 export interface HubOptions {
   readonly config: HubConfig;
@@ -37,6 +39,8 @@ export interface HubOptions {
   readonly run?: MlRunner;
   /** Called once the embedded broker listens (before the teacher is ready), e.g. to print a free port. */
   readonly onBrokerListening?: (port: number, url: string) => void;
+  /** Called once the HTTP server (`httpPort`) listens, before the teacher is ready. */
+  readonly onHttpListening?: (url: string) => void;
 }
 
 export type HubState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -71,6 +75,8 @@ export class Hub {
   private registry: SiteRegistry | undefined;
   /** Message handlers, triggers, the job queue and the site models: set once connected (wire). */
   private services: HubServices | undefined;
+  /** Telemetry, rounds, metrics and the HTTP server (hub/ops/). */
+  private ops: HubOps | undefined;
   private statusTimer: TimerHandle | undefined;
   private statusDebounce: TimerHandle | undefined;
   private source: Domain | undefined;
@@ -132,6 +138,9 @@ export class Hub {
     this.transport = conn.transport;
     this.checkNotStopping();
     this.wire();
+    const httpUrl = await this.ops?.listen();
+    if (httpUrl !== undefined) this.o.onHttpListening?.(httpUrl);
+    this.checkNotStopping();
     this.publishStatus();
     this.statusTimer = this.clock.every(c.statusIntervalSeconds * 1000, () => this.publishStatus());
     await this.prepareModels();
@@ -179,6 +188,7 @@ export class Hub {
       await withTimeout(this.clock, this.transport.publish(hubStatusTopic(), encode(offline), { qos: 1, retain: true }), 2000).catch(() => undefined);
       await this.transport.close(!this.transport.connected).catch(() => undefined);
     }
+    await this.ops?.close();
     await this.store?.close();
     await this.registry?.flush();
     await this.broker?.close();
@@ -193,6 +203,19 @@ export class Hub {
 
   get brokerPort(): number | undefined {
     return this.broker?.port;
+  }
+
+  /** The HTTP server's port (`httpPort`, 0 picks a free one), once it listens. */
+  get httpPort(): number | undefined {
+    return this.ops?.httpPort;
+  }
+
+  /** `/readyz`: the teacher and the generic student exist and the broker connection is up. */
+  readiness(): Readiness {
+    if (this.state === 'stopping' || this.state === 'stopped') return { ready: false, reason: `hub ${this.state}` };
+    if (this.bundle === undefined) return { ready: false, reason: 'teacher and generic student not ready yet' };
+    if (this.transport?.connected !== true) return { ready: false, reason: 'not connected to the broker' };
+    return { ready: true, reason: 'ready' };
   }
 
   get publicKeyPem(): string | undefined {
@@ -221,14 +244,20 @@ export class Hub {
   // ---------------------------------------------------------------------------------------------------------------
 
   private wire(): void {
+    const ops = (this.ops = new HubOps({
+      config: this.c, log: this.log, now: this.now, registry: this.registry as SiteRegistry, store: this.store as SampleStore,
+      sites: () => this.servedSites(), readiness: () => this.readiness(), alive: () => this.state !== 'stopping' && this.state !== 'stopped',
+    }));
     this.services = wireHub({
       config: this.c, log: this.log, clock: this.clock, now: this.now, run: this.run, transport: this.transport as MqttTransport,
       store: this.store as SampleStore, registry: this.registry as SiteRegistry, key: this.key as HubKey, drops: this.drops,
       source: this.source as Domain, input: this.input as InputLayout, labelled: this.labelled, abort: this.abort.signal,
       teacher: () => this.teacher, state: () => this.state, servedSites: () => this.servedSites(), servesSite: (site) => this.servesSite(site),
       scheduleStatus: () => this.scheduleStatus(), publishStatus: () => this.publishStatus(),
-      statusReply: () => ({ ...this.statusPayload(), stats: this.stats() }),
+      statusReply: () => ({ ...this.statusPayload(), stats: this.stats(), alerts: ops.alerts() }),
+      siteExtras: (site) => ops.siteExtras(site),
     });
+    ops.attach(this.transport as MqttTransport, this.services.queue);
   }
 
   private async prepareModels(): Promise<void> {

@@ -29,7 +29,7 @@ type HubArgs = Parsed<typeof hubSpec.options>;
 export function flagsToConfig(a: Partial<HubArgs>): Record<string, unknown> {
   return {
     data: a.data, source: a.source, teacher: a.teacher, stateDir: a['state-dir'], sites: a.sites,
-    mqttPort: a['mqtt-port'], mqttHost: a['mqtt-host'], broker: a.broker, username: a.username,
+    mqttPort: a['mqtt-port'], mqttHost: a['mqtt-host'], httpPort: a['http-port'], broker: a.broker, username: a.username,
     password: a.password, ca: a.ca, cert: a.cert, key: a.key,
     schedule: a.schedule === undefined ? undefined : a.schedule === 'off' || a.schedule === 'none' ? null : a.schedule,
     minNewWindows: a['min-new-windows'], cooldownMinutes: a['cooldown-minutes'], epochs: a.epochs, teacherEpochs: a['teacher-epochs'], seed: a.seed, backend: a.backend,
@@ -62,6 +62,7 @@ async function runHub(a: HubArgs, io: CommandIo, log: Logger): Promise<number> {
   const hub = new Hub({
     config, log, hubVersion: sitekdVersion(), clock: systemClock,
     onBrokerListening: (port, url) => io.stdout.write(`sitekd hub: MQTT broker on ${url} (port ${port})\n`),
+    onHttpListening: (url) => io.stdout.write(`sitekd hub: metrics on ${url}/metrics, health on ${url}/healthz and ${url}/readyz\n`),
   });
   let signalled = false;
   const onSignal = (sig: NodeJS.Signals): void => {

@@ -1,5 +1,5 @@
 /**
- * What `sitekd hub`, `sitekd redistill` and `sitekd rollback` accept. Light on purpose (no tfjs, no MQTT client): `sitekd --help` and
+ * What `sitekd hub` and the command clients (`redistill`, `rollback`, `status`, `models`, `jobs`) accept. Light on purpose (no tfjs, no MQTT client): `sitekd --help` and
  * `sitekd <command> --help` read only this. The hub's flags override its config file (hub/config.ts), so their
  * defaults are the config's and appear in --help as labels only.
  */
@@ -25,6 +25,7 @@ export const hubSpec = {
     'mqtt-port': opt.int({ description: 'port of the embedded broker; 0 = any free port', placeholder: 'port', min: 0, max: 65_535, defaultLabel: '1883' }),
     'mqtt-host': opt.string({ description: 'interface of the embedded broker', placeholder: 'host', defaultLabel: '127.0.0.1' }),
     broker: opt.string({ description: 'external broker URL instead of the embedded one', placeholder: 'url', ...BROKER_URL }),
+    'http-port': opt.int({ description: 'serve /metrics (Prometheus), /healthz and /readyz on this port, on the broker\'s interface; 0 = any free port', placeholder: 'port', min: 0, max: 65_535, defaultLabel: 'off' }),
     ...mqttLoginOptions,
     ...mqttTlsOptions,
     schedule: opt.string({ description: 'redistill schedule, cron in UTC, or "off"', placeholder: 'cron', defaultLabel: '"0 3 * * *"' }),
@@ -94,4 +95,44 @@ export const rollbackSpec = {
     ...loggingOptions,
   },
   exits: { 0: 'the earlier version was published', ...CLIENT_EXITS },
+} as const satisfies CommandSpec;
+
+const statusTimeout = opt.int({ description: 'seconds to wait for each reply', placeholder: 's', min: 1, max: 3600, default: 10 });
+
+export const statusSpec = {
+  name: 'status',
+  summary: 'ask the hub (over MQTT) for sites, agents, models, jobs, the last rounds and alerts',
+  options: {
+    site: opt.string({ description: 'show only this site', placeholder: 'id', defaultLabel: 'every site' }),
+    ...hubClientOptions,
+    timeout: statusTimeout,
+    json: opt.flag({ description: 'print one JSON object: {hub, sites, alerts}' }),
+    ...loggingOptions,
+  },
+  exits: { 0: 'no alert', 2: 'at least one alert: an agent offline or stale, drift above the threshold, or rounds failing', ...CLIENT_EXITS },
+} as const satisfies CommandSpec;
+
+export const modelsSpec = {
+  name: 'models',
+  summary: "ask the hub (over MQTT) for a site's model history and its last round's gate figures",
+  options: {
+    site: opt.string({ description: 'the site', placeholder: 'id', required: true }),
+    ...hubClientOptions,
+    timeout: statusTimeout,
+    json: opt.flag({ description: 'print one JSON object: {site, modelVersion, models, lastRound}' }),
+    ...loggingOptions,
+  },
+  exits: { 0: 'printed', ...CLIENT_EXITS },
+} as const satisfies CommandSpec;
+
+export const jobsSpec = {
+  name: 'jobs',
+  summary: 'ask the hub (over MQTT) for its running and queued jobs and the last round of each site',
+  options: {
+    ...hubClientOptions,
+    timeout: statusTimeout,
+    json: opt.flag({ description: 'print one JSON object: {running, queued, lastRounds}' }),
+    ...loggingOptions,
+  },
+  exits: { 0: 'printed', ...CLIENT_EXITS },
 } as const satisfies CommandSpec;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { agentSpec } from '../../agent/cli';
 import { fleetSpec } from '../../fleet/spec';
-import { hubSpec, redistillSpec, rollbackSpec } from '../../hub/cli/specs';
+import { hubSpec, jobsSpec, modelsSpec, redistillSpec, rollbackSpec, statusSpec } from '../../hub/cli/specs';
 import { demoSpec, distillSpec, evalSpec, importUciSpec, trainTeacherSpec } from '../../lab/specs';
 import { parseCommandArgs } from '../../shared/cli/args';
 import type { CommandSpec } from '../../shared/cli/command';
@@ -16,7 +16,7 @@ import { isSitekdError } from '../../shared/errors';
 import { simSpec } from '../../sim/spec';
 
 const specs: readonly CommandSpec[] = [
-  demoSpec, trainTeacherSpec, distillSpec, evalSpec, importUciSpec, hubSpec, redistillSpec, rollbackSpec, agentSpec, simSpec, fleetSpec,
+  demoSpec, trainTeacherSpec, distillSpec, evalSpec, importUciSpec, hubSpec, redistillSpec, rollbackSpec, statusSpec, modelsSpec, jobsSpec, agentSpec, simSpec, fleetSpec,
 ];
 
 test('every command takes the logging options', () => {

@@ -1,0 +1,112 @@
+/**
+ * The operator's view of a running hub, wired in one place so hub/hub.ts only creates, attaches and closes it:
+ *  - a FleetView fed by agents' telemetry (its own subscription on the hub's connection, beside hub/mqtt/inbound.ts
+ *    which keeps liveness) and by the redistill queue's finished jobs;
+ *  - the Prometheus registry over it and, with `httpPort` set, the HTTP server (`/metrics`, `/healthz`, `/readyz`);
+ *  - per site, what `sitekd status` shows beyond the registry (latest telemetry of each agent, the last round with
+ *    its gate figures, alerts), merged into the `sites` command's reply.
+ */
+import type { Logger } from '../../shared/log';
+import { decode } from '../../shared/protocol/codec';
+import { TelemetrySchema } from '../../shared/protocol/messages';
+import { parseTopic, sub } from '../../shared/protocol/topics';
+import type { MqttTransport } from '../../shared/transport/mqtt-transport';
+import type { HubConfig } from '../config';
+import type { JobQueue } from '../jobs/job-queue';
+import type { RedistillResult } from '../jobs/redistill-job';
+import type { SiteRegistry } from '../sites/site-registry';
+import type { SampleStore } from '../store/sample-store';
+import { siteAlerts, type Alert, type AlertThresholds } from './alerts';
+import { FleetView } from './fleet-view';
+import { startOpsHttp, type OpsHttpServer, type Readiness } from './http-server';
+import { createMetrics } from './metrics';
+
+export interface HubOpsDeps {
+  readonly config: HubConfig;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly registry: SiteRegistry;
+  readonly store: SampleStore;
+  sites(): string[];
+  readiness(): Readiness;
+  alive(): boolean;
+}
+
+export class HubOps {
+  readonly view = new FleetView();
+  private http: OpsHttpServer | undefined;
+  private queue: JobQueue<RedistillResult> | undefined;
+  private readonly thresholds: AlertThresholds;
+  private readonly metrics;
+
+  constructor(private readonly d: HubOpsDeps) {
+    this.thresholds = { driftAlertThreshold: d.config.driftAlertThreshold, roundsFailingAlert: d.config.roundsFailingAlert };
+    this.metrics = createMetrics({
+      registry: d.registry, store: d.store, view: this.view, thresholds: this.thresholds, sites: () => d.sites(), now: d.now,
+      ready: () => d.readiness().ready, jobs: () => this.jobCounts(),
+    });
+  }
+
+  /** Subscribes to telemetry and to the queue's events. */
+  attach(t: MqttTransport, queue: JobQueue<RedistillResult>): void {
+    this.queue = queue;
+    queue.onEvent((e) => {
+      if (e.type === 'done' || e.type === 'failed' || e.type === 'skipped') this.view.recordRound(e.job);
+    });
+    t.subscribe(sub.allTelemetry(), (topic, payload) => this.onTelemetry(topic, payload), 0).catch((err: unknown) =>
+      this.d.log.error('subscribe failed', { topic: sub.allTelemetry(), error: err }));
+  }
+
+  /** Starts the HTTP server when `httpPort` is set; resolves with its URL (undefined when off). */
+  async listen(): Promise<string | undefined> {
+    const c = this.d.config;
+    if (c.httpPort === undefined) return undefined;
+    this.http = await startOpsHttp({
+      host: c.httpHost ?? c.mqttHost, port: c.httpPort, metrics: this.metrics, alive: () => this.d.alive(), readiness: () => this.d.readiness(), log: this.d.log,
+    });
+    this.d.log.info('http listening', { url: this.http.url, routes: ['/metrics', '/healthz', '/readyz'] });
+    return this.http.url;
+  }
+
+  get httpPort(): number | undefined {
+    return this.http?.port;
+  }
+
+  async close(): Promise<void> {
+    await this.http?.close();
+  }
+
+  /** What the `sites` reply adds per site: agents' latest telemetry, the last round, alerts. */
+  siteExtras(site: string): Record<string, unknown> {
+    const agents = this.d.registry.agents(site);
+    const now = this.d.now();
+    return {
+      telemetry: Object.fromEntries(this.view.telemetryAgents(site).map((agent) => {
+        const t = this.view.agentTelemetry(site, agent);
+        return [agent, t === undefined ? null : { ageSeconds: Math.max(0, now - t.at) / 1000, ...t.telemetry }];
+      })),
+      lastRound: this.view.lastRound(site) ?? null,
+      rounds: this.view.roundsByOutcome(site),
+      alerts: siteAlerts(site, agents, this.view, this.thresholds),
+    };
+  }
+
+  /** Every alert of every served site. */
+  alerts(): Alert[] {
+    return this.d.sites().flatMap((site) => siteAlerts(site, this.d.registry.agents(site), this.view, this.thresholds));
+  }
+
+  private jobCounts(): { running: number; queued: number } {
+    const active = this.queue?.active() ?? [];
+    return { running: active.filter((j) => j.state === 'running').length, queued: active.filter((j) => j.state === 'queued').length };
+  }
+
+  private onTelemetry(topic: string, payload: Uint8Array): void {
+    const t = parseTopic(topic);
+    if (t === undefined || t.kind !== 'telemetry') return;
+    // Bad telemetry is counted by hub/mqtt/inbound.ts, which decodes the same message; here it is only not kept.
+    const r = decode(TelemetrySchema, payload, { maxBytes: this.d.config.maxPayloadBytes });
+    if (!r.ok || !this.d.registry.sites().includes(t.site)) return;
+    this.view.recordTelemetry(t.site, t.agent, r.value, this.d.now());
+  }
+}
