@@ -3,10 +3,10 @@
  * (the protocol default) or JSON, which every sitekd receiver also accepts and which `mosquitto_sub` prints as text
  * (issue 3: "plain third-party clients work"). Sample batches carry binary fields and are always msgpack.
  */
-import { encode } from '../shared/protocol/codec';
+import { encode, encodeJson } from '../shared/protocol/codec';
 
 export type PayloadFormat = 'msgpack' | 'json';
 
 export function encodePayload(format: PayloadFormat, value: unknown): Uint8Array {
-  return format === 'json' ? Buffer.from(JSON.stringify(value), 'utf8') : encode(value);
+  return format === 'json' ? encodeJson(value) : encode(value);
 }

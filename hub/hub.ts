@@ -10,7 +10,7 @@ import { withTimeout, type Clock, type TimerHandle } from '../shared/clock';
 import { DropCounter } from '../shared/drop-counter';
 import { ErrorCode, SitekdError } from '../shared/errors';
 import type { Domain, WindowSet } from '../shared/ml/types';
-import { encode } from '../shared/protocol/codec';
+import { encodeJson } from '../shared/protocol/codec';
 import type { HubStatus } from '../shared/protocol/messages';
 import { hubStatusTopic, isValidSiteId } from '../shared/protocol/topics';
 import type { MqttTransport } from '../shared/transport/mqtt-transport';
@@ -185,7 +185,7 @@ export class Hub {
     await this.services?.models.settle();
     if (this.transport !== undefined) {
       const offline: HubStatus = { state: 'offline', ts: this.now() };
-      await withTimeout(this.clock, this.transport.publish(hubStatusTopic(), encode(offline), { qos: 1, retain: true }), 2000).catch(() => undefined);
+      await withTimeout(this.clock, this.transport.publish(hubStatusTopic(), encodeJson(offline), { qos: 1, retain: true }), 2000).catch(() => undefined);
       await this.transport.close(!this.transport.connected).catch(() => undefined);
     }
     await this.ops?.close();
@@ -286,7 +286,7 @@ export class Hub {
 
   private publishStatus(): void {
     if (this.transport === undefined || this.state === 'stopping' || this.state === 'stopped') return;
-    this.transport.publish(hubStatusTopic(), encode(this.statusPayload()), { qos: 1, retain: true }).catch((err: unknown) => this.log.warn('cannot publish hub status', { error: err }));
+    this.transport.publish(hubStatusTopic(), encodeJson(this.statusPayload()), { qos: 1, retain: true }).catch((err: unknown) => this.log.warn('cannot publish hub status', { error: err }));
   }
 
   /** Coalesces bursts of changes into one status message. */

@@ -2,7 +2,7 @@
  * JobQueue transitions → JobEvents on `sitekd/v1/hub/jobs` (docs/protocol.md JobEvent). The queue knows `done`,
  * `failed` and `skipped`; a round whose candidate failed the gate is `done` for the queue and `rejected` on the wire.
  */
-import { encode } from '../../shared/protocol/codec';
+import { encodeJson } from '../../shared/protocol/codec';
 import { JOB_TRIGGERS, type JobEvent as WireJobEvent } from '../../shared/protocol/messages';
 import { hubJobsTopic } from '../../shared/protocol/topics';
 import type { JobEvent } from './job-queue';
@@ -72,7 +72,7 @@ export async function publishJobEvent(e: JobEvent<RedistillResult>, d: JobEventD
   }
   if (e.type === 'skipped') d.log.info('redistill skipped', { site: e.job.site, job: e.job.id, reason: e.job.skipReason });
   try {
-    await d.publish(hubJobsTopic(), encode(ev), { qos: 1, retain: false });
+    await d.publish(hubJobsTopic(), encodeJson(ev), { qos: 1, retain: false });
   } catch (err) {
     d.log.warn('cannot publish a job event', { job: e.job.id, error: err });
   }

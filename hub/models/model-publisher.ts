@@ -17,7 +17,7 @@ import { decodeArtifact, encodeArtifact } from '../../shared/artifact/model-arti
 import { maxChunkSize, splitChunks, sha256Hex } from '../../shared/protocol/chunks';
 import type { ModelManifest } from '../../shared/protocol/messages';
 import { signManifest, type SigningKey } from '../../shared/protocol/signing';
-import { encode } from '../../shared/protocol/codec';
+import { encodeJson } from '../../shared/protocol/codec';
 import { MAX_CHUNKS, modelChunkTopic, modelTopic, ROOT_TOPIC } from '../../shared/protocol/topics';
 import { CnnSpecSchema } from '../../shared/ml/model-spec';
 import type { Logger } from '../../shared/log';
@@ -185,7 +185,7 @@ export class ModelPublisher {
   private async send(site: string, bytes: Uint8Array, manifest: ModelManifest): Promise<void> {
     const { chunks } = splitChunks(bytes, manifest.chunkSize);
     await Promise.all(chunks.map((c, i) => this.o.transport.publish(modelChunkTopic(site, manifest.version, i, this.root), c, { qos: 1, retain: true })));
-    await this.o.transport.publish(modelTopic(site, this.root), encode(manifest), { qos: 1, retain: true });
+    await this.o.transport.publish(modelTopic(site, this.root), encodeJson(manifest), { qos: 1, retain: true });
     this.current.set(site, manifest);
   }
 

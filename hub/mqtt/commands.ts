@@ -10,7 +10,7 @@
  * so a redelivered command can never roll a site back twice).
  */
 import { ErrorCode, isSitekdError, SitekdError } from '../../shared/errors';
-import { decode, encode } from '../../shared/protocol/codec';
+import { decode, encode, encodeJson, isJsonPayload } from '../../shared/protocol/codec';
 import { HubCommandSchema, type HubCommand, type HubReply } from '../../shared/protocol/messages';
 import type { DropCounter } from '../../shared/drop-counter';
 import type { Logger } from '../../shared/log';
@@ -56,7 +56,8 @@ export class CommandHandler {
     const reply = await pending;
     if (cmd.replyTo === undefined) return;
     try {
-      await this.d.publish(cmd.replyTo, encode(reply), { qos: 1, retain: false });
+      // A reply in the format of its command: `mosquitto_pub -m '{…}'` gets text back.
+      await this.d.publish(cmd.replyTo, isJsonPayload(payload) ? encodeJson(reply) : encode(reply), { qos: 1, retain: false });
       this.stats.replies++;
     } catch (err) {
       this.d.log.warn('cannot send a command reply', { id: cmd.id, replyTo: cmd.replyTo, error: err });

@@ -45,6 +45,24 @@ export function encode(value: unknown): Uint8Array {
   return new Uint8Array(packr.pack(value));
 }
 
+/**
+ * UTF-8 JSON bytes of `value`: what `mosquitto_sub` prints as text. For messages without binary fields (hub status,
+ * job events, command replies, the agents' status, predictions and telemetry when so configured); `decode` reads both.
+ */
+export function encodeJson(value: unknown): Uint8Array {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+/** Whether a payload is JSON in the sense of `decode`: its first non-blank byte is `{`. */
+export function isJsonPayload(bytes: Uint8Array): boolean {
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  for (const b of bom ? bytes.subarray(3) : bytes) {
+    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
+    return b === 0x7b;
+  }
+  return false;
+}
+
 /** msgpack or JSON bytes → a value the schema accepts, or a coded error. Never throws. */
 export function decode<S extends z.ZodType>(schema: S, bytes: Uint8Array, opts: DecodeOptions = {}): Result<z.output<S>> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
