@@ -66,7 +66,7 @@ export function createAgentComponents(deps: ComponentDeps, hooks: ComponentHooks
       uploader.offer(window, out.logits, out.probs, start);
     },
   });
-  const intake = createIntake(c, drops, (n) => telemetry.recordReadings(n), (w, start) => inference.onWindow(w, start));
+  const intake = createIntake(c, clock, drops, (n) => telemetry.recordReadings(n), (w, start) => inference.onWindow(w, start));
   const uploader = createUploader(deps, drops);
   const telemetry = new TelemetryCollector(
     {
@@ -98,6 +98,7 @@ export function createAgentComponents(deps: ComponentDeps, hooks: ComponentHooks
 
 function createIntake(
   c: AgentConfig,
+  clock: Clock,
   drops: DropCounter<InboundKind>,
   onReadings: (n: number) => void,
   onWindow: (window: Float32Array, startTs: number) => void,
@@ -111,6 +112,8 @@ function createIntake(
     reorderMs: c.reorderMs,
     maxGapMs: c.maxGapMs,
     maxPayloadBytes: c.maxSensorBytes,
+    maxClockSkewMs: c.maxClockSkewMs,
+    now: () => clock.now(),
     drops,
     onReadings,
     onWindow,
