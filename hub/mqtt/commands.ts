@@ -4,12 +4,17 @@
  * payload, so this works on MQTT 3.1.1). QoS 1 may deliver a command twice: a repeated `id` from the same sender
  * (same `replyTo`) gets the cached reply and is not run again. A command that fails validation gets no reply.
  *
+ * `replyTo` must lie in the reply subtree (`sitekd/v1/hub/reply/{client}`, shared/protocol/topics.ts `replyTopic`): the hub
+ * publishes with its own broker rights, so a free `replyTo` would let any client aim hub messages at an agent's ack
+ * topic or a model topic. A command with another `replyTo` is not run and not answered; it is counted as CMD_REPLY_TO.
+ *
  * `redistill` replies as soon as the job is queued (`{jobId, state, coalesced}`); its progress and result follow as
  * JobEvents on `sitekd/v1/hub/jobs`.
  */
 import { ErrorCode, isSitekdError, SitekdError } from '../../shared/errors';
 import { decode, encode } from '../../shared/protocol/codec';
 import { HubCommandSchema, type HubCommand, type HubReply } from '../../shared/protocol/messages';
+import { parseTopic } from '../../shared/protocol/topics';
 import type { DropCounter } from '../../shared/drop-counter';
 import type { Logger } from '../../shared/log';
 
@@ -30,7 +35,7 @@ export interface CommandDeps {
 }
 
 export class CommandHandler {
-  readonly stats = { received: 0, executed: 0, repeated: 0, replies: 0 };
+  readonly stats = { received: 0, executed: 0, repeated: 0, replies: 0, refusedReplyTo: 0 };
   private readonly replies = new Map<string, HubReply>();
 
   constructor(private readonly d: CommandDeps) {}
@@ -41,6 +46,11 @@ export class CommandHandler {
     const r = decode(HubCommandSchema, payload, { maxBytes: this.d.maxPayloadBytes });
     if (!r.ok) return this.d.drops.record('cmd', r.error);
     const cmd = r.value;
+    if (cmd.replyTo !== undefined && parseTopic(cmd.replyTo)?.kind !== 'reply') {
+      this.stats.refusedReplyTo++;
+      const error = new SitekdError(ErrorCode.CMD_REPLY_TO, 'replyTo is outside the reply subtree sitekd/v1/hub/reply/{client}');
+      return this.d.drops.record('cmd', error, { id: cmd.id, replyTo: cmd.replyTo });
+    }
     const key = `${cmd.replyTo ?? ''}\u0000${cmd.id}`;
     let reply = this.replies.get(key);
     if (reply !== undefined) {
