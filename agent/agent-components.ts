@@ -12,7 +12,7 @@ import { InferenceLoop } from './inference-loop';
 import type { LoadedModel } from './model-probe';
 import type { ModelStore } from './model-store';
 import { ModelUpdater, type UpdateEvent } from './model-updater';
-import type { Outbox } from './outbox';
+import type { Outbox, OutboxCounters } from './outbox';
 import { SensorIntake } from './sensor-intake';
 import { TelemetryCollector } from './telemetry';
 import { Uploader } from './uploader';
@@ -70,7 +70,7 @@ export function createAgentComponents(deps: ComponentDeps, hooks: ComponentHooks
   const uploader = createUploader(deps, drops);
   const telemetry = new TelemetryCollector(
     {
-      outbox: () => ({ depth: deps.outbox.depth, bytes: deps.outbox.bytes }),
+      outbox: () => ({ depth: deps.outbox.depth, bytes: deps.outbox.bytes, ...pickDropped(deps.outbox.counters) }),
       bytesUploaded: () => uploader.counters.bytesUploaded,
       modelVersion: () => inference.currentModel?.version ?? null,
       dropped: () => drops.byCode(),
@@ -94,6 +94,10 @@ export function createAgentComponents(deps: ComponentDeps, hooks: ComponentHooks
     onEvent: (e) => hooks.onUpdateEvent(e),
   });
   return { intake, inference, uploader, telemetry, updater };
+}
+
+function pickDropped(c: OutboxCounters): { droppedRecords: number; droppedBytes: number } {
+  return { droppedRecords: c.droppedRecords, droppedBytes: c.droppedBytes };
 }
 
 function createIntake(

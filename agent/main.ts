@@ -131,6 +131,8 @@ async function openStores(config: AgentConfig, clock: Clock, log: Logger): Promi
     now: () => clock.now(),
     ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
     onQuarantine: (file, error) => log.warn('outbox record quarantined', { file, code: error.code }),
+    // At most one batch per upload interval can go this way, so one line each stays readable.
+    onDrop: (e, c) => log.warn('outbox full: oldest sample batch dropped unsent', { batchId: e.id, bytes: e.size, droppedRecords: c.droppedRecords, droppedBytes: c.droppedBytes }),
   });
   return { store, outbox };
 }
