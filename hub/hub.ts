@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { withTimeout, type Clock, type TimerHandle } from '../shared/clock';
 import { DropCounter } from '../shared/drop-counter';
 import { ErrorCode, SitekdError } from '../shared/errors';
+import { acquireStateLock, type StateLock } from '../shared/fs/state-lock';
 import type { Domain, WindowSet } from '../shared/ml/types';
 import { encode } from '../shared/protocol/codec';
 import type { HubStatus } from '../shared/protocol/messages';
@@ -72,6 +73,7 @@ export class Hub {
   /** Message handlers, triggers, the job queue and the site models: set once connected (wire). */
   private services: HubServices | undefined;
   private statusTimer: TimerHandle | undefined;
+  private lock: StateLock | undefined;
   private statusDebounce: TimerHandle | undefined;
   private source: Domain | undefined;
   private input: InputLayout | undefined;
@@ -112,6 +114,10 @@ export class Hub {
 
   private async doStart(): Promise<void> {
     const c = this.c;
+    // Before anything reads or writes the state: a second hub on this directory refuses here (STATE_LOCKED).
+    this.lock = acquireStateLock(c.stateDir, {
+      what: 'hub', onStale: (p) => this.log.warn('stale state-directory lock taken over', { dir: c.stateDir, ...p }),
+    });
     const data = loadSourceData(c, this.log);
     this.source = data.source;
     this.input = data.input;
@@ -179,6 +185,7 @@ export class Hub {
     await this.store?.close();
     await this.registry?.flush();
     await this.broker?.close();
+    this.lock?.release();
     this.state = 'stopped';
     if (wasRunning) this.log.info('hub stopped', { dropped: this.drops.total() });
   }
