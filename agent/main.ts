@@ -17,6 +17,7 @@ import { acquireStateLock, type StateLock } from '../shared/fs/state-lock';
 import { selectBackend } from '../shared/ml/backend';
 import { tf } from '../shared/ml/tf';
 import { keyIdOf } from '../shared/protocol/signing';
+import { logConnectionEvents } from '../shared/transport/connection-log';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
 import { Agent, lastWill } from './agent';
 import { agentSpec, flagsToConfig } from './cli';
@@ -84,6 +85,7 @@ async function startWithLock(config: AgentConfig, s: Started, lock: StateLock): 
   const { store, outbox } = await openStores(config, clock, log);
   const initialModel = store.active === null && config.modelFile !== undefined ? { bytes: readModelFile(config.modelFile), path: config.modelFile } : undefined;
   const transport = createTransport(config, readText);
+  logConnectionEvents(transport, { log, clock, url: config.broker.url });
   transport.setHandlerErrorListener((err, topic) => log.error('message handler failed', { topic, err }));
   let agent: Agent;
   try {

@@ -133,7 +133,7 @@ export class Hub {
     for (const p of registry.problems) this.log.warn('site registry reset', { code: p.code, error: p.message });
     for (const site of store.sites()) registry.setNewWindows(site, store.countSince(site, registry.lastRedistill(site)?.seqMarker ?? 0));
     this.checkNotStopping();
-    const conn = await connectHub(c, this.log, { onListening: this.o.onBrokerListening, onBroker: (b) => (this.broker = b) });
+    const conn = await connectHub(c, this.log, { onListening: this.o.onBrokerListening, onBroker: (b) => (this.broker = b), clock: this.clock });
     this.url = conn.url;
     this.transport = conn.transport;
     this.checkNotStopping();
