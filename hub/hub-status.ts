@@ -53,6 +53,8 @@ export function siteDetails(s: Pick<StatusSources, 'registry' | 'store'>, site: 
     newWindows: s.registry.newWindows(site),
     rollout: info?.rollout ?? { online: 0, onVersion: 0 },
     lastRedistill: info?.lastRedistill ?? null,
+    // Batches set aside as implausible since the hub started (hub/store/sample-hygiene.ts).
+    quarantinedBatches: s.store.implausibleBatches(site).length,
     agents: (info?.agents ?? []).map((a) => ({ agent: a.agent, state: a.state, modelVersion: a.modelVersion, agentVersion: a.agentVersion, backend: a.backend, lastSeenAt: a.lastSeenAt })),
   };
 }

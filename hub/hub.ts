@@ -23,6 +23,7 @@ import { hubStatus } from './hub-status';
 import { loadOrCreateKey, type HubKey } from './models/keys';
 import type { Logger } from '../shared/log';
 import { runMlTask, type MlRunner } from './worker/ml-runner';
+import { channelRanges } from './store/sample-hygiene';
 import { SampleStore } from './store/sample-store';
 import { SiteRegistry } from './sites/site-registry';
 import { loadSourceData } from './models/source-data';
@@ -126,7 +127,12 @@ export class Hub {
     this.key = await loadOrCreateKey(c.stateDir);
     this.checkNotStopping();
     this.log.info('signing key', { keyId: this.key.keyId, publicKey: this.key.publicKeyFile, created: this.key.created });
-    const store = (this.store = await SampleStore.open(join(c.stateDir, 'samples'), { now: this.now, maxWindowsPerSite: c.maxWindowsPerSite, maxBytesTotal: c.maxStoreBytes }));
+    const train = data.source.train;
+    const store = (this.store = await SampleStore.open(join(c.stateDir, 'samples'), {
+      now: this.now, maxWindowsPerSite: c.maxWindowsPerSite, maxBytesTotal: c.maxStoreBytes,
+      hygiene: { source: channelRanges(train.x, train.n, train.channels, train.length) },
+      onImplausible: (r) => this.log.warn('sample batch quarantined', { site: r.site, batchId: r.batchId, agent: r.agent, code: r.code, reason: r.reason, file: r.file }),
+    }));
     for (const q of store.quarantined()) this.log.warn('sample store file set aside', { file: q.file, code: q.code, reason: q.reason });
     this.checkNotStopping();
     const registry = (this.registry = await SiteRegistry.open(join(c.stateDir, 'registry.json'), { now: this.now, staleAfterMs: c.staleAfterSeconds * 1000 }));
