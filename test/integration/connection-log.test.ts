@@ -29,12 +29,23 @@ function capture(lines: Line[]): Logger {
   return log;
 }
 
+/**
+ * A free port below Linux's ephemeral range (32768-60999). Repeated connects to a closed port inside that range can
+ * connect the client to itself (TCP simultaneous open picks the same local port), which is not "unreachable".
+ */
 async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const srv = net.createServer();
+    const ok = await new Promise<boolean>((r) => {
+      srv.once('error', () => r(false));
+      srv.listen(port, '127.0.0.1', () => r(true));
+    });
+    if (ok) {
+      await new Promise<void>((r) => srv.close(() => r()));
+      return port;
+    }
+  }
 }
 
 async function waitFor(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
