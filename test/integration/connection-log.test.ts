@@ -67,23 +67,29 @@ test('an agent logs an unreachable broker, then the connection, its loss and its
   });
   const agent = await startAgent(config, { log: capture(lines) });
   let broker: Awaited<ReturnType<typeof startEmbeddedBroker>> | undefined;
+  const seen = (msg: string): boolean => lines.some((l) => l.msg === msg);
   try {
-    await waitFor('unreachable warning', () => lines.some((l) => l.msg === 'broker unreachable'));
+    await waitFor('unreachable warning', () => seen('broker unreachable'));
     const unreachable = lines.find((l) => l.msg === 'broker unreachable') as Line;
     assert.equal(unreachable.level, 'warn');
     assert.match(String(unreachable.fields['error']), /ECONNREFUSED/);
-    // Rate-limited: a few attempts later there is still one warning.
+    // Rate-limited: more attempts fail meanwhile, and there is still one warning.
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(lines.filter((l) => l.msg === 'broker unreachable').length, 1);
     broker = await startEmbeddedBroker({ port });
-    await waitFor('reconnected', () => lines.some((l) => l.msg === 'broker reconnected'));
-    assert.ok(Number(lines.find((l) => l.msg === 'broker reconnected')?.fields['failedAttempts']) >= 2);
+    await waitFor('reconnected', () => seen('broker reconnected'));
+    assert.ok(Number(lines.find((l) => l.msg === 'broker reconnected')?.fields['failedAttempts']) >= 1);
     await broker.close();
-    broker = undefined;
     await waitFor('connection lost', () => lines.some((l) => l.msg === 'broker connection lost' && l.level === 'warn'));
   } finally {
+    // Stopped with a broker up: a stop that publishes `offline` into a closed broker would wait for ever.
+    if (broker === undefined || !agent.transport.connected) {
+      await broker?.close();
+      broker = await startEmbeddedBroker({ port });
+      await waitFor('connected for the stop', () => agent.transport.connected).catch(() => undefined);
+    }
     await agent.stop().catch(() => undefined);
-    await broker?.close();
+    await broker.close();
   }
 });
 
