@@ -12,7 +12,7 @@ import { InferenceLoop } from './inference-loop';
 import type { LoadedModel } from './model-probe';
 import type { ModelStore } from './model-store';
 import { ModelUpdater, type UpdateEvent } from './model-updater';
-import type { Outbox } from './outbox';
+import type { Outbox, OutboxCounters } from './outbox';
 import { SensorIntake } from './sensor-intake';
 import { TelemetryCollector } from './telemetry';
 import { Uploader } from './uploader';
@@ -66,11 +66,11 @@ export function createAgentComponents(deps: ComponentDeps, hooks: ComponentHooks
       uploader.offer(window, out.logits, out.probs, start);
     },
   });
-  const intake = createIntake(c, drops, (n) => telemetry.recordReadings(n), (w, start) => inference.onWindow(w, start));
+  const intake = createIntake(c, clock, drops, (n) => telemetry.recordReadings(n), (w, start) => inference.onWindow(w, start));
   const uploader = createUploader(deps, drops);
   const telemetry = new TelemetryCollector(
     {
-      outbox: () => ({ depth: deps.outbox.depth, bytes: deps.outbox.bytes }),
+      outbox: () => ({ depth: deps.outbox.depth, bytes: deps.outbox.bytes, ...pickDropped(deps.outbox.counters) }),
       bytesUploaded: () => uploader.counters.bytesUploaded,
       modelVersion: () => inference.currentModel?.version ?? null,
       dropped: () => drops.byCode(),
@@ -98,8 +98,13 @@ export function createAgentComponents(deps: ComponentDeps, hooks: ComponentHooks
   return { intake, inference, uploader, telemetry, updater };
 }
 
+function pickDropped(c: OutboxCounters): { droppedRecords: number; droppedBytes: number } {
+  return { droppedRecords: c.droppedRecords, droppedBytes: c.droppedBytes };
+}
+
 function createIntake(
   c: AgentConfig,
+  clock: Clock,
   drops: DropCounter<InboundKind>,
   onReadings: (n: number) => void,
   onWindow: (window: Float32Array, startTs: number) => void,
@@ -113,6 +118,8 @@ function createIntake(
     reorderMs: c.reorderMs,
     maxGapMs: c.maxGapMs,
     maxPayloadBytes: c.maxSensorBytes,
+    maxClockSkewMs: c.maxClockSkewMs,
+    now: () => clock.now(),
     drops,
     onReadings,
     onWindow,

@@ -38,6 +38,7 @@ export const agentSpec = {
     'telemetry-interval': opt.int({ description: 'ms between telemetry messages', placeholder: 'ms', min: 1, defaultLabel: '10000' }),
     'upload-budget': opt.int({ description: 'sample bytes returned per minute', placeholder: 'bytes', min: 1, defaultLabel: '300000' }),
     'upload-interval': opt.int({ description: 'ms between sample batches', placeholder: 'ms', min: 1, defaultLabel: '30000' }),
+    'max-clock-skew': opt.int({ description: 'readings stamped further ahead of this clock are dropped', placeholder: 'ms', min: 0, defaultLabel: '5000' }),
     'outbox-max-bytes': opt.int({ description: 'cap of the on-disk sample outbox; oldest batches go first', placeholder: 'bytes', min: 1, defaultLabel: '64 MiB' }),
     ...loggingOptions,
     'log-level': { ...loggingOptions['log-level'], defaultLabel: "the config file's logLevel, else info" },
@@ -93,6 +94,7 @@ export function flagsToConfig(f: Partial<AgentFlags>, env: Readonly<Record<strin
     telemetryIntervalMs: f['telemetry-interval'],
     upload: { budgetBytesPerMinute: f['upload-budget'], intervalMs: f['upload-interval'] },
     outboxMaxBytes: f['outbox-max-bytes'],
+    maxClockSkewMs: f['max-clock-skew'],
     logLevel: logLevelFlag(f),
   };
 }

@@ -97,6 +97,13 @@ const ConfigObject = z.strictObject({
   reorderMs: z.number().min(0).max(600_000).default(250),
   /** Longest spacing between readings that is still filled. Default 5 sample periods. */
   maxGapMs: z.number().min(0.001).max(3_600_000).optional(),
+  /**
+   * Readings stamped more than this ahead of the agent's clock are dropped (READING_FUTURE): one reading from the
+   * future would move the window buffer's watermark and make every genuine reading late. 5 s covers a sensor clock
+   * that NTP keeps within a second or two, plus delivery jitter. (A simulator faster than real time stamps readings
+   * ahead of the wall clock: `sitekd fleet` raises this for its agents.)
+   */
+  maxClockSkewMs: z.number().int().min(0).max(366 * 86_400_000).default(5000),
   /** Default `sitekd-agent-data/{site}/{id}` (relative to the working directory). */
   dataDir: Path.optional(),
   /** The hub's Ed25519 public key(s), PEM. Without one, every model manifest is refused (unsigned = untrusted). */

@@ -13,9 +13,11 @@ import * as fs from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import * as path from 'node:path';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
+import { acquireStateLock, type StateLock } from '../shared/fs/state-lock';
 import { selectBackend } from '../shared/ml/backend';
 import { tf } from '../shared/ml/tf';
 import { keyIdOf } from '../shared/protocol/signing';
+import { logConnectionEvents } from '../shared/transport/connection-log';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
 import { Agent, lastWill } from './agent';
 import { agentSpec, flagHint, flagsToConfig } from './cli';
@@ -58,9 +60,32 @@ export async function startAgent(config: AgentConfig, opts: StartOptions = {}): 
   const trustedKeys = checkHubKeys(listHubKeys(config, readText));
   if (trustedKeys.length === 0) log.warn('no hub public key configured: every model manifest will be refused');
   const backend = await selectBackend(config.backend);
+  // Before the stores open: a second agent on this data directory refuses here (STATE_LOCKED).
+  const lock = acquireStateLock(path.resolve(config.dataDir), {
+    what: 'agent', onStale: (p) => log.warn('stale data-directory lock taken over', { dir: config.dataDir, ...p }),
+  });
+  try {
+    return await startWithLock(config, { log, clock, readText, trustedKeys, backend: backend.name }, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+interface Started {
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly readText: (p: string) => string;
+  readonly trustedKeys: string[];
+  readonly backend: string;
+}
+
+async function startWithLock(config: AgentConfig, s: Started, lock: StateLock): Promise<RunningAgent> {
+  const { log, clock, readText, trustedKeys } = s;
   const { store, outbox } = await openStores(config, clock, log);
   const initialModel = store.active === null && config.modelFile !== undefined ? { bytes: readModelFile(config.modelFile), path: config.modelFile } : undefined;
   const transport = createTransport(config, readText);
+  logConnectionEvents(transport, { log, clock, url: config.broker.url });
   transport.setHandlerErrorListener((err, topic) => log.error('message handler failed', { topic, err }));
   let agent: Agent;
   try {
@@ -72,7 +97,7 @@ export async function startAgent(config: AgentConfig, opts: StartOptions = {}): 
       clock,
       log,
       trustedKeys,
-      backend: backend.name,
+      backend: s.backend,
       agentVersion: sitekdVersion(),
       tfMemory: () => tf.memory(),
       rssBytes: () => process.memoryUsage.rss(),
@@ -92,6 +117,7 @@ export async function startAgent(config: AgentConfig, opts: StartOptions = {}): 
     async stop() {
       await agent.stop();
       await transport.close().catch(() => undefined);
+      lock.release();
     },
   };
 }
@@ -132,6 +158,8 @@ async function openStores(config: AgentConfig, clock: Clock, log: Logger): Promi
     now: () => clock.now(),
     ...(config.outboxMaxAgeMs !== undefined ? { maxAgeMs: config.outboxMaxAgeMs } : {}),
     onQuarantine: (file, error) => log.warn('outbox record quarantined', { file, code: error.code }),
+    // At most one batch per upload interval can go this way, so one line each stays readable.
+    onDrop: (e, c) => log.warn('outbox full: oldest sample batch dropped unsent', { batchId: e.id, bytes: e.size, droppedRecords: c.droppedRecords, droppedBytes: c.droppedBytes }),
   });
   return { store, outbox };
 }

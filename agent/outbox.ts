@@ -13,7 +13,8 @@
  * the hub ignores it by batch id.
  *
  * Cap and drop policy: `bytes` counts record payloads. A put that would exceed `maxBytes` first deletes the OLDEST
- * records until it fits (`droppedRecords`/`droppedBytes`): the newest samples reflect the current model and data, and a
+ * records until it fits (`droppedRecords`/`droppedBytes`, reported through `onDrop`; the agent logs each and sends the
+ * totals in its telemetry, so no batch disappears unnoticed): the newest samples reflect the current model and data, and a
  * long outage should not block fresh ones. A record larger than `maxBytes` by itself is rejected with OUTBOX_FULL.
  * Optional `maxAgeMs` (with the injected clock) expires old records the same way (`expiredRecords`).
  * Idempotence: a put of an id that is still queued is a no-op (the first bytes win).
@@ -35,6 +36,8 @@ export interface OutboxOptions {
   maxAgeMs?: number;
   /** Told about each quarantined file (for a rate-limited warn log). */
   onQuarantine?: (file: string, error: SitekdError) => void;
+  /** Told about each record deleted unsent to make room under the cap, with the totals so far (for the log). */
+  onDrop?: (dropped: OutboxEntry, counters: OutboxCounters) => void;
 }
 
 export interface OutboxEntry {
@@ -66,6 +69,7 @@ export class Outbox {
   private readonly maxAgeMs: number;
   private readonly now: () => number;
   private readonly onQuarantine: ((file: string, error: SitekdError) => void) | undefined;
+  private readonly onDrop: ((dropped: OutboxEntry, counters: OutboxCounters) => void) | undefined;
   /** FIFO order (ascending seq). */
   private readonly entries: OutboxEntry[] = [];
   private readonly byId = new Map<string, OutboxEntry>();
@@ -85,6 +89,7 @@ export class Outbox {
     this.maxAgeMs = age;
     this.now = opts.now;
     this.onQuarantine = opts.onQuarantine;
+    this.onDrop = opts.onDrop;
   }
 
   /** Creates the directory if needed and loads the records already in it (verifying each). */
@@ -234,6 +239,7 @@ export class Outbox {
       await this.remove(oldest);
       this.c.droppedRecords++;
       this.c.droppedBytes += oldest.size;
+      this.onDrop?.({ ...oldest }, { ...this.c });
     }
   }
 

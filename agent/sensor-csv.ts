@@ -3,7 +3,7 @@
  * maps columns by name (serial bridges). One bad line rejects the whole message.
  */
 import type { CompiledSource } from './sensor-sources';
-import { DECIMAL, ISO_DATE_TIME, NONFINITE_WORD, parseTs, Reject, type Reading } from './sensor-reading';
+import { DECIMAL, isBeyondFloat32, ISO_DATE_TIME, NONFINITE_WORD, parseTs, Reject, type Reading } from './sensor-reading';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -70,6 +70,7 @@ function csvReading(width: number, slot: Int32Array, fields: readonly string[]):
     if (!DECIMAL.test(f)) return new Reject(NONFINITE_WORD.test(f) ? 'nonfinite' : 'shape', `column ${c + 2} is not a number`);
     const v = Number(f);
     if (!Number.isFinite(v)) return new Reject('nonfinite', `column ${c + 2} is not finite`);
+    if (isBeyondFloat32(v)) return new Reject('range', `column ${c + 2} is beyond the float32 range`);
     values[at] = v;
   }
   return { ts, values };

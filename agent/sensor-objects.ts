@@ -3,7 +3,7 @@
  * be a typed array or raw little-endian float32 `bin` (docs/architecture.md: float arrays travel as bin).
  */
 import type { CompiledSource } from './sensor-sources';
-import { parseTs, Reject, type Reading } from './sensor-reading';
+import { isBeyondFloat32, parseTs, Reject, type Reading } from './sensor-reading';
 
 /** The readings of a decoded message: one object, or an array of at most `maxReadings`. */
 export function readingsFromDocument(src: CompiledSource, doc: unknown, maxReadings: number): Reading[] | Reject {
@@ -47,6 +47,7 @@ function valuesFromList(src: CompiledSource, raw: unknown): Float64Array | Rejec
     if (typeof v !== 'number' || !Number.isFinite(v)) {
       return v === null || typeof v === 'number' ? new Reject('nonfinite', `value ${i} is not finite`) : new Reject('shape', `value ${i} is not a number`);
     }
+    if (isBeyondFloat32(v)) return new Reject('range', `value ${i} is beyond the float32 range`);
     out[at] = v;
   }
   return out;
@@ -83,6 +84,7 @@ function valuesFromNames(src: CompiledSource, raw: unknown): Float64Array | Reje
     if (v === undefined) return new Reject('shape', `channel ${name} missing`);
     if (typeof v !== 'number') return v === null ? new Reject('nonfinite', `channel ${name} is null`) : new Reject('shape', `channel ${name} is not a number`);
     if (!Number.isFinite(v)) return new Reject('nonfinite', `channel ${name} is not finite`);
+    if (isBeyondFloat32(v)) return new Reject('range', `channel ${name} is beyond the float32 range`);
     out[i] = v;
   }
   return out;

@@ -11,7 +11,7 @@
  * `ts` is epoch milliseconds (fractions allowed) or an ISO 8601 date-time with a `T`.
  *
  * Untrusted input never throws (docs/conventions.md §3): every failure is an `{ ok: false, error }` with code READING_INVALID
- * (details.reason says why) or READING_TOO_LARGE, for the caller to count. A message is all or nothing: one bad CSV line
+ * (details.reason says why), READING_OUT_OF_RANGE (a value float32 cannot hold) or READING_TOO_LARGE, for the caller to count. A message is all or nothing: one bad CSV line
  * drops the whole message, so a partly garbled batch cannot leave holes that look like real gaps.
  * Misconfiguration (unknown channel names, a channel fed by two topics) throws CONFIG_INVALID at construction.
  *
@@ -103,7 +103,8 @@ export class SensorParser {
 function fail(r: Reject, topic: string, cause?: unknown): ParseResult {
   const details: Record<string, unknown> = { topic, reason: r.reason };
   if (r.line !== undefined) details['line'] = r.line;
-  const error = new SitekdError(ErrorCode.READING_INVALID, r.message, cause === undefined ? { details } : { details, cause });
+  const code = r.reason === 'range' ? ErrorCode.READING_OUT_OF_RANGE : ErrorCode.READING_INVALID;
+  const error = new SitekdError(code, r.message, cause === undefined ? { details } : { details, cause });
   return { ok: false, error };
 }
 

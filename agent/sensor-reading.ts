@@ -10,7 +10,18 @@ export interface Reading {
   values: Float64Array;
 }
 
-export type ReadingRejectReason = 'topic' | 'decode' | 'shape' | 'ts' | 'nonfinite' | 'count';
+export type ReadingRejectReason = 'topic' | 'decode' | 'shape' | 'ts' | 'nonfinite' | 'range' | 'count';
+
+/**
+ * The largest finite float32. Windows are float32: a reading beyond this becomes ±Infinity there and every window that
+ * holds it fails inference, so it is refused here with its own code (READING_OUT_OF_RANGE), not let in.
+ */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** A finite value that float32 cannot hold. */
+export function isBeyondFloat32(v: number): boolean {
+  return v > FLOAT32_MAX || v < -FLOAT32_MAX;
+}
 
 // Date's own range (ECMA-262 §21.4.1.1): anything beyond is certainly not a timestamp.
 const MAX_TS_MS = 8.64e15;

@@ -100,7 +100,7 @@ export class DriftMeter {
 
 /** The inputs of a telemetry message that other components own. */
 export interface TelemetrySources {
-  readonly outbox: () => { depth: number; bytes: number };
+  readonly outbox: () => { depth: number; bytes: number; droppedRecords: number; droppedBytes: number };
   readonly bytesUploaded: () => number;
   readonly modelVersion: () => string | null;
   readonly dropped: () => Record<string, number>;
@@ -149,6 +149,8 @@ export class TelemetryCollector {
       inferP99Ms: lat === null ? null : clampMs(lat.p99),
       outboxDepth: outbox.depth,
       outboxBytes: outbox.bytes,
+      outboxDropped: outbox.droppedRecords,
+      outboxDroppedBytes: outbox.droppedBytes,
       bytesUploaded: this.sources.bytesUploaded(),
       driftScore: this.drift.score(),
       tensors: mem.numTensors,

@@ -30,6 +30,7 @@
  */
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { ReadingRing } from './reading-ring';
+import { FLOAT32_MAX } from './sensor-reading';
 import { checkCoverage, nonNegative, positive, positiveInt, type WindowBufferOptions } from './window-buffer-options';
 
 export type PushOutcome = 'accepted' | 'duplicate' | 'late' | 'overflow' | 'resync';
@@ -121,7 +122,10 @@ export class WindowBuffer {
     if (!Number.isFinite(ts)) throw new SitekdError(ErrorCode.INPUT_NONFINITE, 'reading ts is not finite');
     if (ts < 0) throw new SitekdError(ErrorCode.INPUT_SHAPE, `reading ts ${ts} is not epoch milliseconds`);
     for (let k = 0; k < values.length; k++) {
-      if (!Number.isFinite(values[k])) throw new SitekdError(ErrorCode.INPUT_NONFINITE, 'reading value is not finite');
+      const v = values[k] as number;
+      if (!Number.isFinite(v)) throw new SitekdError(ErrorCode.INPUT_NONFINITE, 'reading value is not finite');
+      // The grid rows are float32: beyond its range a value would become ±Infinity in every window that holds it.
+      if (v > FLOAT32_MAX || v < -FLOAT32_MAX) throw new SitekdError(ErrorCode.READING_OUT_OF_RANGE, 'reading value is beyond the float32 range');
     }
     let outcome: PushOutcome = 'accepted';
     if (this.maxTs === -Infinity) this.setOrigin(ts);

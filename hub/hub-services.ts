@@ -8,6 +8,7 @@
  * The hub keeps its lifecycle and the retained status; these pieces reach both only through `HubContext`.
  */
 import { RetainedGuard } from './models/retained-guard';
+import { join } from 'node:path';
 import type { Clock } from '../shared/clock';
 import type { DropCounter } from '../shared/drop-counter';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
@@ -18,6 +19,7 @@ import type { MqttTransport } from '../shared/transport/mqtt-transport';
 import type { HubConfig } from './config';
 import { siteDetails } from './hub-status';
 import { publishJobEvent, type JobTrigger } from './jobs/job-events';
+import { interruptedJobEvent, JobJournal } from './jobs/job-journal';
 import { JobQueue, type EnqueueResult } from './jobs/job-queue';
 import { runRedistill, type RedistillResult } from './jobs/redistill-job';
 import { runRollback, type RollbackRequest } from './jobs/rollback-job';
@@ -148,7 +150,15 @@ function createJobs(ctx: HubContext, publish: Publish, publisher: ModelPublisher
         settings: { ...c },
       }, report, AbortSignal.any([signal, ctx.abort])),
   });
+  // Journaled before it is published: a hub killed during a round then reports the job at its next start.
+  const { journal, interrupted, badLines } = JobJournal.openSync(join(c.stateDir, 'jobs.journal'));
+  if (badLines > 0) log.warn('job journal lines skipped', { file: journal.file, badLines });
   queue.onEvent((e) => {
+    try {
+      journal.record(e, now());
+    } catch (err) {
+      log.error('cannot write the job journal', { file: journal.file, error: err });
+    }
     void publishJobEvent(e, { publish, now, log, registry });
     if (e.type !== 'progress') ctx.scheduleStatus();
     const r = e.job.result;
@@ -156,6 +166,7 @@ function createJobs(ctx: HubContext, publish: Publish, publisher: ModelPublisher
       watcher.started(e.job.site, r.version, r.currentVersion).catch((err: unknown) => log.error('cannot start a rollout watch', { site: e.job.site, error: err }));
     }
   });
+  for (const j of interrupted) void publishJobEvent(interruptedJobEvent(j, now()), { publish, now, log, registry });
   return { triggers, queue };
 }
 

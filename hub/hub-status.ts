@@ -57,6 +57,8 @@ export function siteDetails(s: Pick<StatusSources, 'registry' | 'store'>, site: 
     // watch: what an operator picks a `rollback --to` from. Bounded, as `sites` sends this for every site.
     models: s.registry.modelHistory(site).slice(-20),
     watch: s.registry.watch(site) ?? null,
+    // Batches set aside as implausible since the hub started (hub/store/sample-hygiene.ts).
+    quarantinedBatches: s.store.implausibleBatches(site).length,
     agents: (info?.agents ?? []).map((a) => ({ agent: a.agent, state: a.state, modelVersion: a.modelVersion, agentVersion: a.agentVersion, backend: a.backend, lastSeenAt: a.lastSeenAt })),
   };
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { withTimeout, type Clock, type TimerHandle } from '../shared/clock';
 import { DropCounter } from '../shared/drop-counter';
 import { ErrorCode, SitekdError } from '../shared/errors';
+import { acquireStateLock, type StateLock } from '../shared/fs/state-lock';
 import type { Domain, WindowSet } from '../shared/ml/types';
 import { encodeJson } from '../shared/protocol/codec';
 import type { HubStatus } from '../shared/protocol/messages';
@@ -22,6 +23,7 @@ import { hubStatus } from './hub-status';
 import { loadOrCreateKey, type HubKey } from './models/keys';
 import type { Logger } from '../shared/log';
 import { runMlTask, type MlRunner } from './worker/ml-runner';
+import { channelRanges } from './store/sample-hygiene';
 import { SampleStore } from './store/sample-store';
 import { SiteRegistry } from './sites/site-registry';
 import { loadSourceData } from './models/source-data';
@@ -78,6 +80,7 @@ export class Hub {
   /** Telemetry, rounds, metrics and the HTTP server (hub/ops/). */
   private ops: HubOps | undefined;
   private statusTimer: TimerHandle | undefined;
+  private lock: StateLock | undefined;
   private statusDebounce: TimerHandle | undefined;
   private source: Domain | undefined;
   private input: InputLayout | undefined;
@@ -118,6 +121,10 @@ export class Hub {
 
   private async doStart(): Promise<void> {
     const c = this.c;
+    // Before anything reads or writes the state: a second hub on this directory refuses here (STATE_LOCKED).
+    this.lock = acquireStateLock(c.stateDir, {
+      what: 'hub', onStale: (p) => this.log.warn('stale state-directory lock taken over', { dir: c.stateDir, ...p }),
+    });
     const data = loadSourceData(c, this.log);
     this.source = data.source;
     this.input = data.input;
@@ -126,14 +133,19 @@ export class Hub {
     this.key = await loadOrCreateKey(c.stateDir);
     this.checkNotStopping();
     this.log.info('signing key', { keyId: this.key.keyId, publicKey: this.key.publicKeyFile, created: this.key.created });
-    const store = (this.store = await SampleStore.open(join(c.stateDir, 'samples'), { now: this.now, maxWindowsPerSite: c.maxWindowsPerSite, maxBytesTotal: c.maxStoreBytes }));
+    const train = data.source.train;
+    const store = (this.store = await SampleStore.open(join(c.stateDir, 'samples'), {
+      now: this.now, maxWindowsPerSite: c.maxWindowsPerSite, maxBytesTotal: c.maxStoreBytes,
+      hygiene: { source: channelRanges(train.x, train.n, train.channels, train.length) },
+      onImplausible: (r) => this.log.warn('sample batch quarantined', { site: r.site, batchId: r.batchId, agent: r.agent, code: r.code, reason: r.reason, file: r.file }),
+    }));
     for (const q of store.quarantined()) this.log.warn('sample store file set aside', { file: q.file, code: q.code, reason: q.reason });
     this.checkNotStopping();
     const registry = (this.registry = await SiteRegistry.open(join(c.stateDir, 'registry.json'), { now: this.now, staleAfterMs: c.staleAfterSeconds * 1000 }));
     for (const p of registry.problems) this.log.warn('site registry reset', { code: p.code, error: p.message });
     for (const site of store.sites()) registry.setNewWindows(site, store.countSince(site, registry.lastRedistill(site)?.seqMarker ?? 0));
     this.checkNotStopping();
-    const conn = await connectHub(c, this.log, { onListening: this.o.onBrokerListening, onBroker: (b) => (this.broker = b) });
+    const conn = await connectHub(c, this.log, { onListening: this.o.onBrokerListening, onBroker: (b) => (this.broker = b), clock: this.clock });
     this.url = conn.url;
     this.transport = conn.transport;
     this.checkNotStopping();
@@ -192,6 +204,7 @@ export class Hub {
     await this.store?.close();
     await this.registry?.flush();
     await this.broker?.close();
+    this.lock?.release();
     this.state = 'stopped';
     if (wasRunning) this.log.info('hub stopped', { dropped: this.drops.total() });
   }

@@ -12,6 +12,7 @@ import { defineCommand, type CommandIo } from '../shared/cli/command';
 import type { Parsed } from '../shared/cli/options';
 import { systemClock } from '../shared/clock';
 import type { Logger } from '../shared/log';
+import { logConnectionEvents } from '../shared/transport/connection-log';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
 import type { SiteScore } from './scoreboard';
 import { Simulator } from './simulator';
@@ -62,6 +63,7 @@ async function runSim(a: Parsed<typeof simSpec.options>, io: CommandIo, log: Log
     ...(password !== undefined && { password }),
   });
   log.debug('connected', { broker: a.broker });
+  logConnectionEvents(transport, { log, clock: systemClock, url: a.broker });
   const errors = { publish: 0 };
   let sim: Simulator;
   try {

@@ -4,6 +4,10 @@
  * payload, so this works on MQTT 3.1.1). QoS 1 may deliver a command twice: a repeated `id` from the same sender
  * (same `replyTo`) gets the cached reply and is not run again. A command that fails validation gets no reply.
  *
+ * `replyTo` must lie in the reply subtree (`sitekd/v1/hub/reply/{client}`, shared/protocol/topics.ts `replyTopic`): the hub
+ * publishes with its own broker rights, so a free `replyTo` would let any client aim hub messages at an agent's ack
+ * topic or a model topic. A command with another `replyTo` is not run and not answered; it is counted as CMD_REPLY_TO.
+ *
  * `redistill` replies as soon as the job is queued (`{jobId, state, coalesced}`); its progress and result follow as
  * JobEvents on `sitekd/v1/hub/jobs`. `rollback` replies once the rollback is published, with what was published; a
  * repeat of its id arriving meanwhile waits for the same reply (the reply is remembered from the start, not the end,
@@ -12,6 +16,7 @@
 import { ErrorCode, isSitekdError, SitekdError } from '../../shared/errors';
 import { decode, encode, encodeJson, isJsonPayload } from '../../shared/protocol/codec';
 import { HubCommandSchema, type HubCommand, type HubReply } from '../../shared/protocol/messages';
+import { parseTopic } from '../../shared/protocol/topics';
 import type { DropCounter } from '../../shared/drop-counter';
 import type { Logger } from '../../shared/log';
 
@@ -34,7 +39,7 @@ export interface CommandDeps {
 }
 
 export class CommandHandler {
-  readonly stats = { received: 0, executed: 0, repeated: 0, replies: 0 };
+  readonly stats = { received: 0, executed: 0, repeated: 0, replies: 0, refusedReplyTo: 0 };
   private readonly replies = new Map<string, Promise<HubReply>>();
 
   constructor(private readonly d: CommandDeps) {}
@@ -45,6 +50,11 @@ export class CommandHandler {
     const r = decode(HubCommandSchema, payload, { maxBytes: this.d.maxPayloadBytes });
     if (!r.ok) return this.d.drops.record('cmd', r.error);
     const cmd = r.value;
+    if (cmd.replyTo !== undefined && parseTopic(cmd.replyTo)?.kind !== 'reply') {
+      this.stats.refusedReplyTo++;
+      const error = new SitekdError(ErrorCode.CMD_REPLY_TO, 'replyTo is outside the reply subtree sitekd/v1/hub/reply/{client}');
+      return this.d.drops.record('cmd', error, { id: cmd.id, replyTo: cmd.replyTo });
+    }
     const key = `${cmd.replyTo ?? ''}\u0000${cmd.id}`;
     let pending = this.replies.get(key);
     if (pending !== undefined) {

@@ -7,6 +7,8 @@ import { ErrorCode, SitekdError } from '../../shared/errors';
 import { encode } from '../../shared/protocol/codec';
 import type { HubStatus } from '../../shared/protocol/messages';
 import { hubStatusTopic } from '../../shared/protocol/topics';
+import { systemClock, type Clock } from '../../shared/clock';
+import { logConnectionEvents } from '../../shared/transport/connection-log';
 import { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker';
 import type { HubConfig } from '../config';
@@ -21,7 +23,7 @@ export interface HubConnection {
 export async function connectHub(
   c: HubConfig,
   log: Logger,
-  hooks: { onListening?: (port: number, url: string) => void; onBroker?: (b: EmbeddedBroker) => void } = {},
+  hooks: { onListening?: (port: number, url: string) => void; onBroker?: (b: EmbeddedBroker) => void; clock?: Clock } = {},
 ): Promise<HubConnection> {
   let broker: EmbeddedBroker | undefined;
   if (c.broker === undefined) {
@@ -34,7 +36,7 @@ export async function connectHub(
   const url = c.broker ?? `mqtt://${c.mqttHost === '0.0.0.0' ? '127.0.0.1' : c.mqttHost}:${broker?.port ?? c.mqttPort}`;
   if (broker !== undefined) hooks.onListening?.(broker.port, url);
   const offline: HubStatus = { state: 'offline' };
-  const transport = await MqttTransport.connect(
+  const transport = MqttTransport.create(
     {
       // aedes speaks 3.1.1 only: asking it for MQTT 5 first would cost a refused CONNECT and a reconnect period.
       url, clientId: c.clientId, protocol: broker !== undefined ? 4 : 'auto', maxPacketBytes: c.maxPacketBytes,
@@ -43,8 +45,13 @@ export async function connectHub(
       ...(c.key !== undefined ? { key: readPem(c.key) } : {}),
       will: { topic: hubStatusTopic(), payload: encode(offline), qos: 1, retain: true },
     },
-    15_000,
   );
+  // Failed attempts while waiting are logged too: an unreachable broker is visible before the timeout ends the start.
+  logConnectionEvents(transport, { log, clock: hooks.clock ?? systemClock, url });
+  await transport.waitConnected(15_000).catch(async (err: unknown) => {
+    await transport.close(true).catch(() => undefined);
+    throw err;
+  });
   log.info('connected to the broker', { url, protocolVersion: transport.protocolVersion });
   return { broker, url, transport };
 }

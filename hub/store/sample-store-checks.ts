@@ -90,6 +90,8 @@ export function checkOptions(o: SampleStoreOptions): Required<SampleStoreOptions
     maxWindowsPerSite: o.maxWindowsPerSite ?? DEFAULT_MAX_WINDOWS_PER_SITE,
     maxBytesTotal: o.maxBytesTotal ?? DEFAULT_MAX_BYTES_TOTAL,
     maxSeenIds: o.maxSeenIds ?? DEFAULT_MAX_SEEN_IDS,
+    hygiene: o.hygiene ?? {},
+    onImplausible: o.onImplausible ?? (() => undefined),
   };
   for (const key of ['maxWindowsPerSite', 'maxBytesTotal', 'maxSeenIds'] as const) {
     if (!Number.isSafeInteger(full[key]) || full[key] < 1) {

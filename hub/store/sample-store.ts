@@ -10,12 +10,18 @@
  * the first two is repaired at open (ids found in segments are added to the log), so an acknowledged batch is never
  * stored twice. All operations run one at a time (a SerialQueue), so a batch redelivered while its first copy is
  * being written is still seen as a duplicate, and a read never races an eviction.
+ *
+ * Every read (and so every round, through split) first judges the batches it loaded for plausibility
+ * (hub/store/sample-hygiene.ts); a batch that fails is moved to `quarantine/` (hub/store/sample-quarantine.ts), counted,
+ * reported through `onImplausible`, and left out, so the round goes on without it.
  */
 import * as fs from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ErrorCode, SitekdError } from '../../shared/errors';
 import { SerialQueue } from '../../shared/serial-queue';
 import { quarantineFile, TMP_SUFFIX, writeFileAtomic } from './atomic-file';
+import { judgeBatches, plausibleRanges, type HygieneSettings } from './sample-hygiene';
+import { countQuarantined, quarantineImplausible, type ImplausibleRecord } from './sample-quarantine';
 import { decodeSegment, encodeSegment, type Segment } from './sample-segment';
 import { SeenIds } from './seen-ids';
 import { checkBatch, checkOptions, checkReadOptions, isSiteDir, metaJson, parseMeta } from './sample-store-checks';
@@ -23,6 +29,7 @@ import {
   assemble, describeShape, emptySet, sameShape, selectionCodes, splitSet, type AddResult, type ReadOptions, type RoundSplit, type SampleBatch, type SampleSet, type Shape,
 } from './sample-set';
 
+export type { ImplausibleRecord } from './sample-quarantine';
 export type { AddResult, ReadOptions, RoundSplit, SampleBatch, SampleSet, Selection, SelectedBy, Shape } from './sample-set';
 export { isHeldOut } from './sample-set';
 
@@ -34,6 +41,10 @@ export interface SampleStoreOptions {
   readonly maxBytesTotal?: number;
   /** How many batch ids stay remembered as duplicates after their windows are gone. */
   readonly maxSeenIds?: number;
+  /** Plausibility of windows before they are handed out (the hub passes its source data's channel ranges). */
+  readonly hygiene?: HygieneSettings;
+  /** Told about each batch quarantined as implausible (the hub logs it). */
+  readonly onImplausible?: (r: ImplausibleRecord) => void;
 }
 
 export interface QuarantineRecord {
@@ -62,6 +73,8 @@ interface SiteState {
 export class SampleStore {
   private readonly bySite = new Map<string, SiteState>();
   private readonly bad: QuarantineRecord[] = [];
+  private readonly implausible: ImplausibleRecord[] = [];
+  private implausibleAtOpen = 0;
   private readonly queue = new SerialQueue();
   private evictedSegments = 0;
 
@@ -87,6 +100,7 @@ export class SampleStore {
       }
     }
     if (repaired) await seen.compact();
+    store.implausibleAtOpen = await countQuarantined(dir);
     await store.enforceRetention(undefined);
     return store;
   }
@@ -170,9 +184,12 @@ export class SampleStore {
         picks.unshift({ ref, from: hi - take, to: hi });
         remaining -= take;
       }
-      const loaded: Array<{ seg: Segment | undefined; from: number; to: number }> = [];
-      for (const { ref, from, to } of picks) loaded.push({ seg: await this.load(st, ref), from, to });
-      return assemble(st.shape, loaded.filter((p): p is { seg: Segment; from: number; to: number } => p.seg !== undefined));
+      const loaded: Array<{ seg: Segment; from: number; to: number; ref: SegmentRef }> = [];
+      for (const { ref, from, to } of picks) {
+        const seg = await this.load(st, ref);
+        if (seg !== undefined) loaded.push({ seg, from, to, ref });
+      }
+      return assemble(st.shape, await this.screen(st, loaded));
     });
   }
 
@@ -190,10 +207,16 @@ export class SampleStore {
     return splitSet(await this.read(site, options), holdoutFraction, by);
   }
 
-  stats(): { sites: number; segments: number; windows: number; bytes: number; evictedSegments: number; quarantined: number } {
+  stats(): { sites: number; segments: number; windows: number; bytes: number; evictedSegments: number; quarantined: number; implausible: number } {
     let [segments, windows, bytes] = [0, 0, 0];
     for (const st of this.bySite.values()) [segments, windows, bytes] = [segments + st.segments.length, windows + st.windows, bytes + st.bytes];
-    return { sites: this.bySite.size, segments, windows, bytes, evictedSegments: this.evictedSegments, quarantined: this.bad.length };
+    const implausible = this.implausibleAtOpen + this.implausible.length;
+    return { sites: this.bySite.size, segments, windows, bytes, evictedSegments: this.evictedSegments, quarantined: this.bad.length, implausible };
+  }
+
+  /** Batches of `site` quarantined as implausible since open (hub/store/sample-hygiene.ts). */
+  implausibleBatches(site?: string): readonly ImplausibleRecord[] {
+    return this.implausible.filter((r) => site === undefined || r.site === site);
   }
 
   /** Files quarantined (renamed to `.bad`) since open, with the reason. */
@@ -237,6 +260,26 @@ export class SampleStore {
     if (st === undefined) return; // nothing usable in this directory
     if (meta === undefined) await writeFileAtomic(metaFile, metaJson(st.site, st.shape));
     this.bySite.set(st.site, st);
+  }
+
+  /** The loaded batches that pass the plausibility check; the others are quarantined (module comment). */
+  private async screen<T extends { seg: Segment; ref: SegmentRef }>(st: SiteState, loaded: T[]): Promise<T[]> {
+    const batches = loaded.map(({ seg }) => ({ n: seg.header.n, windows: seg.windows, logits: seg.logits }));
+    const verdicts = judgeBatches(batches, plausibleRanges(batches, st.shape, this.opts.hygiene), this.opts.hygiene);
+    const kept: T[] = [];
+    for (const [i, v] of verdicts.entries()) {
+      const l = loaded[i] as T;
+      if (v.ok) {
+        kept.push(l);
+        continue;
+      }
+      this.detach(st, l.ref);
+      const h = l.seg.header;
+      const rec = await quarantineImplausible(this.dir, basename(st.dir), l.ref.file, { site: st.site, batchId: h.batchId, agent: h.agent, reason: v.reason, at: this.opts.now() });
+      this.implausible.push(rec);
+      this.opts.onImplausible(rec);
+    }
+    return kept;
   }
 
   private attach(st: SiteState, ref: SegmentRef): void {

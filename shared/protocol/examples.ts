@@ -60,6 +60,8 @@ export function makeTelemetry(overrides: Partial<Telemetry> = {}): Telemetry {
     inferP99Ms: 6.4,
     outboxDepth: 3,
     outboxBytes: 45_000,
+    outboxDropped: 0,
+    outboxDroppedBytes: 0,
     bytesUploaded: 1_200_000,
     driftScore: 0.12,
     tensors: 31,

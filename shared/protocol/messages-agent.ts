@@ -72,6 +72,12 @@ export const TelemetrySchema = z.strictObject({
   inferP99Ms: DurationMs.nullable(),
   outboxDepth: Count,
   outboxBytes: Count,
+  /**
+   * Sample batches (and their bytes) deleted unsent since start because the outbox hit its byte cap (oldest first).
+   * Optional: agents before issue 8 do not send them.
+   */
+  outboxDropped: Count.optional(),
+  outboxDroppedBytes: Count.optional(),
   bytesUploaded: Count,
   /** Shift of the live input away from what the model was built on; null until enough windows were seen. */
   driftScore: Finite.nullable(),

@@ -159,6 +159,8 @@ before(async () => {
       backend: 'wasm',
       // One window per recorded activity window: the simulator plays the dataset's windows back to back.
       stride: 128,
+      // The simulator runs SPEED times faster than the wall clock: its timestamps lead the agents' clocks.
+      maxClockSkewMs: 86_400_000,
       telemetryIntervalMs: 1000,
       upload: { intervalMs: 250, maxBatch: 16, budgetBytesPerMinute: 30_000_000, ackTimeoutMs: 5000 },
       seed: i + 1,

@@ -71,6 +71,9 @@ test('after the broker restarts empty, the hub reconnects and republishes models
     });
     await waitFor('republished manifest and status', () => manifest !== undefined && status !== undefined, 20_000);
     await c.close(true);
+    // The outage is in the hub's log, not only its effect (issue 8: broker disconnects logged by every process).
+    assert.ok(logs.some((l) => l.startsWith('warn broker connection lost')), logs.join('\n'));
+    assert.ok(logs.some((l) => l.startsWith('info broker reconnected')), logs.join('\n'));
   } finally {
     await hub.stop();
     await broker.close();

@@ -74,6 +74,10 @@ test('garbage on every inbound topic is counted by code, never acked or answered
     [hubCmdTopic(), Buffer.from(`{"id":"c-2","cmd":"status","replyTo":"sitekd/v1/#"}`), 'SITEKD_ERR_MSG_SCHEMA'],
     [hubCmdTopic(), encode({ id: 'c-3', cmd: 'format-disk', replyTo: replyTopic('gw-1') }), 'SITEKD_ERR_MSG_SCHEMA'],
     [hubCmdTopic(), randomBytes(6, 300 * 1024), 'SITEKD_ERR_PAYLOAD_TOO_LARGE'],
+    // replyTo outside hub/reply/: onto the agent's own ack topic (the client listens there), a model topic, a foreign root.
+    [hubCmdTopic(), encode({ id: 'c-5', cmd: 'status', replyTo: samplesAckTopic('site-1', 'gw-1') }), 'SITEKD_ERR_CMD_REPLY_TO'],
+    [hubCmdTopic(), encode({ id: 'c-6', cmd: 'redistill', site: 'site-1', replyTo: 'sitekd/v1/site-1/model' }), 'SITEKD_ERR_CMD_REPLY_TO'],
+    [hubCmdTopic(), encode({ id: 'c-7', cmd: 'sites', replyTo: 'factory/line1/imu' }), 'SITEKD_ERR_CMD_REPLY_TO'],
   ];
   const expected: Record<string, number> = {};
   for (const [topic, payload, code] of cases) {
@@ -97,4 +101,6 @@ test('garbage on every inbound topic is counted by code, never acked or answered
   const reply = decode(HubReplySchema, replies[0]!);
   assert.ok(reply.ok && reply.value.id === 'c-ok' && reply.value.ok);
   assert.equal((hub.stats()['inbound'] as { batchesStored: number }).batchesStored, 1);
+  assert.deepEqual((hub.stats()['commands'] as { executed: number; refusedReplyTo: number }).refusedReplyTo, 3);
+  assert.equal((hub.stats()['commands'] as { executed: number }).executed, 1, 'a command with a foreign replyTo is not run');
 });

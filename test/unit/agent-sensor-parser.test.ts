@@ -182,3 +182,23 @@ test('misconfiguration throws CONFIG_INVALID at construction', () => {
   ];
   for (const o of bad) assert.throws(() => makeParser(o), (e: unknown) => isSitekdError(e, ErrorCode.CONFIG_INVALID));
 });
+
+test('refuses values beyond the float32 range with READING_OUT_OF_RANGE, in every format', () => {
+  const p = makeParser();
+  const cases: Uint8Array[] = [
+    text('{"ts": 1, "values": [1e39, 0, 0]}'),
+    text('{"ts": 1, "channels": {"acc_x": 0, "acc_y": -1e39, "acc_z": 0}}'),
+    text('1,0,0,1e39'),
+    pack({ ts: 1, values: [0, 3.5e38, 0] }),
+  ];
+  for (const payload of cases) {
+    const r = p.parse(ACC, payload);
+    assert.equal(r.ok, false);
+    if (!r.ok) {
+      assert.equal(r.error.code, ErrorCode.READING_OUT_OF_RANGE);
+      assert.equal(r.error.details?.['reason'], 'range');
+    }
+  }
+  // The largest float32 itself still fits (the hub's plausibility check judges such values, not the wire).
+  assert.deepEqual(plain(okReadings(p.parse(ACC, text('{"ts": 1, "values": [3.4028234e38, 0, 0]}')))), [{ ts: 1, values: [3.4028234e38, 0, 0] }]);
+});

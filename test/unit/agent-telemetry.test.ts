@@ -43,7 +43,7 @@ test('a snapshot is a valid Telemetry message with rates over the interval', () 
   let mono = 0;
   const c = new TelemetryCollector(
     {
-      outbox: () => ({ depth: 2, bytes: 900 }),
+      outbox: () => ({ depth: 2, bytes: 900, droppedRecords: 5, droppedBytes: 7000 }),
       bytesUploaded: () => 1234,
       modelVersion: () => 'v1',
       dropped: () => ({ SITEKD_ERR_MSG_DECODE: 3 }),
@@ -62,6 +62,7 @@ test('a snapshot is a valid Telemetry message with rates over the interval', () 
   assert.equal(t.inferP50Ms, 3);
   assert.equal(t.inferP99Ms, 5);
   assert.deepEqual(t.dropped, { SITEKD_ERR_MSG_DECODE: 3 });
+  assert.deepEqual([t.outboxDropped, t.outboxDroppedBytes], [5, 7000]);
   mono = 3000;
   const next = c.snapshot(1_700_000_001_000);
   assert.equal(next.windowsPerSec, 0);

@@ -87,6 +87,7 @@ const OPTIONAL: Readonly<Record<string, readonly string[]>> = {
   HubReply: ['result'],
   SampleAck: ['error'],
   SampleBatch: ['selectedBy'], // agents that predate it
+  Telemetry: ['outboxDropped', 'outboxDroppedBytes'], // agents that predate issue 8
 };
 
 test('wrong shapes give MSG_SCHEMA on every schema', () => {
