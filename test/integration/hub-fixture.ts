@@ -11,8 +11,9 @@ import { systemClock, type Clock } from '../../shared/clock';
 import { writeDataset } from '../../shared/data/har';
 import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../../shared/data/synthetic';
 import type { Domain } from '../../shared/ml/types';
-import { encode, f32ToBytes } from '../../shared/protocol/codec';
-import type { SampleBatch } from '../../shared/protocol/messages';
+import { decode, encode, f32ToBytes } from '../../shared/protocol/codec';
+import { HubReplySchema, JobEventSchema, type HubReply, type JobEvent, type SampleBatch } from '../../shared/protocol/messages';
+import { hubJobsTopic, replyTopic } from '../../shared/protocol/topics';
 import { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { parseHubConfig, type HubConfig, type HubConfigInput } from '../../hub/config';
 import { Hub } from '../../hub/hub';
@@ -121,4 +122,16 @@ export function makeBatch(
 
 export function encodeBatch(b: SampleBatch): Uint8Array {
   return encode(b);
+}
+
+/** Collects the hub's job events and the replies to `client` (an operator's view of commands). */
+export async function watchJobsAndReplies(t: MqttTransport, client: string, events: JobEvent[], replies: HubReply[]): Promise<void> {
+  await t.subscribe(hubJobsTopic(), (_t, p) => {
+    const r = decode(JobEventSchema, p);
+    if (r.ok) events.push(r.value);
+  });
+  await t.subscribe(replyTopic(client), (_t, p) => {
+    const r = decode(HubReplySchema, p);
+    if (r.ok) replies.push(r.value);
+  });
 }

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { decode, encode, f32ToBytes } from '../../shared/protocol/codec';
-import { HubReplySchema, JobEventSchema, type HubReply, type JobEvent } from '../../shared/protocol/messages';
-import { hubCmdTopic, hubJobsTopic, replyTopic, samplesAckTopic, samplesTopic } from '../../shared/protocol/topics';
+import { encode, f32ToBytes } from '../../shared/protocol/codec';
+import type { HubReply, JobEvent } from '../../shared/protocol/messages';
+import { hubCmdTopic, replyTopic, samplesAckTopic, samplesTopic } from '../../shared/protocol/topics';
 import type { MqttTransport } from '../../shared/transport/mqtt-transport';
 import type { Hub } from '../../hub/hub';
-import { connectClient, makeBatch, makeFixture, startHub, waitFor, type Fixture } from './hub-fixture';
+import { connectClient, makeBatch, makeFixture, startHub, waitFor, watchJobsAndReplies, type Fixture } from './hub-fixture';
 
 const HALF_UNIFORM = [0, 1, 0, 1, 1, 0] as const;
 let fx: Fixture;
@@ -27,14 +27,7 @@ before(async () => {
   fx = makeFixture('hygiene');
   hub = await startHub(fx.config({ sites: ['site-1'] }), logs);
   ops = await connectClient(hub.url, 'ops-1');
-  await ops.subscribe(hubJobsTopic(), (_t, p) => {
-    const r = decode(JobEventSchema, p);
-    if (r.ok) events.push(r.value);
-  });
-  await ops.subscribe(replyTopic('ops-1'), (_t, p) => {
-    const r = decode(HubReplySchema, p);
-    if (r.ok) replies.push(r.value);
-  });
+  await watchJobsAndReplies(ops, 'ops-1', events, replies);
   let acked = 0;
   await ops.subscribe(samplesAckTopic('site-1', 'gw-1'), () => void acked++);
   const d = fx.domains[1]!;
