@@ -62,6 +62,7 @@ export async function startAgent(config: AgentConfig, opts: StartOptions = {}): 
   const initialModel = store.active === null && config.modelFile !== undefined ? { bytes: readModelFile(config.modelFile), path: config.modelFile } : undefined;
   const transport = createTransport(config, readText);
   transport.setHandlerErrorListener((err, topic) => log.error('message handler failed', { topic, err }));
+  transport.onSessionProblem((p) => log.error('the broker refused or closed the agent\'s session', { ...p }));
   let agent: Agent;
   try {
     agent = new Agent({

@@ -36,6 +36,10 @@ const commands: Readonly<Record<string, Entry>> = {
     spec: () => hub().redistillSpec,
     load: () => (require('../hub/cli/redistill') as typeof import('../hub/cli/redistill')).redistillCommand,
   },
+  credentials: {
+    spec: () => hub().credentialsSpec,
+    load: () => (require('../hub/cli/credentials') as typeof import('../hub/cli/credentials')).credentialsCommand,
+  },
   agent: {
     spec: () => (require('../agent/cli') as typeof import('../agent/cli')).agentSpec,
     load: () => (require('../agent/main') as typeof import('../agent/main')).agentCommand,

@@ -80,7 +80,8 @@ export async function requestRedistill(
 
 async function run(a: Parsed<typeof redistillSpec.options>, io: CommandIo, log: Logger): Promise<number> {
   const site = requireSiteId(a.site);
-  const clientId = a['client-id'] ?? `sitekd-cli-${randomBytes(4).toString('hex')}`;
+  // A broker with authentication binds the client id to the user name (docs/protocol.md, Security).
+  const clientId = a['client-id'] ?? a.username ?? `sitekd-cli-${randomBytes(4).toString('hex')}`;
   const password = a.password ?? io.env['SITEKD_MQTT_PASSWORD'];
   const read = (f: string): string => {
     try {
