@@ -81,7 +81,7 @@ export const HubConfigSchema = z
     key: Path.optional(),
     /** Also the hub's user name on its embedded broker (client id = user name, hub/mqtt/broker-auth.ts). */
     clientId: z.string().regex(ID_PATTERN).default('sitekd-hub'),
-    /** The embedded broker without authentication: anyone who reaches it reads and writes every topic. */
+    /** The embedded broker without authentication: anyone who reaches it reads and writes every topic (ignored with `broker`). */
     allowAnonymous: z.boolean().default(false),
     /** PEM certificate chain and key: the embedded broker listens with TLS (mqtts://). */
     tlsCert: Path.optional(),
@@ -173,8 +173,8 @@ export const HubConfigSchema = z
     if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'tlsCert and tlsKey go together' });
     }
-    if (c.broker !== undefined && (c.tlsCert !== undefined || c.allowAnonymous)) {
-      ctx.addIssue({ code: 'custom', path: ['broker'], message: 'tlsCert, tlsKey and allowAnonymous configure the embedded broker; an external broker has its own settings' });
+    if (c.broker !== undefined && c.tlsCert !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'tlsCert and tlsKey configure the embedded broker; an external broker (broker) has its own TLS settings' });
     }
     if (c.broker === undefined && c.brokerMaxPacketBytes < c.maxPacketBytes) {
       ctx.addIssue({ code: 'custom', path: ['brokerMaxPacketBytes'], message: `must be at least maxPacketBytes (${c.maxPacketBytes}): the hub's own chunks must fit` });

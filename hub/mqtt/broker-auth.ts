@@ -1,6 +1,6 @@
 /**
- * Authentication, authorization and limits of the embedded broker, as aedes hooks (preConnect, authenticate,
- * authorizePublish, authorizeSubscribe, authorizeForward). The policy is hub/auth/policy.ts, the identities come
+ * Authentication, authorization and limits of the embedded broker, as aedes hooks (authenticate, authorizePublish,
+ * authorizeSubscribe, authorizeForward). The policy is hub/auth/policy.ts, the identities come
  * from the credentials store (hub/auth/credentials-file.ts), re-read when the file changes, so `sitekd credentials
  * add|remove` takes effect on a running hub; sessions of a removed or changed identity are closed.
  *
@@ -31,10 +31,6 @@ interface PublishPacket {
   readonly topic: string;
   readonly payload: Buffer | string;
   readonly retain?: boolean;
-}
-interface ConnectPacket {
-  clientId: string;
-  readonly username?: string;
 }
 type AuthError = Error & { returnCode: number };
 
@@ -119,18 +115,10 @@ export class BrokerAuth {
   /** The aedes options: spread into Aedes.createBroker(). */
   hooks(connectedClients: () => number): Record<string, unknown> {
     return {
-      preConnect: (client: AedesClient, packet: ConnectPacket, cb: (err: Error | null, ok: boolean) => void) => {
-        if (connectedClients() >= this.o.limits.maxConnections) {
-          this.stats.refusedConnect++;
-          this.warn('connections', 'refusing a connection: the broker is at its session limit', { limit: this.o.limits.maxConnections });
-          return cb(authError('the broker is at its session limit', SERVER_UNAVAILABLE), false);
-        }
-        void client;
-        void packet;
-        cb(null, true);
-      },
       authenticate: (client: AedesClient, username: string | undefined, password: Buffer | undefined, cb: (err: AuthError | null, ok: boolean | null) => void) => {
-        this.authenticate(client, username, password).then(
+        // Checked here, not in preConnect: only a refusal from authenticate reaches the client as a CONNACK code.
+        const full = connectedClients() >= this.o.limits.maxConnections;
+        (full ? Promise.reject(authError('the broker is at its session limit', SERVER_UNAVAILABLE)) : this.authenticate(client, username, password)).then(
           () => cb(null, true),
           (err: AuthError) => {
             this.stats.refusedConnect++;

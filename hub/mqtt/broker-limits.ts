@@ -1,7 +1,7 @@
 /**
  * Resource limits of the embedded broker that aedes does not have: retained bytes (in total, and per identity other
  * than the hub, so one agent cannot fill the budget the hub's retained models need) and subscriptions per client.
- * Sessions are capped in broker-auth.ts (preConnect), packet sizes on the socket (packet-guard.ts).
+ * Sessions are capped in broker-auth.ts (authenticate), packet sizes on the socket (packet-guard.ts).
  */
 export interface BrokerLimits {
   /** Largest MQTT packet a client may send, header included. */
