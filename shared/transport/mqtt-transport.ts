@@ -142,6 +142,7 @@ export class MqttTransport {
     return this.client.options.protocolVersion ?? 4;
   }
 
+  /** Resolves at the first CONNACK; rejects with BROKER_REFUSED at once when the broker refuses the login. */
   waitConnected(timeoutMs: number): Promise<void> {
     if (this.client.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -151,9 +152,18 @@ export class MqttTransport {
       }, timeoutMs);
       const ok = (): void => {
         clearTimeout(timer);
+        this.problemListeners.splice(this.problemListeners.indexOf(refused), 1);
         resolve();
       };
+      const refused = (p: SessionProblem): void => {
+        if (p.kind !== 'refused') return;
+        clearTimeout(timer);
+        this.client.off('connect', ok);
+        this.problemListeners.splice(this.problemListeners.indexOf(refused), 1);
+        reject(new SitekdError(ErrorCode.BROKER_REFUSED, `${this.opts.url} refused the login of client ${p.clientId}${this.opts.username !== undefined ? ` (user ${this.opts.username})` : ' (no user name)'}: ${p.reason}`, { details: { code: p.code } }));
+      };
       this.client.once('connect', ok);
+      this.problemListeners.push(refused);
     });
   }
 
