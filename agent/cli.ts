@@ -22,7 +22,7 @@ export const agentSpec = {
     ...mqttTlsOptions,
     insecure: opt.flag({ description: 'do not verify the broker certificate (testing only)' }),
     protocol: opt.choice(['auto', '4', '5'], { description: 'MQTT protocol version: 4 is 3.1.1', placeholder: 'v', defaultLabel: 'auto' }),
-    'client-id': opt.string({ description: 'MQTT client id', placeholder: 'id', defaultLabel: 'sitekd-agent-{site}-{id}' }),
+    'client-id': opt.string({ description: 'MQTT client id', placeholder: 'id', defaultLabel: 'the user name, else sitekd-agent-{site}-{id}' }),
     'sensor-topic': opt.list({ description: 'sensor topic(s); each sends every model channel unless the config maps them', placeholder: 'topics' }),
     'sensor-format': opt.choice(['auto', 'json', 'msgpack', 'csv'], { description: 'sensor payload format', placeholder: 'fmt', defaultLabel: 'auto' }),
     channels: opt.list({ description: 'model channel names in model order', placeholder: 'names', defaultLabel: 'the 9 UCI-HAR channels' }),

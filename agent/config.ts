@@ -136,7 +136,8 @@ export const AgentConfigSchema = ConfigObject.transform((c) => ({
   stride: c.stride ?? Math.max(1, Math.floor(c.windowLength / 2)),
   dataDir: c.dataDir ?? `sitekd-agent-data/${c.site}/${c.id}`,
   sensors: c.sensors.map((s) => ({ ...s, channels: s.channels ?? [...c.channels] })),
-  broker: { ...c.broker, clientId: c.broker.clientId ?? `sitekd-agent-${c.site}-${c.id}` },
+  // A broker with authentication binds the client id to the user name (docs/protocol.md, Security).
+  broker: { ...c.broker, clientId: c.broker.clientId ?? c.broker.username ?? `sitekd-agent-${c.site}-${c.id}` },
 }));
 
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;

@@ -87,6 +87,7 @@ async function startWithLock(config: AgentConfig, s: Started, lock: StateLock): 
   const transport = createTransport(config, readText);
   logConnectionEvents(transport, { log, clock, url: config.broker.url });
   transport.setHandlerErrorListener((err, topic) => log.error('message handler failed', { topic, err }));
+  transport.onSessionProblem((p) => log.error('the broker refused or closed the agent\'s session', { ...p }));
   let agent: Agent;
   try {
     agent = new Agent({

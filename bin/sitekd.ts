@@ -43,6 +43,10 @@ const commands: Readonly<Record<string, Entry>> = {
   status: { spec: () => hub().statusSpec, load: () => (require('../hub/cli/status') as typeof import('../hub/cli/status')).statusCommand },
   models: { spec: () => hub().modelsSpec, load: () => (require('../hub/cli/status') as typeof import('../hub/cli/status')).modelsCommand },
   jobs: { spec: () => hub().jobsSpec, load: () => (require('../hub/cli/status') as typeof import('../hub/cli/status')).jobsCommand },
+  credentials: {
+    spec: () => hub().credentialsSpec,
+    load: () => (require('../hub/cli/credentials') as typeof import('../hub/cli/credentials')).credentialsCommand,
+  },
   agent: {
     spec: () => (require('../agent/cli') as typeof import('../agent/cli')).agentSpec,
     load: () => (require('../agent/main') as typeof import('../agent/main')).agentCommand,

@@ -1,5 +1,6 @@
 /**
- * `sitekd fleet` — the main job (`npm start`): the whole loop on one machine. An embedded broker inside the hub, the
+ * `sitekd fleet` — the main job (`npm start`): the whole loop on one machine. An embedded broker inside the hub (with
+ * credentials for every process, made by `sitekd credentials add` before the hub starts), the
  * hub (teacher, sample store, redistillation), N simulated sites streaming sensor data, and one agent per site, each
  * its own `sitekd` process. The terminal shows per site the model version, windows/s and the accuracy of every model
  * version the site has run (the simulator knows the labels), so each redistillation's effect is visible.
@@ -13,7 +14,7 @@ import type { Parsed } from '../shared/cli/options';
 import { resolveDataDir, writeDataset } from '../shared/data/har';
 import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../shared/data/synthetic';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
-import { freePort, startChild, stopChild, type Child } from './processes';
+import { freePort, runCli, startChild, stopChild, type Child } from './processes';
 import { FleetView } from './view';
 import { fleetSpec } from './spec';
 
@@ -38,6 +39,31 @@ function findHar(arg: string | undefined): string | undefined {
 }
 
 type FleetArgs = Parsed<typeof fleetSpec.options>;
+
+/** An identity on the hub's broker, made with `sitekd credentials add` exactly as an operator would. */
+interface Login {
+  readonly user: string;
+  readonly password: string;
+}
+
+/**
+ * Credentials for every process of the fleet, in the hub's state dir before the hub starts (it adds its own identity):
+ * an agent per site (reads its simulated sensor), the simulator as a sensor (writes `sim/#`, reads predictions to
+ * score them) and the fleet's own view as an operator (reads everything, and the simulator's scores).
+ */
+async function makeCredentials(hubState: string, siteIds: readonly string[]): Promise<{ agents: Login[]; sim: Login; view: Login }> {
+  const add = async (user: string, args: string[]): Promise<Login> => {
+    const out = await runCli(['credentials', 'add', '--state-dir', hubState, '--user', user, '--replace', ...args]);
+    return { user, password: out.trimEnd().split('\n').pop() as string };
+  };
+  const agents: Login[] = [];
+  for (const [i, site] of siteIds.entries()) agents.push(await add(`gw-${i + 1}`, ['--role', 'agent', '--site', site, '--topic', `sim/${site}/imu`]));
+  const sim = await add('sitekd-sim', ['--role', 'sensor', '--topic', 'sim/#', '--read', 'sitekd/v1/+/+/predictions']);
+  const view = await add('sitekd-fleet', ['--role', 'operator', '--read', 'sim/#']);
+  return { agents, sim, view };
+}
+
+const withPassword = (l: Login): NodeJS.ProcessEnv => ({ ...process.env, SITEKD_MQTT_PASSWORD: l.password });
 
 interface FleetData {
   readonly dataDir: string;
@@ -69,8 +95,8 @@ export const fleetCommand = defineCommand(fleetSpec, async (a, { io, log }) => {
   const level = logLevelFlag(a);
   const logFlags = level === undefined ? [] : ['--log-level', level];
   const children: Child[] = [];
-  const start = (name: string, args: string[]): Child => {
-    const c = startChild(name, [...args, ...logFlags], logs);
+  const start = (name: string, args: string[], env?: NodeJS.ProcessEnv): Child => {
+    const c = startChild(name, [...args, ...logFlags], logs, env);
     log.debug('started', { child: name, pid: c.proc.pid });
     children.push(c);
     return c;
@@ -78,6 +104,7 @@ export const fleetCommand = defineCommand(fleetSpec, async (a, { io, log }) => {
   const stopAll = async (): Promise<void> => {
     for (const c of [...children].reverse()) await stopChild(c);
   };
+  const logins = await makeCredentials(join(state, 'hub'), siteIds);
   const hub = start('hub', [
     'hub', '--data', dataDir, '--source', source, '--state-dir', join(state, 'hub'), '--mqtt-port', String(port),
     '--min-new-windows', String(a['min-new-windows']), '--epochs', String(a.epochs), '--teacher-epochs', String(a.epochs),
@@ -91,22 +118,23 @@ export const fleetCommand = defineCommand(fleetSpec, async (a, { io, log }) => {
     return 1;
   }
   const view = new FleetView('sim');
-  const watcher = await MqttTransport.connect({ url, clientId: `sitekd-fleet-${process.pid}`, protocol: 4 }, 60_000);
+  const { view: v } = logins;
+  const watcher = await MqttTransport.connect({ url, clientId: v.user, username: v.user, password: v.password, protocol: 4 }, 60_000);
   await watcher.subscribe('sim/+/score', (t, p) => view.handle(t, p), 0);
   await watcher.subscribe('sitekd/v1/+/+/telemetry', (t, p) => view.handle(t, p), 0);
   await watcher.subscribe('sitekd/v1/hub/jobs', (t, p) => view.handle(t, p), 1);
   siteIds.forEach((site, i) => {
     start(`agent-${site}`, [
-      'agent', '--site', site, '--id', `gw-${i + 1}`, '--broker', url, '--sensor-topic', `sim/${site}/imu`,
+      'agent', '--site', site, '--id', `gw-${i + 1}`, '--username', `gw-${i + 1}`, '--broker', url, '--sensor-topic', `sim/${site}/imu`,
       '--hub-key', keyFile, '--data-dir', join(state, `agent-${site}`),
       // A demo returns more of its windows, sooner, than a bandwidth-frugal gateway would (default 300 kB/min, 30 s).
       '--upload-budget', '1500000', '--upload-interval', '10000',
       // The simulator runs `speed` times faster than the wall clock, so its timestamps lead the agents' clocks more and
       // more: a year of skew keeps a fast demo from being dropped as readings from the future.
       ...(a.speed > 1 ? ['--max-clock-skew', String(366 * 86_400_000)] : []),
-    ]);
+    ], withPassword(logins.agents[i] as Login));
   });
-  start('sim', ['sim', '--sites', String(a.sites), '--broker', url, '--speed', String(a.speed), '--print-interval', '0', ...simData]);
+  start('sim', ['sim', '--sites', String(a.sites), '--broker', url, '--username', logins.sim.user, '--speed', String(a.speed), '--print-interval', '0', ...simData], withPassword(logins.sim));
   for (const c of children) {
     void c.exited.then((code) => {
       if (code !== 0 && code !== null) io.stderr.write(`${c.name} exited with ${code}; see ${join(logs, `${c.name}.log`)}\n`);

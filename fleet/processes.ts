@@ -25,6 +25,19 @@ export function startChild(name: string, args: string[], logDir: string, env: No
   return { name, proc, exited };
 }
 
+/** Runs `sitekd <args>` to its end and returns its stdout; a non-zero exit is an error carrying its stderr. */
+export function runCli(args: readonly string[]): Promise<string> {
+  return new Promise((res, rej) => {
+    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    proc.once('error', rej);
+    proc.once('exit', (code) => (code === 0 ? res(out) : rej(new Error(`sitekd ${args.slice(0, 2).join(' ')} exited with ${code}: ${err.trim()}`))));
+  });
+}
+
 /** SIGTERM, then SIGKILL after `graceMs`. */
 export async function stopChild(c: Child, graceMs = 5000): Promise<void> {
   if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;

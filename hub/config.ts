@@ -79,7 +79,22 @@ export const HubConfigSchema = z
     ca: Path.optional(),
     cert: Path.optional(),
     key: Path.optional(),
+    /** Also the hub's user name on its embedded broker (client id = user name, hub/mqtt/broker-auth.ts). */
     clientId: z.string().regex(ID_PATTERN).default('sitekd-hub'),
+    /** The embedded broker without authentication: anyone who reaches it reads and writes every topic (ignored with `broker`). */
+    allowAnonymous: z.boolean().default(false),
+    /** PEM certificate chain and key: the embedded broker listens with TLS (mqtts://). */
+    tlsCert: Path.optional(),
+    tlsKey: Path.optional(),
+    /** Embedded broker limits (hub/mqtt/broker-limits.ts): largest packet a client may send, header included. */
+    brokerMaxPacketBytes: z.number().int().min(4096).max(268_435_455).default(256 * 1024),
+    /** Embedded broker: MQTT sessions at once. */
+    maxConnections: z.number().int().min(1).max(1_000_000).default(1024),
+    /** Embedded broker: retained payload bytes in total, and per identity other than the hub. */
+    maxRetainedBytes: z.number().int().min(1024).max(2 ** 40).default(256 * 1024 * 1024),
+    maxRetainedBytesPerClient: z.number().int().min(1024).max(2 ** 40).default(1024 * 1024),
+    /** Embedded broker: subscriptions per client (the hub's own are not counted). */
+    maxSubscriptionsPerClient: z.number().int().min(1).max(100_000).default(128),
     /** Our cap on any packet we send (MQTT 3.1.1 brokers do not announce theirs); chunks are cut to fit it. */
     maxPacketBytes: z.number().int().min(4096).max(268_435_455).default(256 * 1024),
     /** Preferred model chunk size; lowered to fit `maxPacketBytes` (64 KiB fits every broker in docs/ecosystem.md §3.4). */
@@ -201,6 +216,15 @@ export const HubConfigSchema = z
     }
     if ((c.cert === undefined) !== (c.key === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['cert'], message: 'cert and key go together' });
+    }
+    if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'tlsCert and tlsKey go together' });
+    }
+    if (c.broker !== undefined && c.tlsCert !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'tlsCert and tlsKey configure the embedded broker; an external broker (broker) has its own TLS settings' });
+    }
+    if (c.broker === undefined && c.brokerMaxPacketBytes < c.maxPacketBytes) {
+      ctx.addIssue({ code: 'custom', path: ['brokerMaxPacketBytes'], message: `must be at least maxPacketBytes (${c.maxPacketBytes}): the hub's own chunks must fit` });
     }
   })
   .transform((c) => ({ ...c, minHeldOutWindows: Math.max(c.minHeldOutWindows ?? 1, gateMinHeldOut({ confidence: c.gateConfidence, margin: c.gateMargin })) }));

@@ -251,7 +251,8 @@ export class Hub {
   servesSite(site: string): boolean {
     if (!isValidSiteId(site)) return false;
     const served = this.servedSites();
-    return served.includes(site) || (this.c.autoAddSites && served.length < this.c.maxSites);
+    // With the embedded broker's authentication, a new site comes only from an agent whose credential names it.
+    return served.includes(site) || (this.c.autoAddSites && served.length < this.c.maxSites && (this.broker?.auth.enrollable(site) ?? true));
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ export function flagsToConfig(a: Partial<HubArgs>): Record<string, unknown> {
     data: a.data, source: a.source, teacher: a.teacher, stateDir: a['state-dir'], sites: a.sites,
     mqttPort: a['mqtt-port'], mqttHost: a['mqtt-host'], httpPort: a['http-port'], broker: a.broker, username: a.username,
     password: a.password, ca: a.ca, cert: a.cert, key: a.key,
+    allowAnonymous: a['allow-anonymous'] ? true : undefined, tlsCert: a['tls-cert'], tlsKey: a['tls-key'],
     schedule: a.schedule === undefined ? undefined : a.schedule === 'off' || a.schedule === 'none' ? null : a.schedule,
     minNewWindows: a['min-new-windows'], cooldownMinutes: a['cooldown-minutes'], epochs: a.epochs, teacherEpochs: a['teacher-epochs'], seed: a.seed, backend: a.backend,
     labelledSites: a['labelled-sites'] === undefined ? undefined : parseLabelledSites(a['labelled-sites'], a.data), gateReference: a['gate-reference'], roundRecipe: a['round-recipe'],

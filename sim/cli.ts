@@ -57,7 +57,8 @@ async function runSim(a: Parsed<typeof simSpec.options>, io: CommandIo, log: Log
   const password = a.password ?? io.env.SITEKD_MQTT_PASSWORD;
   const transport = await MqttTransport.connect({
     url: a.broker,
-    clientId: `sitekd-sim-${randomBytes(4).toString('hex')}`,
+    // A broker with authentication binds the client id to the user name (docs/protocol.md, Security).
+    clientId: a.username ?? `sitekd-sim-${randomBytes(4).toString('hex')}`,
     protocol: 'auto',
     ...(a.username !== undefined && { username: a.username }),
     ...(password !== undefined && { password }),

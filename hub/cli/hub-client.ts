@@ -30,7 +30,8 @@ export function commandId(): string {
 
 /** Connects with the client's options (password also from SITEKD_MQTT_PASSWORD); CLI_USAGE for an unreadable PEM file. */
 export async function connectHubClient(a: HubClientArgs, io: CommandIo): Promise<{ readonly t: MqttTransport; readonly clientId: string }> {
-  const clientId = a['client-id'] ?? `sitekd-cli-${randomBytes(4).toString('hex')}`;
+  // A broker with authentication binds the client id to the user name (docs/protocol.md, Security).
+  const clientId = a['client-id'] ?? a.username ?? `sitekd-cli-${randomBytes(4).toString('hex')}`;
   const password = a.password ?? io.env['SITEKD_MQTT_PASSWORD'];
   const read = (f: string): string => {
     try {

@@ -26,6 +26,9 @@ export const hubSpec = {
     'mqtt-host': opt.string({ description: 'interface of the embedded broker', placeholder: 'host', defaultLabel: '127.0.0.1' }),
     broker: opt.string({ description: 'external broker URL instead of the embedded one', placeholder: 'url', ...BROKER_URL }),
     'http-port': opt.int({ description: 'serve /metrics (Prometheus), /healthz and /readyz on this port, on the broker\'s interface; 0 = any free port', placeholder: 'port', min: 0, max: 65_535, defaultLabel: 'off' }),
+    'allow-anonymous': opt.flag({ description: 'embedded broker without authentication: anyone who reaches it may read and publish every topic' }),
+    'tls-cert': opt.string({ description: 'certificate chain PEM: the embedded broker listens with TLS (mqtts://)', placeholder: 'file' }),
+    'tls-key': opt.string({ description: 'private key PEM of --tls-cert', placeholder: 'file' }),
     ...mqttLoginOptions,
     ...mqttTlsOptions,
     schedule: opt.string({ description: 'redistill schedule, cron in UTC, or "off"', placeholder: 'cron', defaultLabel: '"0 3 * * *"' }),
@@ -54,7 +57,7 @@ const hubClientOptions = {
   broker: opt.string({ description: 'broker the hub uses', placeholder: 'url', ...BROKER_URL, default: DEFAULT_REDISTILL_BROKER }),
   ...mqttLoginOptions,
   ...mqttTlsOptions,
-  'client-id': opt.string({ description: 'MQTT client id', placeholder: 'id', defaultLabel: 'sitekd-cli-<random>' }),
+  'client-id': opt.string({ description: 'MQTT client id', placeholder: 'id', defaultLabel: 'the user name, else sitekd-cli-<random>' }),
 };
 
 /** Exit statuses every command client shares (bin/sitekd.ts). */
@@ -135,4 +138,24 @@ export const jobsSpec = {
     ...loggingOptions,
   },
   exits: { 0: 'printed', ...CLIENT_EXITS },
+} as const satisfies CommandSpec;
+
+export const CREDENTIAL_ACTIONS = ['add', 'list', 'remove', 'export'] as const;
+
+export const credentialsSpec = {
+  name: 'credentials',
+  summary: 'manage who may use the hub\'s embedded broker: credentials add|list|remove|export (Mosquitto files)',
+  options: {
+    'state-dir': opt.string({ description: 'the hub\'s state directory (credentials.json)', placeholder: 'dir', defaultLabel: 'env STATE_DIRECTORY, else ./sitekd-hub-state' }),
+    user: opt.string({ description: 'add/remove: the user name; for an agent its agent id (= MQTT client id)', placeholder: 'name' }),
+    role: opt.choice(['agent', 'operator', 'sensor'], { description: 'add: agent (its site\'s topics), operator (commands, read all), sensor (publish to --topic)', placeholder: 'role' }),
+    site: opt.string({ description: 'add: the agent\'s site', placeholder: 'id' }),
+    topic: opt.list({ description: 'add: sensor topics (filters), repeatable or comma-separated: a sensor writes them, an agent reads them', placeholder: 'filter' }),
+    read: opt.list({ description: 'add: extra topics (filters) the identity may read, repeatable', placeholder: 'filter' }),
+    password: opt.string({ description: 'add: the password (visible in ps); default: generated and printed alone on the last line', placeholder: 'secret' }),
+    replace: opt.flag({ description: 'add: replace an identity of the same name (a new password)' }),
+    format: opt.choice(['passwd', 'acl'], { description: 'export: Mosquitto password_file or acl_file, on stdout', placeholder: 'what' }),
+    json: opt.flag({ description: 'list: one JSON object per identity' }),
+    ...loggingOptions,
+  },
 } as const satisfies CommandSpec;

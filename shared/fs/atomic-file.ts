@@ -12,13 +12,15 @@ export interface AtomicWriteOptions {
   readonly tmpPath?: string;
   /** fsync file and directory (default true); false for caches that may be lost. */
   readonly durable?: boolean;
+  /** Permissions of a newly created file (default 0o666 before the umask); 0o600 for secrets. */
+  readonly mode?: number;
 }
 
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string, opts: AtomicWriteOptions = {}): Promise<void> {
   const tmp = opts.tmpPath ?? `${path}.tmp-${process.pid}`;
   const durable = opts.durable ?? true;
   try {
-    const fh = await fs.open(tmp, 'w');
+    const fh = await fs.open(tmp, 'w', opts.mode ?? 0o666);
     try {
       await fh.writeFile(bytes);
       if (durable) await fh.sync();

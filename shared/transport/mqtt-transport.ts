@@ -3,8 +3,13 @@
  * - an outbound size check (MQTT.js does not enforce the broker's maximum packet size; an oversize publish makes the
  *   broker drop the connection and the publish never settles — docs/ecosystem.md §0.6);
  * - per-filter handlers whose exceptions are caught and counted: nothing thrown by a handler reaches MQTT.js;
- * - MQTT 5 when the broker offers it, else 3.1.1 (aedes refuses 5): `protocol: 'auto'` tries 5 then 4.
+ * - MQTT 5 when the broker offers it, else 3.1.1 (aedes refuses 5): `protocol: 'auto'` tries 5 then 4;
+ * - a refused login, or a session the broker closes right after accepting it (another client took the client id, a
+ *   refused publish), is reported once per attempt (`onSessionProblem`) and retried with exponential back-off up to a
+ *   minute, instead of MQTT.js's fixed reconnect period: a wrong password or a duplicate client id then costs the
+ *   broker one attempt a minute, not one a second.
  */
+import type { PeerCertificate } from 'node:tls';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { ErrorCode, SitekdError } from '../errors';
 import { topicMatches } from './topic-match';
@@ -19,6 +24,8 @@ export interface TransportOptions {
   readonly cert?: string;
   readonly key?: string;
   readonly rejectUnauthorized?: boolean;
+  /** Replaces the host name check of TLS (the hub pins its own embedded broker's certificate). */
+  readonly checkServerIdentity?: (host: string, cert: PeerCertificate) => Error | undefined;
   readonly protocol?: 'auto' | 5 | 4;
   readonly will?: { topic: string; payload: Uint8Array; qos: 0 | 1; retain: boolean };
   /** Our own cap on outbound packets when the broker does not announce one (bytes). */
@@ -40,10 +47,29 @@ export interface TransportStats {
 
 const DEFAULT_MAX_PACKET = 256 * 1024;
 
+/** A login the broker refused, or a session it closed soon after accepting it. */
+export interface SessionProblem {
+  readonly kind: 'refused' | 'closed';
+  /** CONNACK return code (3.1.1) or reason code (5), when refused. */
+  readonly code?: number;
+  readonly reason: string;
+  readonly clientId: string;
+  readonly retryInMs: number;
+}
+
+/** CONNACK codes that no retry with the same credentials fixes: 3.1.1 §3.2.2.3 (2, 4, 5) and MQTT 5 (0x85-0x8C). */
+const REFUSAL_CODES: ReadonlySet<number> = new Set([2, 4, 5, 0x85, 0x86, 0x87, 0x8a, 0x8c]);
+/** A session shorter than this counts as closed by the broker right after it accepted it. */
+const SHORT_SESSION_MS = 10_000;
+const MAX_BACKOFF_MS = 60_000;
+
 export class MqttTransport {
   readonly stats: TransportStats = { publishedMessages: 0, publishedBytes: 0, receivedMessages: 0, handlerErrors: 0, oversizeRejected: 0 };
   private readonly subs: { filter: string; handler: MessageHandler }[] = [];
   private onHandlerError: (err: unknown, topic: string) => void = () => undefined;
+  private readonly problemListeners: ((p: SessionProblem) => void)[] = [];
+  private connectedAt: number | undefined;
+  private closing = false;
 
   private readonly client: MqttClient;
 
@@ -61,7 +87,35 @@ export class MqttTransport {
         delete this.client.options.properties;
       }
       this.lastError = err;
+      if (typeof err.code === 'number' && REFUSAL_CODES.has(err.code)) this.backOff('refused', err.message, err.code);
     });
+    this.client.on('connect', () => (this.connectedAt = Date.now()));
+    this.client.on('close', () => {
+      const lasted = this.connectedAt === undefined ? undefined : Date.now() - this.connectedAt;
+      this.connectedAt = undefined;
+      if (this.closing || lasted === undefined) return;
+      if (lasted < SHORT_SESSION_MS) this.backOff('closed', `the broker closed the session ${lasted} ms after accepting it (is another client using the client id ${opts.clientId}?)`);
+      else this.client.options.reconnectPeriod = opts.reconnectPeriodMs ?? 1000;
+    });
+  }
+
+  /** Called for every refused login and every session closed right after it began (log it: the broker will not). */
+  onSessionProblem(fn: (p: SessionProblem) => void): void {
+    this.problemListeners.push(fn);
+  }
+
+  private backOff(kind: SessionProblem['kind'], reason: string, code?: number): void {
+    const base = this.opts.reconnectPeriodMs ?? 1000;
+    const next = Math.min(MAX_BACKOFF_MS, Math.max(base, 2 * (this.client.options.reconnectPeriod ?? base)));
+    this.client.options.reconnectPeriod = next;
+    const p: SessionProblem = { kind, reason, clientId: this.opts.clientId, retryInMs: next, ...(code !== undefined ? { code } : {}) };
+    for (const fn of this.problemListeners) {
+      try {
+        fn(p);
+      } catch {
+        // A failing listener must not stop the reconnect logic.
+      }
+    }
   }
 
   /** The last connection-level error MQTT.js reported (it keeps reconnecting by itself). */
@@ -88,6 +142,7 @@ export class MqttTransport {
     return this.client.options.protocolVersion ?? 4;
   }
 
+  /** Resolves at the first CONNACK; rejects with BROKER_REFUSED at once when the broker refuses the login. */
   waitConnected(timeoutMs: number): Promise<void> {
     if (this.client.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -97,9 +152,18 @@ export class MqttTransport {
       }, timeoutMs);
       const ok = (): void => {
         clearTimeout(timer);
+        this.problemListeners.splice(this.problemListeners.indexOf(refused), 1);
         resolve();
       };
+      const refused = (p: SessionProblem): void => {
+        if (p.kind !== 'refused') return;
+        clearTimeout(timer);
+        this.client.off('connect', ok);
+        this.problemListeners.splice(this.problemListeners.indexOf(refused), 1);
+        reject(new SitekdError(ErrorCode.BROKER_REFUSED, `${this.opts.url} refused the login of client ${p.clientId}${this.opts.username !== undefined ? ` (user ${this.opts.username})` : ' (no user name)'}: ${p.reason}`, { details: { code: p.code } }));
+      };
       this.client.once('connect', ok);
+      this.problemListeners.push(refused);
     });
   }
 
@@ -145,6 +209,7 @@ export class MqttTransport {
   }
 
   async close(force = false): Promise<void> {
+    this.closing = true;
     await this.client.endAsync(force);
   }
 
@@ -187,6 +252,7 @@ function clientOptions(o: TransportOptions, protocolVersion: 4 | 5): IClientOpti
     ...(o.cert !== undefined ? { cert: o.cert } : {}),
     ...(o.key !== undefined ? { key: o.key } : {}),
     ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
+    ...(o.checkServerIdentity !== undefined ? ({ checkServerIdentity: o.checkServerIdentity } as IClientOptions) : {}),
     ...(o.will ? { will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.will.qos, retain: o.will.retain } } : {}),
     ...(protocolVersion === 5 ? { properties: { maximumPacketSize: o.maxPacketBytes ?? DEFAULT_MAX_PACKET } } : {}),
   };

@@ -127,7 +127,7 @@ before(async () => {
   writeDataset(dataDir, { name: 'SYN', classNames: syntheticClassNames(SPEC.numClasses), domains });
   hub = await startHub(
     parseHubConfig({
-      data: dataDir, source: 'site-0', stateDir, mqttPort: 0, clientId: 'e2e-hub', sites: [...SITES], schedule: null,
+      data: dataDir, source: 'site-0', stateDir, mqttPort: 0, clientId: 'e2e-hub', sites: [...SITES], schedule: null, allowAnonymous: true,
       teacherEpochs: 3, epochs: 5, seed: 0, shutdownTimeoutSeconds: 20,
     }),
     hubLog,

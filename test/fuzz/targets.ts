@@ -149,7 +149,7 @@ function sensorTarget(clock: ManualClock): FuzzTarget {
 }
 
 async function updaterTarget(dir: string, clock: ManualClock): Promise<{ target: FuzzTarget; close: () => Promise<void> }> {
-  const broker = await startEmbeddedBroker({ port: 0 });
+  const broker = await startEmbeddedBroker({ port: 0, security: 'anonymous' });
   const transport = await MqttTransport.connect({ url: broker.url, clientId: 'fuzz-agent', protocol: 4 });
   const drops = new DropCounter<InboundKind>({ clock, log: silentLogger });
   const store = await ModelStore.open({ dir: path.join(dir, 'models'), now: () => clock.now(), log: silentLogger });

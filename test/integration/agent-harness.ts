@@ -153,7 +153,7 @@ export async function createHarness(t: TestContext, opts: { broker?: 'aedes' | '
   const kind = opts.broker ?? 'aedes';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sitekd-agent-it-'));
   const startBroker = (port?: number): Promise<TestBroker> =>
-    kind === 'mosquitto' ? startMosquitto(dir, port) : startEmbeddedBroker({ port: port ?? 0 });
+    kind === 'mosquitto' ? startMosquitto(dir, port) : startEmbeddedBroker({ port: port ?? 0, security: 'anonymous' });
   let broker = await startBroker();
   const hub = await MqttTransport.connect({
     url: broker.url,

@@ -76,7 +76,7 @@ test('an agent logs an unreachable broker, then the connection, its loss and its
     // Rate-limited: more attempts fail meanwhile, and there is still one warning.
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(lines.filter((l) => l.msg === 'broker unreachable').length, 1);
-    broker = await startEmbeddedBroker({ port });
+    broker = await startEmbeddedBroker({ port, security: 'anonymous' });
     await waitFor('reconnected', () => seen('broker reconnected'));
     assert.ok(Number(lines.find((l) => l.msg === 'broker reconnected')?.fields['failedAttempts']) >= 1);
     await broker.close();
@@ -85,7 +85,7 @@ test('an agent logs an unreachable broker, then the connection, its loss and its
     // Stopped with a broker up: a stop that publishes `offline` into a closed broker would wait for ever.
     if (broker === undefined || !agent.transport.connected) {
       await broker?.close();
-      broker = await startEmbeddedBroker({ port });
+      broker = await startEmbeddedBroker({ port, security: 'anonymous' });
       await waitFor('connected for the stop', () => agent.transport.connected).catch(() => undefined);
     }
     await agent.stop().catch(() => undefined);
@@ -94,14 +94,14 @@ test('an agent logs an unreachable broker, then the connection, its loss and its
 });
 
 test('the simulator logs the loss of its broker and the reconnection (the same helper, wired in sim/cli.ts)', async () => {
-  let broker = await startEmbeddedBroker({ port: 0 });
+  let broker = await startEmbeddedBroker({ port: 0, security: 'anonymous' });
   const lines: Line[] = [];
   const transport = await MqttTransport.connect({ url: broker.url, clientId: 'sim-connlog', protocol: 4, reconnectPeriodMs: 100 });
   logConnectionEvents(transport, { log: capture(lines), clock: systemClock, url: broker.url });
   try {
     await broker.close();
     await waitFor('connection lost', () => lines.some((l) => l.msg === 'broker connection lost'));
-    broker = await startEmbeddedBroker({ port: broker.port });
+    broker = await startEmbeddedBroker({ port: broker.port, security: 'anonymous' });
     await waitFor('reconnected', () => lines.some((l) => l.msg === 'broker reconnected'));
   } finally {
     await transport.close(true);

@@ -42,6 +42,8 @@ export function makeFixture(name: string): Fixture {
     dir, dataDir, stateDir, domains,
     config: (overrides = {}) =>
       parseHubConfig({
+        // Anonymous: these tests are about the hub's logic; test/integration/broker-auth*.test.ts cover authentication.
+        allowAnonymous: true,
         data: dataDir, source: 'site-0', stateDir, mqttPort: 0, schedule: null, epochs: 1, teacherEpochs: 1,
         minTrainWindows: 16, minHeldOutWindows: 4, holdoutFraction: 0.3, shutdownTimeoutSeconds: 20, ...overrides,
       }),

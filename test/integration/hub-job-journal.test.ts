@@ -19,7 +19,7 @@ const CLI = path.resolve(__dirname, '../../bin/sitekd.js');
 
 test('a job cut short by a killed hub is reported failed (JOB_INTERRUPTED) by the next hub', async (t) => {
   const fx = makeFixture('journal');
-  const broker = await startEmbeddedBroker({ port: 0 });
+  const broker = await startEmbeddedBroker({ port: 0, security: 'anonymous' });
   const ops = await connectClient(broker.url, 'ops-1');
   t.after(async () => {
     await ops.close(true).catch(() => undefined);

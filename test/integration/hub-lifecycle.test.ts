@@ -53,12 +53,12 @@ test('a teacher file is used as is; one for other windows is refused', async () 
 });
 
 test('after the broker restarts empty, the hub reconnects and republishes models and status', async () => {
-  let broker = await startEmbeddedBroker({ port: 0 });
+  let broker = await startEmbeddedBroker({ port: 0, security: 'anonymous' });
   const port = broker.port;
   const hub = await startHub(fx.config({ stateDir: path.join(fx.dir, 'd'), broker: broker.url, sites: ['site-a'] }), logs);
   try {
     await broker.close(); // aedes keeps retained messages in memory: a new one starts empty
-    broker = await startEmbeddedBroker({ port });
+    broker = await startEmbeddedBroker({ port, security: 'anonymous' });
     const c = await connectClient(broker.url, 'watcher');
     let manifest: unknown;
     let status: unknown;

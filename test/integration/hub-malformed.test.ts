@@ -23,7 +23,8 @@ const replies: Buffer[] = [];
 
 before(async () => {
   fx = makeFixture('malformed');
-  hub = await startHub(fx.config({ sites: ['site-1'], maxPayloadBytes: 256 * 1024 }));
+  // The broker's packet limit above the hub's payload limit: this test is about the hub's own check.
+  hub = await startHub(fx.config({ sites: ['site-1'], maxPayloadBytes: 256 * 1024, brokerMaxPacketBytes: 1024 * 1024 }));
   evil = await connectClient(hub.url, 'gw-1');
   await evil.subscribe(samplesAckTopic('site-1', 'gw-1'), (_t, p) => {
     acks.push(p);

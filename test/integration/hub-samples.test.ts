@@ -28,7 +28,7 @@ const logs: string[] = [];
 before(async () => {
   fx = makeFixture('samples');
   const external = process.env['SITEKD_TEST_MQTT_URL'];
-  if (external === undefined) broker = await startEmbeddedBroker({ port: 0 });
+  if (external === undefined) broker = await startEmbeddedBroker({ port: 0, security: 'anonymous' });
   url = external ?? (broker as EmbeddedBroker).url;
   hub = await startHub(fx.config({ broker: url, clientId: 'hub-under-test', sites: ['site-1'] }), logs);
   agent = await connectClient(url, 'gw-1');

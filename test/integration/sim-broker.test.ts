@@ -31,7 +31,7 @@ const external = process.env['SITEKD_TEST_MQTT_URL'];
 let broker: EmbeddedBroker | undefined;
 let url: string;
 before(async () => {
-  if (external === undefined) broker = await startEmbeddedBroker({ port: 0 });
+  if (external === undefined) broker = await startEmbeddedBroker({ port: 0, security: 'anonymous' });
   url = external ?? (broker as EmbeddedBroker).url;
 });
 after(async () => {
