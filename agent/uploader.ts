@@ -9,6 +9,7 @@
  * of the whole outbox.
  */
 import { randomBytes } from 'node:crypto';
+import { ErrorCode } from '../shared/errors';
 import { encode, decode } from '../shared/protocol/codec';
 import { batchMessage, batchRoom, bytesPerWindow } from './batch-message';
 import { SampleAckSchema, type SampleBatch as SampleBatchMessage } from '../shared/protocol/messages';
@@ -52,6 +53,8 @@ export interface UploaderCounters {
   acked: number;
   /** Acks that carried an error: the hub refuses the batch for good (deleted anyway). */
   refusedByHub: number;
+  /** Acks saying the hub was busy (HUB_BUSY): the batch was kept and is sent again after the ack's retryAfterMs. */
+  busyAcks: number;
   /** Acks for a batch the outbox does not hold (already acked: a duplicate ack). */
   unknownAcks: number;
   publishErrors: number;
@@ -64,7 +67,7 @@ export function newBatchId(): string {
 
 export class Uploader {
   readonly counters: UploaderCounters = {
-    batchesCut: 0, samplesCut: 0, publishes: 0, resends: 0, bytesUploaded: 0, acked: 0, refusedByHub: 0, unknownAcks: 0, publishErrors: 0,
+    batchesCut: 0, samplesCut: 0, publishes: 0, resends: 0, bytesUploaded: 0, acked: 0, refusedByHub: 0, busyAcks: 0, unknownAcks: 0, publishErrors: 0,
   };
   private selector: { version: string; numClasses: number; selector: SampleSelector } | null = null;
   /** batchId → when it was last published (monotonic ms); absent = not on the wire in this connection. */
@@ -132,6 +135,14 @@ export class Uploader {
       return;
     }
     const ack = r.value;
+    if (ack.error?.code === ErrorCode.HUB_BUSY) {
+      // Not a refusal: the hub is full and did not store it. Keep the batch and send it again after retryAfterMs
+      // (as if its ack timeout ran out then), instead of after the full ack timeout or at once.
+      const retry = Math.min(ack.retryAfterMs ?? this.opts.upload.ackTimeoutMs, this.opts.upload.ackTimeoutMs);
+      if (this.sentAt.has(ack.batchId)) this.sentAt.set(ack.batchId, this.opts.clock.monotonicMs() - this.opts.upload.ackTimeoutMs + retry);
+      this.counters.busyAcks++;
+      return;
+    }
     this.queue(async () => {
       const deleted = await this.opts.outbox.ack(ack.batchId);
       // Only now: until the record is gone from the outbox, a flush must still see it as on the wire. Forgetting it

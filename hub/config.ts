@@ -199,6 +199,13 @@ export const HubConfigSchema = z
     // Store and registry
     maxWindowsPerSite: z.number().int().min(1).max(100_000_000).default(50_000),
     maxStoreBytes: z.number().int().min(1024 * 1024).max(2 ** 50).default(4 * 1024 ** 3),
+    /**
+     * Sample batches waiting to be made durable beyond which a new one is answered `SITEKD_ERR_HUB_BUSY` with
+     * `ingestRetryAfterMs` (the agent resends it then) instead of queueing: a full hub says so at once rather than
+     * letting every ack grow late (docs/scaling.md).
+     */
+    ingestMaxPending: z.number().int().min(1).max(1_000_000).default(1000),
+    ingestRetryAfterMs: z.number().int().min(0).max(3_600_000).default(2000),
     /** An online agent silent for longer is reported stale. */
     staleAfterSeconds: z.number().int().min(1).max(86_400 * 30).default(300),
     /** How often hub/status is refreshed even without changes. */

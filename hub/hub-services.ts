@@ -181,6 +181,7 @@ function createHandlers(
   const { config: c, log, store, registry, drops } = ctx;
   const inbound = new Inbound({
     publish, store, registry, drops, input: ctx.input, maxPayloadBytes: c.maxPayloadBytes, log,
+    ingest: { maxPending: c.ingestMaxPending, retryAfterMs: c.ingestRetryAfterMs },
     servesSite: (site) => ctx.servesSite(site),
     onSamplesStored: (site, n, batch) => {
       ctx.scheduleStatus();

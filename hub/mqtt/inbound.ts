@@ -3,7 +3,10 @@
  *  - `samples`: decode → check the ids against the topic and the shape against the hub's models → store durably
  *    (idempotent by batch id) → only then ack on `{site}/{agent}/samples/ack`. A duplicate is acked with
  *    `duplicate: true`; a batch the hub can never take is acked with `error` (the agent drops it); a store failure
- *    is not acked (the agent resends). Garbage (no trustworthy batch id) is counted and gets no ack.
+ *    is not acked (the agent resends). Garbage (no trustworthy batch id) is counted and gets no ack. When more
+ *    batches wait to be made durable than `ingest.maxPending`, a new one is not queued but acked at once with
+ *    `error` HUB_BUSY and `retryAfterMs` (the agent keeps it and resends it then): the hub's load shows up as a clear
+ *    signal to the agents instead of as ack latency growing for everyone (docs/protocol.md "Backpressure").
  *  - `status`: the retained birth / last will feed the site registry (liveness); a birth of a site without a model
  *    asks for the generic student.
  *  - `telemetry`: marks the agent alive and records the model it runs.
@@ -26,6 +29,8 @@ export interface InboundDeps {
   readonly drops: DropCounter;
   readonly input: InputLayout;
   readonly maxPayloadBytes: number;
+  /** Backpressure: beyond `maxPending` batches not yet durable, a new batch is answered busy (module comment). */
+  readonly ingest?: { readonly maxPending: number; readonly retryAfterMs: number };
   /** Whether the hub serves (or may start serving) this site. */
   readonly servesSite: (site: string) => boolean;
   /** A batch added `stored` new windows to a site; `batch` says which model computed their logits and how many were sampled uniformly. */
@@ -42,6 +47,8 @@ export interface InboundStats {
   windowsStored: number;
   duplicates: number;
   refused: number;
+  /** Batches answered `HUB_BUSY` (not stored; the agent resends them after retryAfterMs). */
+  busy: number;
   acksSent: number;
   statusReceived: number;
   telemetryReceived: number;
@@ -54,7 +61,7 @@ type Handler = (t: Target, payload: Uint8Array) => Promise<void>;
 const PERMANENT: readonly string[] = [ErrorCode.INPUT_SHAPE, ErrorCode.INPUT_NONFINITE, ErrorCode.MODEL_SPEC_MISMATCH, ErrorCode.SITE_UNKNOWN];
 
 export class Inbound {
-  readonly stats: InboundStats = { samplesReceived: 0, batchesStored: 0, windowsStored: 0, duplicates: 0, refused: 0, acksSent: 0, statusReceived: 0, telemetryReceived: 0 };
+  readonly stats: InboundStats = { samplesReceived: 0, batchesStored: 0, windowsStored: 0, duplicates: 0, refused: 0, busy: 0, acksSent: 0, statusReceived: 0, telemetryReceived: 0 };
   private readonly handlers: { readonly [K in 'samples' | 'status' | 'telemetry']: Handler };
   private readonly root: string;
 
@@ -86,6 +93,8 @@ export class Inbound {
     const refusal = this.refusal(t.site, b);
     if (refusal !== undefined) return this.refuse(t, b, refusal);
     this.d.registry.touch(t.site, t.agent, { modelVersion: b.modelVersion });
+    const ingest = this.d.ingest;
+    if (ingest !== undefined && this.d.store.backlog >= ingest.maxPending) return this.busy(t, b, ingest.retryAfterMs);
     let res: { stored: number; duplicate: boolean };
     try {
       res = await this.d.store.addBatch(t.site, {
@@ -127,6 +136,14 @@ export class Inbound {
     this.stats.refused++;
     this.d.drops.record('samples', err, { site: t.site, agent: t.agent, batchId: b.batchId });
     await this.ack(t, { batchId: b.batchId, stored: 0, duplicate: false, error: { code: err.code, message: err.message.slice(0, 1000) } });
+  }
+
+  private async busy(t: Target, b: SampleBatch, retryAfterMs: number): Promise<void> {
+    this.stats.busy++;
+    // Jitter spreads the resends of agents told at the same moment, so they do not come back as one burst.
+    const retry = Math.round(retryAfterMs * (0.75 + 0.5 * Math.random()));
+    const message = `the hub's sample ingest is full (${this.d.store.backlog} batches pending); send again in ${retry} ms`;
+    await this.ack(t, { batchId: b.batchId, stored: 0, duplicate: false, error: { code: ErrorCode.HUB_BUSY, message }, retryAfterMs: retry });
   }
 
   private async ack(t: Target, ack: SampleAck): Promise<void> {

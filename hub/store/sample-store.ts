@@ -6,10 +6,11 @@
  * (hub/store/sample-segment.ts), each written atomically. Every window gets a per-site sequence number that only grows,
  * so "how many windows arrived since the last redistillation" is `countSince(site, marker)`.
  *
- * Order of writes in addBatch: segment, then its id in the seen log, then the ack (by the caller). A crash between
- * the first two is repaired at open (ids found in segments are added to the log), so an acknowledged batch is never
- * stored twice. All operations run one at a time (a SerialQueue), so a batch redelivered while its first copy is
- * being written is still seen as a duplicate, and a read never races an eviction.
+ * Order of writes in addBatch: segment, then its id in the seen log, then the ack (by the caller); batches arriving
+ * together share those writes' fsyncs (group commit, hub/store/group-commit.ts). A crash between the first two is
+ * repaired at open (ids found in segments are added to the log), so an acknowledged batch is never stored twice.
+ * Commits and reads run one at a time (a SerialQueue), so a batch redelivered while its first copy is being written
+ * is still seen as a duplicate, and a read never races an eviction.
  *
  * Every read (and so every round, through split) first judges the batches it loaded for plausibility
  * (hub/store/sample-hygiene.ts); a batch that fails is moved to `quarantine/` (hub/store/sample-quarantine.ts), counted,
@@ -22,11 +23,12 @@ import { SerialQueue } from '../../shared/serial-queue';
 import { quarantineFile, TMP_SUFFIX, writeFileAtomic } from './atomic-file';
 import { judgeBatches, plausibleRanges, type HygieneSettings } from './sample-hygiene';
 import { countQuarantined, quarantineImplausible, type ImplausibleRecord } from './sample-quarantine';
-import { decodeSegment, encodeSegment, type Segment } from './sample-segment';
+import { commitGroup, MAX_GROUP, type GroupHost, type PendingBatch, type SegmentRef } from './group-commit';
+import { decodeSegment, type Segment } from './sample-segment';
 import { SeenIds } from './seen-ids';
-import { checkBatch, checkOptions, checkReadOptions, isSiteDir, metaJson, parseMeta } from './sample-store-checks';
+import { checkOptions, checkReadOptions, isSiteDir, metaJson, parseMeta } from './sample-store-checks';
 import {
-  assemble, describeShape, emptySet, sameShape, selectionCodes, splitSet, type AddResult, type ReadOptions, type RoundSplit, type SampleBatch, type SampleSet, type Shape,
+  assemble, describeShape, emptySet, sameShape, splitSet, type AddResult, type ReadOptions, type RoundSplit, type SampleBatch, type SampleSet, type Shape,
 } from './sample-set';
 
 export type { ImplausibleRecord } from './sample-quarantine';
@@ -53,13 +55,6 @@ export interface QuarantineRecord {
   readonly reason: string;
 }
 
-interface SegmentRef {
-  readonly file: string;
-  readonly batchId: string;
-  readonly seq: number;
-  readonly n: number;
-  readonly bytes: number;
-}
 
 interface SiteState {
   readonly site: string;
@@ -77,6 +72,9 @@ export class SampleStore {
   private implausibleAtOpen = 0;
   private readonly queue = new SerialQueue();
   private evictedSegments = 0;
+  private readonly waiting: PendingBatch[] = [];
+  private commitQueued = false;
+  private committing = 0;
 
   private constructor(
     private readonly dir: string,
@@ -105,43 +103,68 @@ export class SampleStore {
     return store;
   }
 
-  /** Stores a batch unless its id was seen before. Throws `INPUT_SHAPE`, `INPUT_NONFINITE` or `STORE_WRITE`. */
+  /**
+   * Stores a batch unless its id was seen before. Throws `INPUT_SHAPE`, `INPUT_NONFINITE` or `STORE_WRITE`.
+   *
+   * Group commit: batches that arrive while a commit is running wait and are committed together by the next one
+   * (their segments fsynced concurrently, one directory fsync per site, one append + fsync of the seen log), so the
+   * fsyncs per batch fall as the load grows. Each promise still resolves only once its own batch is durable.
+   */
   addBatch(site: string, batch: SampleBatch): Promise<AddResult> {
-    return this.queue.run(async () => {
-      const dirName = checkBatch(site, batch);
-      if (this.seen.has(site, batch.batchId)) return { stored: 0, duplicate: true };
-      let st = this.bySite.get(site);
-      const shape: Shape = { channels: batch.channels, windowLength: batch.windowLength, numClasses: batch.numClasses };
-      if (st === undefined) {
-        st = newSite(site, join(this.dir, 'sites', dirName), shape);
-        await fs.mkdir(st.dir, { recursive: true }).catch(() => undefined); // a failure surfaces in the write below
-        await writeFileAtomic(join(st.dir, 'meta.json'), metaJson(site, shape));
-        this.bySite.set(site, st);
-      } else if (!sameShape(st.shape, shape)) {
-        throw new SitekdError(ErrorCode.INPUT_SHAPE, `site ${site} stores windows of ${describeShape(st.shape)}, this batch has ${describeShape(shape)}`, {
-          details: { site, batchId: batch.batchId, expected: st.shape, actual: shape },
-        });
-      }
-      const seq = this.seen.highWater(site) + 1;
-      const bytes = encodeSegment({
-        header: {
-          site, batchId: batch.batchId, agent: batch.agent, modelVersion: batch.modelVersion, seq, n: batch.n, ...shape, receivedAt: this.opts.now(),
-          windowStarts: [...batch.windowStarts], ...(batch.selectedBy !== undefined ? { selectedBy: selectionCodes(batch.selectedBy) as Array<0 | 1> } : {}),
-        },
-        windows: batch.windows,
-        logits: batch.logits,
-      });
-      const ref: SegmentRef = { file: join(st.dir, `${String(seq).padStart(12, '0')}.seg`), batchId: batch.batchId, seq, n: batch.n, bytes: bytes.length };
-      await writeFileAtomic(ref.file, bytes);
-      // Without its id in the log the segment must go: the next batch would reuse its sequence number (and file).
-      await this.seen.add({ site, batchId: batch.batchId, seq, n: batch.n }).catch(async (err: unknown) => {
-        await fs.rm(ref.file, { force: true }).catch(() => undefined);
-        throw err;
-      });
-      this.attach(st, ref);
-      await this.enforceRetention(ref);
-      return { stored: batch.n, duplicate: false };
+    return new Promise<AddResult>((resolve, reject) => {
+      this.waiting.push({ site, batch, resolve, reject });
+      this.scheduleCommit();
     });
+  }
+
+  /** Batches handed to addBatch and not yet durable (waiting or being committed): the hub's backpressure signal. */
+  get backlog(): number {
+    return this.waiting.length + this.committing;
+  }
+
+  private scheduleCommit(): void {
+    if (this.commitQueued || this.waiting.length === 0) return;
+    this.commitQueued = true;
+    void this.queue
+      .run(async () => {
+        // Arrivals from here on queue the next commit, so one group never waits for batches that came after it began.
+        this.commitQueued = false;
+        const group = this.waiting.splice(0, MAX_GROUP);
+        this.committing = group.length;
+        try {
+          await commitGroup(this.groupHost(), group);
+        } finally {
+          this.committing = 0;
+        }
+      })
+      .finally(() => this.scheduleCommit());
+  }
+
+  /** What commitGroup (hub/store/group-commit.ts) needs of the store. */
+  private groupHost(): GroupHost {
+    return {
+      seen: this.seen,
+      now: this.opts.now,
+      site: (site, dirName, shape) => this.siteFor(site, dirName, shape),
+      attach: (site, ref) => this.attach(this.bySite.get(site) as SiteState, ref),
+      enforceRetention: (keep) => this.enforceRetention(keep),
+    };
+  }
+
+  /** The site's state, created (directory + meta.json) by its first batch; `INPUT_SHAPE` if the shape differs. */
+  private async siteFor(site: string, dirName: string, shape: Shape): Promise<{ dir: string }> {
+    let st = this.bySite.get(site);
+    if (st === undefined) {
+      st = newSite(site, join(this.dir, 'sites', dirName), shape);
+      await fs.mkdir(st.dir, { recursive: true }).catch(() => undefined); // a failure surfaces in the write below
+      await writeFileAtomic(join(st.dir, 'meta.json'), metaJson(site, shape));
+      this.bySite.set(site, st);
+    } else if (!sameShape(st.shape, shape)) {
+      throw new SitekdError(ErrorCode.INPUT_SHAPE, `site ${site} stores windows of ${describeShape(st.shape)}, this batch has ${describeShape(shape)}`, {
+        details: { site, expected: st.shape, actual: shape },
+      });
+    }
+    return st;
   }
 
   sites(): string[] {
@@ -284,7 +307,9 @@ export class SampleStore {
 
   private attach(st: SiteState, ref: SegmentRef): void {
     st.segments.push(ref);
-    st.segments.sort((a, b) => a.seq - b.seq);
+    // New batches come in sequence order: sorting thousands of segments on every commit would cost the hot path.
+    const prev = st.segments[st.segments.length - 2];
+    if (prev !== undefined && prev.seq > ref.seq) st.segments.sort((a, b) => a.seq - b.seq);
     st.windows += ref.n;
     st.bytes += ref.bytes;
   }

@@ -3,7 +3,7 @@
  *
  * Why a log of its own: a batch must stay a duplicate after retention deleted its windows (an agent that missed
  * the ack resends it later), so the segment files cannot be the only record. It is an append-only JSON-lines file,
- * fsynced per batch, bounded to the newest `maxIds` ids and compacted (atomically rewritten) when it grows past
+ * fsynced per group of batches committed together, bounded to the newest `maxIds` ids and compacted (atomically rewritten) when it grows past
  * twice that. It also carries each site's sequence high-water mark, so window sequence numbers never go backwards
  * across restarts, even after every segment and every old id of a site is gone.
  */
@@ -88,9 +88,18 @@ export class SeenIds {
 
   /** Records a stored batch durably (append + fsync). Throws `STORE_WRITE`. */
   async add(entry: SeenEntry): Promise<void> {
-    await appendDurable(this.path, `${JSON.stringify({ s: entry.site, b: entry.batchId, q: entry.seq, n: entry.n })}\n`);
-    this.lines++;
-    this.remember(entry);
+    await this.addMany([entry]);
+  }
+
+  /**
+   * Records a group of stored batches with one append and one fsync (the store's group commit): all or none, as far
+   * as an ack can tell, since none is acknowledged before this resolves. Throws `STORE_WRITE`.
+   */
+  async addMany(entries: readonly SeenEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await appendDurable(this.path, entries.map((e) => `${JSON.stringify({ s: e.site, b: e.batchId, q: e.seq, n: e.n })}\n`).join(''));
+    this.lines += entries.length;
+    for (const e of entries) this.remember(e);
     if (this.lines > 2 * this.maxIds + this.hw.size) await this.compact();
   }
 

@@ -62,5 +62,10 @@ export const SampleAckSchema = z.strictObject({
   duplicate: z.boolean(),
   /** The hub refuses the batch for good (e.g. its shape does not match the site); the agent deletes it anyway. */
   error: ErrorInfo.optional(),
+  /**
+   * With `error.code` SITEKD_ERR_HUB_BUSY: the hub did not take the batch because its ingest is full; the agent keeps
+   * it and sends it again after this many milliseconds (docs/protocol.md "Backpressure").
+   */
+  retryAfterMs: z.number().int().min(0).max(3_600_000).optional(),
 });
 export type SampleAck = z.infer<typeof SampleAckSchema>;
