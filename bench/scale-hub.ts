@@ -85,7 +85,8 @@ export interface HubChild extends Proc {
 export async function startHubChild(o: { data: string; stateDir: string; port: number; broker?: string; nodeArgs: readonly string[] }): Promise<HubChild> {
   const args = [...o.nodeArgs, CLI, 'hub', '--data', o.data, '--source', 'site-0', '--state-dir', o.stateDir, '--schedule', 'off',
     '--min-new-windows', '0', '--epochs', '1', '--teacher-epochs', '1', '--log-json',
-    ...(o.broker !== undefined ? ['--broker', o.broker] : ['--mqtt-port', String(o.port)])];
+    // The load agents log in anonymously: the bench measures ingest, not the embedded broker's password checks.
+    ...(o.broker !== undefined ? ['--broker', o.broker] : ['--mqtt-port', String(o.port), '--allow-anonymous'])];
   const p = start(process.execPath, args);
   await until('the hub', p, () => p.output.includes('hub running'), 300_000);
   return { ...p, url: o.broker ?? `mqtt://127.0.0.1:${o.port}` };
