@@ -135,15 +135,23 @@ export const fleetCommand = defineCommand(fleetSpec, async (a, { io, log }) => {
     ], withPassword(logins.agents[i] as Login));
   });
   start('sim', ['sim', '--sites', String(a.sites), '--broker', url, '--username', logins.sim.user, '--speed', String(a.speed), '--print-interval', '0', ...simData], withPassword(logins.sim));
+  let stopping = false;
   for (const c of children) {
     void c.exited.then((code) => {
-      if (code !== 0 && code !== null) io.stderr.write(`${c.name} exited with ${code}; see ${join(logs, `${c.name}.log`)}\n`);
+      // Ctrl-C reaches the children too (one process group): 130 then is the stop, not a failure.
+      if (stopping || code === 0 || code === null || code === 130) return;
+      io.stderr.write(`${c.name} exited with ${code}; see ${join(logs, `${c.name}.log`)}${a['state-dir'] === undefined ? ' (removed when sitekd fleet stops; --state-dir DIR keeps it)' : ''}\n`);
     });
   }
   const code = await showUntilStopped(io, view, a.duration);
+  stopping = true;
+  io.stderr.write('stopping the fleet…\n');
   await watcher.close(true);
   await stopAll();
-  if (a['state-dir'] === undefined) rmSync(state, { recursive: true, force: true });
+  if (a['state-dir'] === undefined) {
+    rmSync(state, { recursive: true, force: true });
+    io.stderr.write('stopped; state and logs removed (--state-dir DIR keeps them)\n');
+  } else io.stderr.write(`stopped; state and logs kept in ${state}\n`);
   return code;
 });
 
