@@ -6,6 +6,7 @@
  * version the site has run (the simulator knows the labels), so each redistillation's effect is visible.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { hubProgress } from './hub-progress';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineCommand, type CommandIo } from '../shared/cli/command';
@@ -143,7 +144,11 @@ export const fleetCommand = defineCommand(fleetSpec, async (a, { io, log }) => {
       io.stderr.write(`${c.name} exited with ${code}; see ${join(logs, `${c.name}.log`)}${a['state-dir'] === undefined ? ' (removed when sitekd fleet stops; --state-dir DIR keeps it)' : ''}\n`);
     });
   }
+  const progress = setInterval(() => {
+    view.note = hubProgress(join(logs, 'hub.log'));
+  }, 1000);
   const code = await showUntilStopped(io, view, a.duration);
+  clearInterval(progress);
   stopping = true;
   io.stderr.write('stopping the fleet…\n');
   await watcher.close(true);

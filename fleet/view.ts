@@ -18,6 +18,8 @@ interface SiteView {
 export class FleetView {
   private readonly sites = new Map<string, SiteView>();
   dropped = 0;
+  /** A line above the table while the hub is still preparing (fleet/hub-progress.ts). */
+  note: string | undefined;
 
   constructor(private readonly simRoot: string) {}
 
@@ -59,7 +61,7 @@ export class FleetView {
   }
 
   render(width = 120): string[] {
-    const lines: string[] = [];
+    const lines: string[] = this.note !== undefined ? [this.note] : [];
     const ids = [...this.sites.keys()].sort();
     lines.push(`${'site'.padEnd(8)} ${'data'.padEnd(14)} ${'model'.padEnd(12)} ${'win/s'.padStart(6)} ${'p50 ms'.padStart(7)}  accuracy per model version (before → after redistillation)`);
     for (const id of ids) {
