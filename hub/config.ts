@@ -4,6 +4,7 @@
  * number is bounded, and any failure is `CONFIG_INVALID` (the command exits 78, EX_CONFIG, so systemd does not
  * restart it in a loop).
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { loadConfig, parseConfig, type DeepReadonly } from '../shared/config-loader';
 import { ID_PATTERN, isValidSiteId } from '../shared/protocol/topics';
@@ -131,6 +132,11 @@ export const HubConfigSchema = z
      * windows). The default is the one `npm run bench:adaptation` measures better (bench/results/adaptation-har.md).
      */
     roundRecipe: z.enum(['site-adapt', 'unikd']).default('site-adapt'),
+    /**
+     * Rounds of different sites at once, each in its own worker thread (a site never has two). Default: the machine's
+     * cores (`os.availableParallelism()`); 1 runs them one after another.
+     */
+    roundConcurrency: z.number().int().min(1).max(64).default(() => Math.max(1, Math.min(64, availableParallelism()))),
     /** Nearest-centroid rounds of `site-adapt` after its soft start. */
     adaptIterations: z.number().int().min(0).max(100).default(1),
 
