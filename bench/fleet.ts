@@ -75,11 +75,14 @@ interface FleetWatch {
   /** performance.now() of the hub's "done" event for site-1, and the version it published (0 and '' before). */
   publishedAt: number;
   newVersion: string;
+  /** performance.now() of site-1's job reaching a final state, and that state with its message (0 / '' before). */
+  finishedAt: number;
+  outcome: string;
 }
 
 async function watchFleet(url: string): Promise<FleetWatch> {
   const transport = await MqttTransport.connect({ url, clientId: 'bench-fleet', protocol: 4 }, 30_000);
-  const w: FleetWatch = { transport, latencies: [], versions: new Map(), measuring: false, publishedAt: 0, newVersion: '' };
+  const w: FleetWatch = { transport, latencies: [], versions: new Map(), measuring: false, publishedAt: 0, newVersion: '', finishedAt: 0, outcome: '' };
   const readingAt = new Map<number, number>(); // ts → wall ms it reached us (site-1 stream)
   await transport.subscribe('sim/site-1/imu', (_t, p) => {
     const ts = (JSON.parse(p.toString('utf8')) as { ts: number }).ts;
@@ -98,7 +101,12 @@ async function watchFleet(url: string): Promise<FleetWatch> {
   }, 1);
   await transport.subscribe('sitekd/v1/hub/jobs', (_t, p) => {
     const r = decode(JobEventSchema, p);
-    if (r.ok && r.value.site === 'site-1' && r.value.state === 'done' && r.value.result?.version) {
+    if (!r.ok || r.value.site !== 'site-1') return;
+    if (['done', 'failed', 'skipped', 'rejected'].includes(r.value.state)) {
+      w.finishedAt = performance.now();
+      w.outcome = `${r.value.state}${r.value.message !== undefined ? `: ${r.value.message.slice(0, 160)}` : ''}`;
+    }
+    if (r.value.state === 'done' && r.value.result?.version) {
       w.publishedAt = performance.now();
       w.newVersion = r.value.result.version;
     }
@@ -124,7 +132,8 @@ interface Figures {
   readonly h2: ProcStats;
   readonly latencies: number[];
   readonly jobS: number;
-  readonly rolloutMs: number;
+  readonly rolloutMs: number | null;
+  readonly outcome: string;
 }
 
 /** bench/results/fleet.md. */
@@ -139,8 +148,8 @@ function reportLines(f: Figures): string[] {
     `| hub RSS with 3 sites, 5 agents, idle | ${h1.rssMb.toFixed(0)} MB | after start (teacher + generic student trained), samples flowing |`,
     `| hub CPU while idle | ${(100 * (h1.cpuS - h0.cpuS) / MEASURE_S).toFixed(2)} % of one core | embedded broker + sample store for 5 agents |`,
     `| hub RSS after one redistillation | ${h2.rssMb.toFixed(0)} MB | the training worker keeps its tfjs heap |`,
-    `| on-demand redistillation of site-1 | ${f.jobS.toFixed(1)} s | command → new version published (DANN gate reference + UNI-KD, worker thread) |`,
-    `| rollout to every agent of the site (3) | ${f.rolloutMs.toFixed(0)} ms | new version published → all 3 agents report it in their retained status |`];
+    `| on-demand redistillation of site-1 | ${f.jobS.toFixed(1)} s | command → round finished (site adaptation + gate, worker thread); outcome ${f.outcome.replaceAll('|', '/')} |`,
+    `| rollout to every agent of the site (3) | ${f.rolloutMs === null ? '– (nothing published)' : `${f.rolloutMs.toFixed(0)} ms`} | new version published → all 3 agents report it in their retained status |`];
 }
 
 async function main(): Promise<void> {
@@ -154,7 +163,8 @@ async function main(): Promise<void> {
   let lines: string[] = [];
   try {
     const hub = startChild('hub', ['hub', '--data', data, '--source', source, '--state-dir', join(state, 'hub'), '--mqtt-port', String(port),
-      '--sites', 'site-1,site-2,site-3', '--schedule', 'off', '--min-new-windows', '0'], logs);
+      // Anonymous: the bench measures the runtime, not the broker's logins (bench:scale does the same).
+      '--sites', 'site-1,site-2,site-3', '--schedule', 'off', '--min-new-windows', '0', '--allow-anonymous'], logs);
     children.push(hub);
     const key = join(state, 'hub', 'keys', 'hub-ed25519.pub.pem');
     await waitFor(() => existsSync(key) || hub.proc.exitCode !== null, 300_000, 'the hub');
@@ -175,12 +185,16 @@ async function main(): Promise<void> {
     await watch.transport.subscribe(reply, () => undefined, 1);
     const t0 = performance.now();
     await watch.transport.publish('sitekd/v1/hub/cmd', encode({ id: 'bench-1', cmd: 'redistill', site: 'site-1', replyTo: reply }), { qos: 1 });
-    await waitFor(() => watch.publishedAt > 0, 600_000, 'the redistilled student');
-    const jobS = (watch.publishedAt - t0) / 1000;
-    await waitFor(() => [...watch.versions.values()].filter((v) => v === watch.newVersion).length >= 3, 60_000, 'all 3 agents on the new version');
-    const rolloutMs = performance.now() - watch.publishedAt;
+    await waitFor(() => watch.finishedAt > 0, 600_000, 'the round');
+    const jobS = (watch.finishedAt - t0) / 1000;
+    // A round the gate rejects (or skips) publishes nothing: then there is no rollout to time.
+    let rolloutMs: number | null = null;
+    if (watch.publishedAt > 0) {
+      await waitFor(() => [...watch.versions.values()].filter((v) => v === watch.newVersion).length >= 3, 60_000, 'all 3 agents on the new version');
+      rolloutMs = performance.now() - watch.publishedAt;
+    }
     const h2 = procStats(hub.proc.pid ?? 0);
-    lines = reportLines({ synthetic: simData[0] === '--synthetic', a0, a1, h0, h1, h2, latencies: watch.latencies, jobS, rolloutMs });
+    lines = reportLines({ synthetic: simData[0] === '--synthetic', a0, a1, h0, h1, h2, latencies: watch.latencies, jobS, rolloutMs, outcome: watch.outcome });
     await watch.transport.close(true);
   } finally {
     for (const c of [...children].reverse()) await stopChild(c);
