@@ -124,3 +124,19 @@ testNeeding(needed, 'the dashboard shows site-1 with its agent online; a redisti
     await page.close();
   }
 });
+
+testNeeding(needed, 'POST /api/redistill: refused without the request header, 404 for an unknown site, 405 for GET', {}, async () => {
+  const api = `http://127.0.0.1:${hub?.httpPort as number}/api/redistill`;
+  const auth = `Basic ${Buffer.from(`${OPERATOR.user}:${OPERATOR.password}`).toString('base64')}`;
+  const post = async (site: string, headers: Record<string, string>): Promise<{ status: number; code: string }> => {
+    const res = await fetch(`${api}?site=${site}`, { method: 'POST', headers });
+    return { status: res.status, code: ((await res.json()) as { error?: { code: string } }).error?.code ?? '' };
+  };
+  // A cross-site form can carry remembered credentials but not a custom header.
+  assert.deepEqual(await post(SITE, { Authorization: auth }), { status: 403, code: 'SITEKD_ERR_HTTP_REFUSED' });
+  assert.deepEqual(await post('nowhere', { Authorization: auth, 'X-Sitekd-Request': '1' }), { status: 404, code: 'SITEKD_ERR_SITE_UNKNOWN' });
+  assert.equal((await fetch(api)).status, 405);
+  const events = await fetch(`http://127.0.0.1:${hub?.httpPort as number}/events`);
+  assert.match(events.headers.get('content-type') ?? '', /^text\/event-stream/);
+  await events.body?.cancel();
+});
