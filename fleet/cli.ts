@@ -5,7 +5,7 @@
  * its own `sitekd` process. The terminal shows per site the model version, windows/s and the accuracy of every model
  * version the site has run (the simulator knows the labels), so each redistillation's effect is visible.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hubProgress } from './hub-progress';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,7 @@ export const fleetCommand = defineCommand(fleetSpec, async (a, { io, log }) => {
   const { dataDir, source, simData } = prepareData(a, state);
   const port = await freePort();
   const url = `mqtt://127.0.0.1:${port}`;
+  const httpPort = a['http-port'] ?? (await freePort());
   const siteIds = Array.from({ length: a.sites }, (_, i) => `site-${i + 1}`);
   io.stdout.write(`sitekd fleet: ${siteIds.length} sites, data ${dataDir}, broker ${url}\nstate and logs in ${state}\n`);
   // The children log to their files at the level asked of the fleet.
@@ -109,8 +110,13 @@ export const fleetCommand = defineCommand(fleetSpec, async (a, { io, log }) => {
   const hub = start('hub', [
     'hub', '--data', dataDir, '--source', source, '--state-dir', join(state, 'hub'), '--mqtt-port', String(port),
     '--min-new-windows', String(a['min-new-windows']), '--epochs', String(a.epochs), '--teacher-epochs', String(a.epochs),
-    '--sites', siteIds.join(','), '--cooldown-minutes', '1', '--schedule', '*/5 * * * *',
+    '--sites', siteIds.join(','), '--cooldown-minutes', '1', '--schedule', '*/5 * * * *', '--http-port', String(httpPort),
   ]);
+  // The dashboard's redistill button wants an operator login: the fleet's own view is one. Its password goes to a
+  // file only its owner reads, not to the terminal's scrollback.
+  const loginFile = join(state, 'dashboard-login.txt');
+  writeFileSync(loginFile, `user ${logins.view.user}\npassword ${logins.view.password}\n`, { mode: 0o600 });
+  io.stdout.write(`dashboard http://127.0.0.1:${httpPort}/ (once the hub is up; operator login in ${loginFile})\n`);
   io.stdout.write('starting the hub (trains the teacher and a generic student at first start)…\n');
   const keyFile = join(state, 'hub', 'keys', 'hub-ed25519.pub.pem');
   if (!(await waitFor(keyFile, 300_000, () => hub.proc.exitCode === null))) {

@@ -14,6 +14,7 @@ export const fleetSpec = {
     'min-new-windows': opt.int({ description: 'returned windows per site that trigger a redistillation', min: 1, default: 250 }),
     epochs: opt.int({ description: 'training epochs of teacher and students', min: 1, max: 1000, default: 10 }),
     duration: opt.number({ description: 'stop after this many seconds', placeholder: 's', min: 1, defaultLabel: 'until Ctrl-C' }),
+    'http-port': opt.int({ description: "the hub's web dashboard and /metrics, on 127.0.0.1", min: 1, max: 65535, defaultLabel: 'a free port' }),
     'state-dir': opt.string({ description: 'where hub and agents keep their state and logs', placeholder: 'dir', defaultLabel: 'a new temp dir, removed at exit' }),
     ...loggingOptions,
   },

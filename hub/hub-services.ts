@@ -75,6 +75,9 @@ export interface HubServices {
   readonly commands: CommandHandler;
   /** Restores the site's retained model topics when another client deletes or replaces them. */
   readonly retained: RetainedGuard;
+  /** The `redistill` command and the `sites` reply, for the other doors to them (the dashboard). */
+  readonly redistill: (site: string) => { readonly jobId: string; readonly state: string; readonly coalesced: boolean };
+  readonly sitesReply: () => Record<string, unknown>[];
 }
 
 type Publish = (topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain: boolean }) => Promise<void>;
@@ -179,7 +182,7 @@ function createHandlers(
   jobs: Pick<HubServices, 'triggers' | 'queue'>,
   watcher: RolloutWatcher,
   rollback: (site: string, req: RollbackRequest) => ReturnType<typeof runRollback>,
-): Pick<HubServices, 'inbound' | 'commands'> {
+): Pick<HubServices, 'inbound' | 'commands' | 'redistill' | 'sitesReply'> {
   const { config: c, log, store, registry, drops } = ctx;
   const inbound = new Inbound({
     publish, store, registry, drops, input: ctx.input, maxPayloadBytes: c.maxPayloadBytes, log,
@@ -199,13 +202,15 @@ function createHandlers(
   const knownSite = (site: string): void => {
     if (!ctx.servedSites().includes(site)) throw new SitekdError(ErrorCode.SITE_UNKNOWN, `unknown site ${site}`);
   };
+  const redistill = (site: string): { jobId: string; state: string; coalesced: boolean } => {
+    knownSite(site);
+    const r = enqueue(ctx, jobs.queue, site, 'command');
+    return { jobId: r.id, state: r.state, coalesced: r.coalesced };
+  };
+  const sitesReply = (): Record<string, unknown>[] => ctx.servedSites().map((site) => ({ ...siteDetails({ registry, store }, site), ...ctx.siteExtras(site) }));
   const commands = new CommandHandler({
     publish, drops, maxPayloadBytes: c.maxPayloadBytes, log,
-    redistill: (site) => {
-      knownSite(site);
-      const r = enqueue(ctx, jobs.queue, site, 'command');
-      return { jobId: r.id, state: r.state, coalesced: r.coalesced };
-    },
+    redistill,
     rollback: async (site, req) => {
       knownSite(site);
       return { ...(await rollback(site, { to: req.to, reason: req.reason ?? 'rolled back by hand', trigger: 'command' })) };
@@ -215,9 +220,9 @@ function createHandlers(
       knownSite(site);
       return { ...siteDetails({ registry, store }, site), ...ctx.siteExtras(site) };
     },
-    sites: () => ctx.servedSites().map((site) => ({ ...siteDetails({ registry, store }, site), ...ctx.siteExtras(site) })),
+    sites: sitesReply,
   });
-  return { inbound, commands };
+  return { inbound, commands, redistill, sitesReply };
 }
 
 function subscribe(ctx: HubContext, s: Pick<HubServices, 'inbound' | 'commands' | 'models' | 'retained'>): void {

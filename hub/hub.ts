@@ -271,7 +271,11 @@ export class Hub {
       statusReply: () => ({ ...this.statusPayload(), stats: this.stats(), alerts: ops.alerts() }),
       siteExtras: (site) => ops.siteExtras(site),
     });
-    ops.attach(this.transport as MqttTransport, this.services.queue);
+    const services = this.services;
+    ops.attach(this.transport as MqttTransport, services.queue, {
+      snapshot: () => ({ hub: { ...this.statusPayload(), alerts: ops.alerts() }, sites: services.sitesReply() }),
+      redistill: (site) => services.redistill(site),
+    });
   }
 
   private async prepareModels(): Promise<void> {

@@ -55,6 +55,7 @@ export const ErrorCode = {
   CMD_REPLY_TO: 'SITEKD_ERR_CMD_REPLY_TO',
   CREDENTIALS_INVALID: 'SITEKD_ERR_CREDENTIALS_INVALID',
   BROKER_REFUSED: 'SITEKD_ERR_BROKER_REFUSED',
+  HTTP_REFUSED: 'SITEKD_ERR_HTTP_REFUSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

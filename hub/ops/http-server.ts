@@ -1,11 +1,12 @@
 /**
- * The hub's HTTP endpoint for operators' tools (node:http, no framework: three read-only GET routes):
+ * The hub's HTTP endpoint for operators' tools (node:http, no framework): three read-only GET routes, and the web
+ * dashboard's (`/`, `/events`, `POST /api/redistill`: hub/ops/dashboard.ts) when one is given:
  *  - `/metrics`: Prometheus exposition format (text 0.0.4) from the hub's prom-client Registry;
  *  - `/healthz`: 200 while the process serves at all (a liveness probe restarts it otherwise), 503 once it stops;
  *  - `/readyz`: 200 once the teacher and the generic student exist and the broker connection is up, 503 before and
  *    whenever the broker connection is down, with the reason as a line of text.
  * It binds to the host the embedded broker listens on unless told otherwise, so a hub reachable only on 127.0.0.1
- * does not expose its metrics further than its broker. Anything else: 404; a method other than GET/HEAD: 405.
+ * does not expose its metrics further than its broker. Anything else: 404; a method a route does not take: 405.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,6 +27,8 @@ export interface OpsHttpOptions {
   alive(): boolean;
   readiness(): Readiness;
   readonly log: Logger;
+  /** Further routes: true when it handled the request. */
+  readonly extra?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => Promise<boolean>;
 }
 
 export interface OpsHttpServer {
@@ -63,11 +66,12 @@ export async function startOpsHttp(o: OpsHttpOptions): Promise<OpsHttpServer> {
 }
 
 async function handle(o: OpsHttpOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0] as string;
+  if (o.extra !== undefined && (await o.extra(req, res, path))) return;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     return send(res, 405, 'method not allowed\n');
   }
-  const path = (req.url ?? '/').split('?')[0];
   if (path === '/metrics') {
     const body = await o.metrics.metrics();
     return send(res, 200, body, o.metrics.contentType);
@@ -77,7 +81,7 @@ async function handle(o: OpsHttpOptions, req: http.IncomingMessage, res: http.Se
     const r = o.readiness();
     return send(res, r.ready ? 200 : 503, `${r.reason}\n`);
   }
-  return send(res, 404, 'not found: try /metrics, /healthz or /readyz\n');
+  return send(res, 404, 'not found: try /, /metrics, /healthz or /readyz\n');
 }
 
 function send(res: http.ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {

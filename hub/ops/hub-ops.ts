@@ -2,11 +2,14 @@
  * The operator's view of a running hub, wired in one place so hub/hub.ts only creates, attaches and closes it:
  *  - a FleetView fed by agents' telemetry (its own subscription on the hub's connection, beside hub/mqtt/inbound.ts
  *    which keeps liveness) and by the redistill queue's finished jobs;
- *  - the Prometheus registry over it and, with `httpPort` set, the HTTP server (`/metrics`, `/healthz`, `/readyz`);
+ *  - the Prometheus registry over it and, with `httpPort` set, the HTTP server (`/metrics`, `/healthz`, `/readyz`)
+ *    and the web dashboard on it (`/`, `/events`, `POST /api/redistill`: hub/ops/dashboard.ts);
  *  - per site, what `sitekd status` shows beyond the registry (latest telemetry of each agent, the last round with
  *    its gate figures, alerts), merged into the `sites` command's reply.
  */
 import type { Logger } from '../../shared/log';
+import { credentialsPath } from '../auth/credentials-file';
+import { toWireJobEvent } from '../jobs/job-events';
 import { decode } from '../../shared/protocol/codec';
 import { TelemetrySchema } from '../../shared/protocol/messages';
 import { parseTopic, sub } from '../../shared/protocol/topics';
@@ -17,7 +20,9 @@ import type { RedistillResult } from '../jobs/redistill-job';
 import type { SiteRegistry } from '../sites/site-registry';
 import type { SampleStore } from '../store/sample-store';
 import { siteAlerts, type Alert, type AlertThresholds } from './alerts';
+import { Dashboard } from './dashboard';
 import { FleetView } from './fleet-view';
+import { OperatorAuth } from './http-auth';
 import { startOpsHttp, type OpsHttpServer, type Readiness } from './http-server';
 import { createMetrics } from './metrics';
 
@@ -32,10 +37,19 @@ export interface HubOpsDeps {
   alive(): boolean;
 }
 
+/** What the dashboard asks of the hub: the command replies it shows and the command it sends. */
+export interface HubControl {
+  /** `{hub, sites}`: the `status` reply and the `sites` reply's list. */
+  snapshot(): Record<string, unknown>;
+  /** The `redistill` command. */
+  redistill(site: string): { readonly jobId: string; readonly state: string; readonly coalesced: boolean };
+}
+
 export class HubOps {
   readonly view = new FleetView();
   private http: OpsHttpServer | undefined;
   private queue: JobQueue<RedistillResult> | undefined;
+  private dashboard: Dashboard | undefined;
   private readonly thresholds: AlertThresholds;
   private readonly metrics;
 
@@ -48,10 +62,13 @@ export class HubOps {
   }
 
   /** Subscribes to telemetry and to the queue's events. */
-  attach(t: MqttTransport, queue: JobQueue<RedistillResult>): void {
+  attach(t: MqttTransport, queue: JobQueue<RedistillResult>, control: HubControl): void {
     this.queue = queue;
+    const c = this.d.config;
+    this.dashboard = new Dashboard({ ...control, auth: new OperatorAuth(c.allowAnonymous ? undefined : credentialsPath(c.stateDir)), log: this.d.log });
     queue.onEvent((e) => {
       if (e.type === 'done' || e.type === 'failed' || e.type === 'skipped') this.view.recordRound(e.job);
+      this.dashboard?.jobEvent(toWireJobEvent(e, this.d.now()));
     });
     t.subscribe(sub.allTelemetry(), (topic, payload) => this.onTelemetry(topic, payload), 0).catch((err: unknown) =>
       this.d.log.error('subscribe failed', { topic: sub.allTelemetry(), error: err }));
@@ -63,8 +80,9 @@ export class HubOps {
     if (c.httpPort === undefined) return undefined;
     this.http = await startOpsHttp({
       host: c.httpHost ?? c.mqttHost, port: c.httpPort, metrics: this.metrics, alive: () => this.d.alive(), readiness: () => this.d.readiness(), log: this.d.log,
+      ...(this.dashboard !== undefined ? { extra: this.dashboard.handle.bind(this.dashboard) } : {}),
     });
-    this.d.log.info('http listening', { url: this.http.url, routes: ['/metrics', '/healthz', '/readyz'] });
+    this.d.log.info('http listening', { url: this.http.url, routes: ['/', '/events', '/api/redistill', '/metrics', '/healthz', '/readyz'] });
     return this.http.url;
   }
 
@@ -73,6 +91,7 @@ export class HubOps {
   }
 
   async close(): Promise<void> {
+    this.dashboard?.close();
     await this.http?.close();
   }
 

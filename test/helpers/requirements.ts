@@ -67,6 +67,21 @@ export function mosquitto(env: NodeJS.ProcessEnv = process.env): Requirement {
   };
 }
 
+/** Where the browser test finds Chromium: SITEKD_CHROMIUM, else Debian's package (.ci/run installs it). */
+export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env['SITEKD_CHROMIUM'] ?? '/usr/bin/chromium';
+}
+
+/** A Chromium binary for the dashboard's browser test (test/e2e/dashboard.test.ts); playwright-core drives it. */
+export function chromium(env: NodeJS.ProcessEnv = process.env): Requirement {
+  const file = chromiumPath(env);
+  return {
+    what: 'chromium',
+    missing: fs.existsSync(file) ? undefined : `chromium is not installed (${file} not found; Debian package chromium, or set SITEKD_CHROMIUM)`,
+    requiredInCi: true,
+  };
+}
+
 /** `<repo>/../shared/data` (the real data next to a checkout); it may not exist. */
 export function realDataRoot(start: string): string {
   return path.resolve(repoRoot(start), '..', 'shared', 'data');

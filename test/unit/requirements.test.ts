@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { isCi, mosquitto, realData, verdict, type Requirement } from '../helpers/requirements';
+import { chromium, chromiumPath, isCi, mosquitto, realData, verdict, type Requirement } from '../helpers/requirements';
 
 const TOOL: Requirement = { what: 'mosquitto', missing: 'mosquitto is not installed', requiredInCi: true };
 const DATA: Requirement = { what: 'real data', missing: 'real data not found at /x', requiredInCi: false };
@@ -50,6 +50,17 @@ test('mosquitto(): looked up on PATH, naming each missing binary', (t) => {
   // And found once they are there (stand-ins: `command -v` only needs an executable file).
   for (const b of ['mosquitto', 'mosquitto_pub', 'mosquitto_sub']) fs.writeFileSync(path.join(bin, b), '#!/bin/sh\n', { mode: 0o755 });
   assert.equal(mosquitto({ PATH: bin }).missing, undefined);
+});
+
+test('chromium(): SITEKD_CHROMIUM or /usr/bin/chromium, required in CI', (t) => {
+  const file = path.join(tempDir(t), 'chromium');
+  const req = chromium({ SITEKD_CHROMIUM: file });
+  assert.equal(req.requiredInCi, true);
+  assert.match(req.missing ?? '', /chromium is not installed \(.*chromium not found/);
+  assert.equal(verdict(req, { CI: 'true' }).kind, 'fail');
+  fs.writeFileSync(file, '', { mode: 0o755 });
+  assert.equal(chromium({ SITEKD_CHROMIUM: file }).missing, undefined);
+  assert.equal(chromiumPath({}), '/usr/bin/chromium');
 });
 
 /** Runs `node --test` on a file with one testNeeding(TOOL-like requirement) test, with `env`. */
