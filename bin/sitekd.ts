@@ -40,6 +40,7 @@ const commands: Readonly<Record<string, Entry>> = {
     spec: () => hub().rollbackSpec,
     load: () => (require('../hub/cli/rollback') as typeof import('../hub/cli/rollback')).rollbackCommand,
   },
+  watch: { spec: () => hub().watchSpec, load: () => (require('../hub/cli/watch') as typeof import('../hub/cli/watch')).watchCommand },
   status: { spec: () => hub().statusSpec, load: () => (require('../hub/cli/status') as typeof import('../hub/cli/status')).statusCommand },
   models: { spec: () => hub().modelsSpec, load: () => (require('../hub/cli/status') as typeof import('../hub/cli/status')).modelsCommand },
   jobs: { spec: () => hub().jobsSpec, load: () => (require('../hub/cli/status') as typeof import('../hub/cli/status')).jobsCommand },

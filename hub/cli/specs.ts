@@ -115,6 +115,19 @@ export const statusSpec = {
   exits: { 0: 'no alert', 2: 'at least one alert: an agent offline or stale, drift above the threshold, or rounds failing', ...CLIENT_EXITS },
 } as const satisfies CommandSpec;
 
+export const watchSpec = {
+  name: 'watch',
+  summary: 'sitekd status, redrawn every few seconds until Ctrl-C',
+  options: {
+    interval: opt.int({ description: 'seconds between refreshes', placeholder: 's', min: 1, max: 3600, default: 2 }),
+    count: opt.int({ description: 'stop after this many refreshes', placeholder: 'n', min: 1, defaultLabel: 'until Ctrl-C' }),
+    ...hubClientOptions,
+    timeout: statusTimeout,
+    ...loggingOptions,
+  },
+  exits: { 0: 'stopped (Ctrl-C, SIGTERM or --count)', ...CLIENT_EXITS },
+} as const satisfies CommandSpec;
+
 export const modelsSpec = {
   name: 'models',
   summary: "ask the hub (over MQTT) for a site's model history and its last round's gate figures",
