@@ -37,6 +37,8 @@ export interface HubOverrides {
   readonly minTrainWindows?: number | undefined;
 }
 
+const HUB_OVERRIDE_KEYS = ['backend', 'epochs', 'teacherEpochs', 'roundRecipe', 'holdoutFraction', 'gateConfidence', 'minTrainWindows'] as const satisfies ReadonlyArray<keyof HubOverrides>;
+
 export interface AdaptHubOptions extends HubOverrides {
   readonly data: string;
   readonly source: string;
@@ -60,13 +62,8 @@ export interface AdaptHub {
 /** What `sitekd hub` does at start, up to a ready teacher and generic student. */
 export async function startAdaptHub(o: AdaptHubOptions): Promise<AdaptHub> {
   const flags: Record<string, unknown> = { data: o.data, source: o.source, seed: o.seed, stateDir: o.stateDir };
-  if (o.backend !== undefined) flags['backend'] = o.backend;
-  if (o.epochs !== undefined) flags['epochs'] = o.epochs;
-  if (o.teacherEpochs !== undefined) flags['teacherEpochs'] = o.teacherEpochs;
-  if (o.roundRecipe !== undefined) flags['roundRecipe'] = o.roundRecipe;
-  if (o.holdoutFraction !== undefined) flags['holdoutFraction'] = o.holdoutFraction;
-  if (o.gateConfidence !== undefined) flags['gateConfidence'] = o.gateConfidence;
-  if (o.minTrainWindows !== undefined) flags['minTrainWindows'] = o.minTrainWindows;
+  // Each override is the hub config key of the same name; undefined keeps the hub's default.
+  for (const k of HUB_OVERRIDE_KEYS) if (o[k] !== undefined) flags[k] = o[k];
   const config = parseHubConfig(flags);
   const { source, input } = loadSourceData(config, o.log);
   const started = performance.now();

@@ -6,7 +6,7 @@
  *   scrypt hash and `credentials export` writes it out later.
  * Generated passwords are 24 random bytes in base64url: no character a shell, a URL or a config file mangles.
  */
-import { pbkdf2Sync, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, pbkdf2Sync, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 
 /** scrypt cost: N = 2^14, r = 8 (16 MiB, ~40 ms here): once per CONNECT, and the result is cached per session. */
@@ -55,4 +55,36 @@ export function verifyPassword(password: Buffer | string, h: ScryptHash): Promis
 export function mosquittoHash(password: string, iterations = MOSQUITTO_ITERATIONS, salt: Buffer = randomBytes(12)): string {
   const digest = pbkdf2Sync(password, salt, iterations, 64, 'sha512');
   return `$7$${iterations}$${salt.toString('base64')}$${digest.toString('base64')}`;
+}
+
+/**
+ * `verifyPassword` for logins that repeat (agents reconnecting, a browser sending Basic credentials with every
+ * request): a password that verified once for a user and salt is remembered as its sha256 and compared in constant
+ * time, so scrypt runs once, not per login; at most `maxPending` scrypt checks run at once ('busy' beyond that, so a
+ * flood of logins cannot exhaust memory or the thread pool), and the memo is cleared past `maxRemembered` entries.
+ */
+export class PasswordVerifier {
+  private readonly verified = new Map<string, Buffer>();
+  private pending = 0;
+
+  constructor(private readonly o: { readonly maxPending: number; readonly maxRemembered: number }) {}
+
+  async check(user: string, h: ScryptHash, password: Buffer | string): Promise<boolean | 'busy'> {
+    const key = `${user}\u0000${h.salt}`;
+    const digest = createHash('sha256').update(password).digest();
+    const known = this.verified.get(key);
+    if (known !== undefined) return timingSafeEqual(known, digest);
+    if (this.pending >= this.o.maxPending) return 'busy';
+    this.pending++;
+    try {
+      const ok = await verifyPassword(password, h);
+      if (ok) {
+        if (this.verified.size > this.o.maxRemembered) this.verified.clear();
+        this.verified.set(key, digest);
+      }
+      return ok;
+    } finally {
+      this.pending--;
+    }
+  }
 }

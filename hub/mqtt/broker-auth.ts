@@ -13,12 +13,11 @@
  *   enforced on the socket (hub/mqtt/packet-guard.ts).
  * With `anonymous` every client is let in and every topic is open, as before issue 8; the limits still apply.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { Logger } from '../../shared/log';
 import { readCredentials, type UserRecord } from '../auth/credentials-file';
 import { identityOf } from '../auth/credentials';
-import { verifyPassword } from '../auth/passwords';
+import { PasswordVerifier } from '../auth/passwords';
 import { grantsFor, mayPublish, mayReceive, maySubscribe, type Grant } from '../auth/policy';
 import { BrokerLimitTracker, type BrokerLimits } from './broker-limits';
 
@@ -64,8 +63,7 @@ export class BrokerAuth {
   private readonly sessions = new WeakMap<AedesClient, Session>();
   private readonly live = new Set<AedesClient>();
   /** sha256 of passwords already checked against the current record (key: user + salt): reconnects skip scrypt. */
-  private readonly verified = new Map<string, Buffer>();
-  private pendingAuth = 0;
+  private readonly passwords = new PasswordVerifier({ maxPending: MAX_PENDING_AUTH, maxRemembered: 10_000 });
   private readonly lastWarned = new Map<string, number>();
 
   /** `credentialsFile` undefined = anonymous broker. */
@@ -170,23 +168,11 @@ export class BrokerAuth {
   }
 
   private async checkPassword(u: UserRecord, password: Buffer): Promise<boolean> {
-    const key = `${u.user}\u0000${u.password.salt}`;
-    const digest = createHash('sha256').update(password).digest();
-    const known = this.verified.get(key);
-    if (known !== undefined) return timingSafeEqual(known, digest);
-    if (this.pendingAuth >= MAX_PENDING_AUTH) throw authError('too many logins in progress', SERVER_UNAVAILABLE);
-    this.pendingAuth++;
-    try {
-      const ok = await verifyPassword(password, u.password);
-      if (ok) {
-        if (this.verified.size > 10_000) this.verified.clear();
-        this.verified.set(key, digest);
-      }
-      return ok;
-    } finally {
-      this.pendingAuth--;
-    }
+    const ok = await this.passwords.check(u.user, u.password, password);
+    if (ok === 'busy') throw authError('too many logins in progress', SERVER_UNAVAILABLE);
+    return ok;
   }
+
 
   private authorizePublish(client: AedesClient | null, packet: PublishPacket): Error | null {
     if (client === null) return null; // the broker's own messages ($SYS heartbeats)

@@ -8,9 +8,8 @@
  * With `credentialsFile` undefined (the hub runs `--allow-anonymous`) anyone may: the broker then accepts the same
  * command from anyone too, so refusing it here would protect nothing.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readCredentials } from '../auth/credentials-file';
-import { verifyPassword } from '../auth/passwords';
+import { PasswordVerifier, type ScryptHash } from '../auth/passwords';
 
 const MAX_PENDING = 4;
 
@@ -19,8 +18,7 @@ export type AuthVerdict =
   | { readonly ok: false; readonly status: 401 | 403; readonly reason: string };
 
 export class OperatorAuth {
-  private readonly verified = new Map<string, Buffer>();
-  private pending = 0;
+  private readonly passwords = new PasswordVerifier({ maxPending: MAX_PENDING, maxRemembered: 1000 });
 
   /** `credentialsFile` undefined = anonymous hub: every request is allowed. */
   constructor(private readonly credentialsFile: string | undefined) {}
@@ -42,24 +40,10 @@ export class OperatorAuth {
     return { ok: true, user: record.user };
   }
 
-  private async passwordMatches(user: string, hash: Parameters<typeof verifyPassword>[1], password: string): Promise<boolean> {
-    const key = `${user}\u0000${hash.salt}`;
-    const digest = createHash('sha256').update(password).digest();
-    const known = this.verified.get(key);
-    if (known !== undefined) return timingSafeEqual(known, digest);
-    if (this.pending >= MAX_PENDING) return false;
-    this.pending++;
-    try {
-      const ok = await verifyPassword(password, hash);
-      if (ok) {
-        if (this.verified.size > 1000) this.verified.clear();
-        this.verified.set(key, digest);
-      }
-      return ok;
-    } finally {
-      this.pending--;
-    }
+  private async passwordMatches(user: string, hash: ScryptHash, password: string): Promise<boolean> {
+    return (await this.passwords.check(user, hash, password)) === true;
   }
+
 }
 
 /** `Basic base64(user:password)` → its parts; undefined for anything else. */
