@@ -80,7 +80,15 @@ export const HubConfigSchema = z
     ca: Path.optional(),
     cert: Path.optional(),
     key: Path.optional(),
-    /** Also the hub's user name on its embedded broker (client id = user name, hub/mqtt/broker-auth.ts). */
+    /**
+     * One of several hubs sharing `broker` and `stateDir` (docs/scaling.md "Several hubs"): each site is served by one
+     * live hub, chosen by rendezvous hashing, under a per-site lock. Unset: the hub serves every site alone.
+     */
+    hubId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, 'must be 1-32 of [A-Za-z0-9_.-], starting with a letter or digit').refine((id) => id !== 'reply', 'the hub id "reply" is reserved').optional(),
+    /**
+     * Also the hub's user name on its embedded broker (client id = user name, hub/mqtt/broker-auth.ts). With `hubId` and
+     * this left at its default, `sitekd-hub-<hubId>`: two clients with one id would throw each other off the broker.
+     */
     clientId: z.string().regex(ID_PATTERN).default('sitekd-hub'),
     /** The embedded broker without authentication: anyone who reaches it reads and writes every topic (ignored with `broker`). */
     allowAnonymous: z.boolean().default(false),
@@ -236,11 +244,15 @@ export const HubConfigSchema = z
     if (c.broker !== undefined && c.tlsCert !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: 'tlsCert and tlsKey configure the embedded broker; an external broker (broker) has its own TLS settings' });
     }
+    if (c.hubId !== undefined && c.broker === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['hubId'], message: 'several hubs share one external broker: give broker with hubId' });
+    }
     if (c.broker === undefined && c.brokerMaxPacketBytes < c.maxPacketBytes) {
       ctx.addIssue({ code: 'custom', path: ['brokerMaxPacketBytes'], message: `must be at least maxPacketBytes (${c.maxPacketBytes}): the hub's own chunks must fit` });
     }
   })
-  .transform((c) => ({ ...c, minHeldOutWindows: Math.max(c.minHeldOutWindows ?? 1, gateMinHeldOut({ confidence: c.gateConfidence, margin: c.gateMargin })) }));
+  .transform((c) => ({
+    ...c, clientId: c.hubId !== undefined && c.clientId === 'sitekd-hub' ? `sitekd-hub-${c.hubId}` : c.clientId, minHeldOutWindows: Math.max(c.minHeldOutWindows ?? 1, gateMinHeldOut({ confidence: c.gateConfidence, margin: c.gateMargin })) }));
 
 export type HubConfig = DeepReadonly<z.output<typeof HubConfigSchema>>;
 export type HubConfigInput = z.input<typeof HubConfigSchema>;

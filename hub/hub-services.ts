@@ -14,6 +14,8 @@ import type { DropCounter } from '../shared/drop-counter';
 import { ErrorCode, isSitekdError, SitekdError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import type { Domain, WindowSet } from '../shared/ml/types';
+import { decode } from '../shared/protocol/codec';
+import { HubCommandSchema } from '../shared/protocol/messages';
 import { hubCmdTopic, sub } from '../shared/protocol/topics';
 import type { MqttTransport } from '../shared/transport/mqtt-transport';
 import type { HubConfig } from './config';
@@ -33,6 +35,7 @@ import { CommandHandler } from './mqtt/commands';
 import { Inbound } from './mqtt/inbound';
 import { SiteModels } from './sites/site-models';
 import type { SiteRegistry } from './sites/site-registry';
+import { hubDir } from './shard/shared-state';
 import type { SampleStore } from './store/sample-store';
 import type { MlRunner } from './worker/ml-runner';
 
@@ -156,7 +159,7 @@ function createJobs(ctx: HubContext, publish: Publish, publisher: ModelPublisher
       }, report, AbortSignal.any([signal, ctx.abort])),
   });
   // Journaled before it is published: a hub killed during a round then reports the job at its next start.
-  const { journal, interrupted, badLines } = JobJournal.openSync(join(c.stateDir, 'jobs.journal'));
+  const { journal, interrupted, badLines } = JobJournal.openSync(join(c.hubId === undefined ? c.stateDir : hubDir(c.stateDir, c.hubId), 'jobs.journal'));
   if (badLines > 0) log.warn('job journal lines skipped', { file: journal.file, badLines });
   queue.onEvent((e) => {
     try {
@@ -228,13 +231,18 @@ function createHandlers(
 function subscribe(ctx: HubContext, s: Pick<HubServices, 'inbound' | 'commands' | 'models' | 'retained'>): void {
   const t = ctx.transport;
   t.setHandlerErrorListener((err, topic) => ctx.log.error('message handler failed', { topic, error: err }));
+  // One of several hubs subscribes to its own sites' topics only, as it takes them (hub/shard/shard.ts), and leaves a
+  // command about a site it does not serve to the hub that does.
+  const sharded = ctx.config.hubId !== undefined;
   void Promise.all([
-    t.subscribe(sub.allSamples(), (topic, p) => s.inbound.handle(topic, p), 1),
-    t.subscribe(sub.allStatus(), (topic, p) => s.inbound.handle(topic, p), 1),
-    t.subscribe(sub.allTelemetry(), (topic, p) => s.inbound.handle(topic, p), 0),
-    t.subscribe(hubCmdTopic(), (_topic, p) => s.commands.handle(p), 1),
-    t.subscribe(sub.allModels(), (topic, p) => s.retained.handle(topic, p), 1),
-    t.subscribe(sub.allModelChunks(), (topic, p) => s.retained.handle(topic, p), 1),
+    t.subscribe(hubCmdTopic(), (_topic, p) => (sharded && !commandIsOurs(p, ctx) ? undefined : s.commands.handle(p)), 1),
+    ...(sharded ? [] : [
+      t.subscribe(sub.allSamples(), (topic, p) => s.inbound.handle(topic, p), 1),
+      t.subscribe(sub.allStatus(), (topic, p) => s.inbound.handle(topic, p), 1),
+      t.subscribe(sub.allTelemetry(), (topic, p) => s.inbound.handle(topic, p), 0),
+      t.subscribe(sub.allModels(), (topic, p) => s.retained.handle(topic, p), 1),
+      t.subscribe(sub.allModelChunks(), (topic, p) => s.retained.handle(topic, p), 1),
+    ]),
   ]).catch((err: unknown) => ctx.log.error('subscribe failed', { error: err }));
   // After a reconnect the broker may have lost its retained messages (a restarted Mosquitto without persistence).
   t.on('connect', () => {
@@ -243,6 +251,12 @@ function subscribe(ctx: HubContext, s: Pick<HubServices, 'inbound' | 'commands' 
     ctx.publishStatus();
     s.models.republishAll(ctx.servedSites());
   });
+}
+
+/** A command without a site, or about a site this hub serves (undecodable ones are the handler's to count). */
+function commandIsOurs(payload: Uint8Array, ctx: HubContext): boolean {
+  const r = decode(HubCommandSchema, payload, { maxBytes: ctx.config.maxPayloadBytes });
+  return !r.ok || r.value.site === undefined || ctx.servesSite(r.value.site);
 }
 
 function enqueue(ctx: HubContext, queue: JobQueue<RedistillResult>, site: string, trigger: JobTrigger): EnqueueResult {

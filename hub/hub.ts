@@ -13,7 +13,7 @@ import { acquireStateLock, type StateLock } from '../shared/fs/state-lock';
 import type { Domain, WindowSet } from '../shared/ml/types';
 import { encodeJson } from '../shared/protocol/codec';
 import type { HubStatus } from '../shared/protocol/messages';
-import { hubStatusTopic, isValidSiteId } from '../shared/protocol/topics';
+import { hubMemberStatusTopic, hubStatusTopic, isValidSiteId } from '../shared/protocol/topics';
 import type { MqttTransport } from '../shared/transport/mqtt-transport';
 import type { EmbeddedBroker } from './mqtt/broker';
 import type { HubConfig } from './config';
@@ -24,12 +24,15 @@ import { loadOrCreateKey, type HubKey } from './models/keys';
 import type { Logger } from '../shared/log';
 import { runMlTask, type MlRunner } from './worker/ml-runner';
 import { channelRanges } from './store/sample-hygiene';
-import { SampleStore } from './store/sample-store';
+import { SampleStore, type ImplausibleRecord } from './store/sample-store';
 import { SiteRegistry } from './sites/site-registry';
 import { loadSourceData } from './models/source-data';
 import { prepareTeacher, type InputLayout, type TeacherBundle } from './models/teacher';
 import { HubOps } from './ops/hub-ops';
 import type { Readiness } from './ops/http-server';
+import { openShardState, startShard, type ShardState } from './shard/hub-shard';
+import { hubDir, withSetupLock } from './shard/shared-state';
+import type { Shard } from './shard/shard';
 
 export interface HubOptions {
   readonly config: HubConfig;
@@ -74,6 +77,9 @@ export class Hub {
   private broker: EmbeddedBroker | undefined;
   private transport: MqttTransport | undefined;
   private store: SampleStore | undefined;
+  /** One of several hubs (`hubId`): its sites' locks, stores and the ownership (hub/shard/). */
+  private sharded: ShardState | undefined;
+  private shard: Shard | undefined;
   private registry: SiteRegistry | undefined;
   /** Message handlers, triggers, the job queue and the site models: set once connected (wire). */
   private services: HubServices | undefined;
@@ -121,27 +127,31 @@ export class Hub {
 
   private async doStart(): Promise<void> {
     const c = this.c;
-    // Before anything reads or writes the state: a second hub on this directory refuses here (STATE_LOCKED).
-    this.lock = acquireStateLock(c.stateDir, {
-      what: 'hub', onStale: (p) => this.log.warn('stale state-directory lock taken over', { dir: c.stateDir, ...p }),
+    // Before anything reads or writes the state: a second hub on this directory (with several hubs: a second process
+    // with this hub id) refuses here (STATE_LOCKED).
+    const lockDir = c.hubId === undefined ? c.stateDir : hubDir(c.stateDir, c.hubId);
+    this.lock = acquireStateLock(lockDir, {
+      what: 'hub', onStale: (p) => this.log.warn('stale state-directory lock taken over', { dir: lockDir, ...p }),
     });
     const data = loadSourceData(c, this.log);
     this.source = data.source;
     this.input = data.input;
     this.labelled = data.labelled;
     fs.mkdirSync(c.stateDir, { recursive: true });
-    this.key = await loadOrCreateKey(c.stateDir);
+    this.key = await this.hubWide(() => loadOrCreateKey(c.stateDir));
     this.checkNotStopping();
     this.log.info('signing key', { keyId: this.key.keyId, publicKey: this.key.publicKeyFile, created: this.key.created });
     const train = data.source.train;
-    const store = (this.store = await SampleStore.open(join(c.stateDir, 'samples'), {
+    const storeOptions = {
       now: this.now, maxWindowsPerSite: c.maxWindowsPerSite, maxBytesTotal: c.maxStoreBytes,
       hygiene: { source: channelRanges(train.x, train.n, train.channels, train.length) },
-      onImplausible: (r) => this.log.warn('sample batch quarantined', { site: r.site, batchId: r.batchId, agent: r.agent, code: r.code, reason: r.reason, file: r.file }),
-    }));
+      onImplausible: (r: ImplausibleRecord) => this.log.warn('sample batch quarantined', { site: r.site, batchId: r.batchId, agent: r.agent, code: r.code, reason: r.reason, file: r.file }),
+    };
+    if (c.hubId !== undefined) this.sharded = openShardState(c, c.hubId, storeOptions, this.now);
+    const store = (this.store = this.sharded?.store ?? (await SampleStore.open(join(c.stateDir, 'samples'), storeOptions)));
     for (const q of store.quarantined()) this.log.warn('sample store file set aside', { file: q.file, code: q.code, reason: q.reason });
     this.checkNotStopping();
-    const registry = (this.registry = await SiteRegistry.open(join(c.stateDir, 'registry.json'), { now: this.now, staleAfterMs: c.staleAfterSeconds * 1000 }));
+    const registry = (this.registry = this.sharded?.registry ?? (await SiteRegistry.open(join(c.stateDir, 'registry.json'), { now: this.now, staleAfterMs: c.staleAfterSeconds * 1000 })));
     for (const p of registry.problems) this.log.warn('site registry reset', { code: p.code, error: p.message });
     for (const site of store.sites()) registry.setNewWindows(site, store.countSince(site, registry.lastRedistill(site)?.seqMarker ?? 0));
     this.checkNotStopping();
@@ -150,6 +160,7 @@ export class Hub {
     this.transport = conn.transport;
     this.checkNotStopping();
     this.wire();
+    if (this.sharded !== undefined) this.shard = await this.startShard(this.sharded);
     const httpUrl = await this.ops?.listen();
     if (httpUrl !== undefined) this.o.onHttpListening?.(httpUrl);
     this.checkNotStopping();
@@ -195,9 +206,11 @@ export class Hub {
     await queue?.drain();
     await this.services?.watcher.settle();
     await this.services?.models.settle();
+    // Every site made durable, flushed and unlocked: the other hubs take them at once.
+    await this.shard?.stop();
     if (this.transport !== undefined) {
       const offline: HubStatus = { state: 'offline', ts: this.now() };
-      await withTimeout(this.clock, this.transport.publish(hubStatusTopic(), encodeJson(offline), { qos: 1, retain: true }), 2000).catch(() => undefined);
+      await withTimeout(this.clock, this.transport.publish(this.statusTopic(), encodeJson(offline), { qos: 1, retain: true }), 2000).catch(() => undefined);
       await this.transport.close(!this.transport.connected).catch(() => undefined);
     }
     await this.ops?.close();
@@ -245,11 +258,13 @@ export class Hub {
 
   /** Sites the hub serves: configured, persisted, or announced by an agent. */
   servedSites(): string[] {
+    if (this.sharded !== undefined) return this.shard?.sites() ?? [];
     return [...new Set([...this.c.sites, ...(this.registry?.sites() ?? [])])].sort();
   }
 
   servesSite(site: string): boolean {
     if (!isValidSiteId(site)) return false;
+    if (this.sharded !== undefined) return this.shard?.holds(site) ?? false;
     const served = this.servedSites();
     // With the embedded broker's authentication, a new site comes only from an agent whose credential names it.
     return served.includes(site) || (this.c.autoAddSites && served.length < this.c.maxSites && (this.broker?.auth.enrollable(site) ?? true));
@@ -280,11 +295,11 @@ export class Hub {
 
   private async prepareModels(): Promise<void> {
     try {
-      this.bundle = await prepareTeacher({
+      this.bundle = await this.hubWide(() => prepareTeacher({
         stateDir: this.c.stateDir, teacherFile: this.c.teacher, source: this.source as Domain, input: this.input as InputLayout,
         teacherEpochs: this.c.teacherEpochs, studentEpochs: this.c.epochs, seed: this.c.seed, backend: this.c.backend, run: this.run,
         log: this.log, now: this.now, signal: this.startAbort.signal,
-      });
+      }));
     } catch (err) {
       this.rejectTeacher(err);
       throw err;
@@ -296,15 +311,41 @@ export class Hub {
   }
 
   private statusPayload(): HubStatus {
-    return hubStatus({
+    const s = hubStatus({
       hubVersion: this.o.hubVersion, startedAt: this.startedAt, now: this.now(), teacherVersion: this.bundle?.teacher.version ?? null,
       sites: this.servedSites(), registry: this.registry as SiteRegistry, store: this.store as SampleStore, activeJobs: this.services?.queue.active() ?? [],
+    });
+    return this.c.hubId === undefined || s.state !== 'online' ? s : { ...s, hubId: this.c.hubId };
+  }
+
+  /** `hub/status`, or this hub's own `hub/<id>/status` when it is one of several. */
+  private statusTopic(): string {
+    return this.c.hubId === undefined ? hubStatusTopic() : hubMemberStatusTopic(this.c.hubId);
+  }
+
+  /** Hub-wide work (the signing key, the teacher): with several hubs on one state directory, once, under a lock. */
+  private hubWide<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.c.hubId === undefined) return fn();
+    return withSetupLock(this.c.stateDir, { clock: this.clock, log: this.log, maxWaitMs: 3_600_000, signal: this.startAbort.signal }, fn);
+  }
+
+  private startShard(state: ShardState): Promise<Shard> {
+    const services = this.services as HubServices;
+    return startShard(state, {
+      config: this.c, transport: this.transport as MqttTransport, clock: this.clock, log: this.log,
+      siteBusy: (site) => services.queue.active().some((j) => j.site === site),
+      agentMessage: (topic, p) => services.inbound.handle(topic, p),
+      retainedMessage: (topic, p) => services.retained.handle(topic, p),
+      onChange: (site, taken) => {
+        if (taken) void services.models.ensure(site);
+        this.scheduleStatus();
+      },
     });
   }
 
   private publishStatus(): void {
     if (this.transport === undefined || this.state === 'stopping' || this.state === 'stopped') return;
-    this.transport.publish(hubStatusTopic(), encodeJson(this.statusPayload()), { qos: 1, retain: true }).catch((err: unknown) => this.log.warn('cannot publish hub status', { error: err }));
+    this.transport.publish(this.statusTopic(), encodeJson(this.statusPayload()), { qos: 1, retain: true }).catch((err: unknown) => this.log.warn('cannot publish hub status', { error: err }));
   }
 
   /** Coalesces bursts of changes into one status message. */

@@ -29,7 +29,7 @@ type HubArgs = Parsed<typeof hubSpec.options>;
 export function flagsToConfig(a: Partial<HubArgs>): Record<string, unknown> {
   return {
     data: a.data, source: a.source, teacher: a.teacher, stateDir: a['state-dir'], sites: a.sites,
-    mqttPort: a['mqtt-port'], mqttHost: a['mqtt-host'], httpPort: a['http-port'], broker: a.broker, username: a.username,
+    mqttPort: a['mqtt-port'], mqttHost: a['mqtt-host'], httpPort: a['http-port'], broker: a.broker, hubId: a['hub-id'], username: a.username,
     password: a.password, ca: a.ca, cert: a.cert, key: a.key,
     allowAnonymous: a['allow-anonymous'] ? true : undefined, tlsCert: a['tls-cert'], tlsKey: a['tls-key'],
     schedule: a.schedule === undefined ? undefined : a.schedule === 'off' || a.schedule === 'none' ? null : a.schedule,

@@ -25,6 +25,7 @@ export const hubSpec = {
     'mqtt-port': opt.int({ description: 'port of the embedded broker; 0 = any free port', placeholder: 'port', min: 0, max: 65_535, defaultLabel: '1883' }),
     'mqtt-host': opt.string({ description: 'interface of the embedded broker', placeholder: 'host', defaultLabel: '127.0.0.1' }),
     broker: opt.string({ description: 'external broker URL instead of the embedded one', placeholder: 'url', ...BROKER_URL }),
+    'hub-id': opt.string({ description: 'one of several hubs on one --broker and one shared --state-dir: serve the sites hashed to this id', placeholder: 'id', defaultLabel: 'serve every site alone' }),
     'http-port': opt.int({ description: 'serve /metrics (Prometheus), /healthz and /readyz on this port, on the broker\'s interface; 0 = any free port', placeholder: 'port', min: 0, max: 65_535, defaultLabel: 'off' }),
     'allow-anonymous': opt.flag({ description: 'embedded broker without authentication: anyone who reaches it may read and publish every topic' }),
     'tls-cert': opt.string({ description: 'certificate chain PEM: the embedded broker listens with TLS (mqtts://)', placeholder: 'file' }),

@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { ErrorCode, SitekdError } from '../../shared/errors';
 import { encode } from '../../shared/protocol/codec';
 import type { HubStatus } from '../../shared/protocol/messages';
-import { hubStatusTopic } from '../../shared/protocol/topics';
+import { hubMemberStatusTopic, hubStatusTopic } from '../../shared/protocol/topics';
 import { systemClock, type Clock } from '../../shared/clock';
 import { logConnectionEvents } from '../../shared/transport/connection-log';
 import { MqttTransport, type TransportOptions } from '../../shared/transport/mqtt-transport';
@@ -47,7 +47,8 @@ export async function connectHub(
     {
       // aedes speaks 3.1.1 only: asking it for MQTT 5 first would cost a refused CONNECT and a reconnect period.
       url, clientId: c.clientId, protocol: broker !== undefined ? 4 : 'auto', maxPacketBytes: c.maxPacketBytes, ...login,
-      will: { topic: hubStatusTopic(), payload: encode(offline), qos: 1, retain: true },
+      // One of several hubs: its own retained status is its presence, and the will ends it (hub/shard/shard.ts).
+      will: { topic: c.hubId === undefined ? hubStatusTopic() : hubMemberStatusTopic(c.hubId), payload: encode(offline), qos: 1, retain: true },
     },
   );
   transport.onSessionProblem((p) => log.error('the broker refused or closed the hub\'s session', { ...p }));

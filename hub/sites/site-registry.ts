@@ -89,6 +89,8 @@ export class SiteRegistry {
   private readonly windows = new Map<string, number>();
   private readonly writes = new SerialQueue();
   private dirty = false;
+  /** Per-site mode (`perSite`): where each site's entry lives. */
+  private fileFor: ((site: string) => string) | undefined;
 
   private constructor(
     private readonly file: string,
@@ -100,23 +102,37 @@ export class SiteRegistry {
 
   /** Loads the persisted state; a missing file is a fresh hub, a corrupt one is quarantined (never fatal). */
   static async open(file: string, opts: SiteRegistryOptions): Promise<SiteRegistry> {
-    const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
-    let data: z.infer<typeof FileSchema> | undefined;
-    const problems: Array<{ code: typeof ErrorCode.STORE_CORRUPT; message: string }> = [];
-    if (text !== undefined) {
-      const parsed = FileSchema.safeParse(parseJson(text));
-      if (parsed.success) data = parsed.data;
-      else {
-        problems.push({ code: ErrorCode.STORE_CORRUPT, message: `${file} is not a valid registry file; kept as ${file}.bad, starting empty` });
-        await quarantineFile(file);
-      }
-    }
+    const { sites, problems } = await readRegistryFile(file);
     const reg = new SiteRegistry(file, opts.now, opts.staleAfterMs ?? Number.POSITIVE_INFINITY, problems);
-    for (const s of data?.sites ?? []) reg.persisted.set(s.site, s);
+    for (const s of sites) reg.persisted.set(s.site, s);
     return reg;
+  }
+
+  /**
+   * A registry of a hub that shares its state directory with other hubs (hub/shard/): one file per site, read when the
+   * hub takes the site (`adopt`) and left behind, flushed, when it hands the site over (`release`), so the next owner
+   * continues the site's model versions, history and last round.
+   */
+  static perSite(fileFor: (site: string) => string, opts: SiteRegistryOptions): SiteRegistry {
+    const reg = new SiteRegistry('', opts.now, opts.staleAfterMs ?? Number.POSITIVE_INFINITY, []);
+    reg.fileFor = fileFor;
+    return reg;
+  }
+
+  /** Per-site mode: loads the site's persisted entry (a corrupt file is quarantined and the site starts empty). */
+  async adopt(site: string): Promise<readonly string[]> {
+    const { sites, problems } = await readRegistryFile(this.fileFor?.(site) ?? this.file);
+    const entry = sites.find((s) => s.site === site);
+    if (entry !== undefined) this.persisted.set(site, entry);
+    return problems.map((p) => p.message);
+  }
+
+  /** Per-site mode: writes what is pending, then forgets the site (another hub owns it now). */
+  async release(site: string): Promise<void> {
+    await this.flush();
+    this.persisted.delete(site);
+    this.agentsBySite.delete(site);
+    this.windows.delete(site);
   }
 
   /** Applies a birth or last-will status message. */
@@ -261,10 +277,14 @@ export class SiteRegistry {
       if (!this.dirty) return;
       this.dirty = false;
       const sites = [...this.persisted.values()].sort((a, b) => a.site.localeCompare(b.site));
-      await writeFileAtomic(this.file, `${JSON.stringify({ version: 1, sites }, null, 2)}\n`).catch((err: unknown) => {
+      const fileFor = this.fileFor;
+      const writes = fileFor === undefined ? [{ file: this.file, sites }] : sites.map((s) => ({ file: fileFor(s.site), sites: [s] }));
+      try {
+        for (const w of writes) await writeFileAtomic(w.file, `${JSON.stringify({ version: 1, sites: w.sites }, null, 2)}\n`);
+      } catch (err) {
         this.dirty = true; // the next change retries
         throw err;
-      });
+      }
     });
   }
 
@@ -286,6 +306,20 @@ export class SiteRegistry {
   private view(a: MutableAgent, now: number): AgentInfo {
     return { ...a, state: a.state === 'online' && now - a.lastSeenAt > this.staleAfterMs ? 'stale' : a.state };
   }
+}
+
+type Problem = { code: typeof ErrorCode.STORE_CORRUPT; message: string };
+
+async function readRegistryFile(file: string): Promise<{ sites: PersistedSite[]; problems: Problem[] }> {
+  const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (text === undefined) return { sites: [], problems: [] };
+  const parsed = FileSchema.safeParse(parseJson(text));
+  if (parsed.success) return { sites: parsed.data.sites, problems: [] };
+  await quarantineFile(file);
+  return { sites: [], problems: [{ code: ErrorCode.STORE_CORRUPT, message: `${file} is not a valid registry file; kept as ${file}.bad, starting empty` }] };
 }
 
 function parseJson(text: string): unknown {

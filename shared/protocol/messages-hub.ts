@@ -16,6 +16,8 @@ const HubOnline = z.strictObject({
   hubVersion: Text(64),
   startedAt: TimeMs,
   ts: TimeMs,
+  /** One of several hubs on the broker (`--hub-id`): its id; absent for a hub alone. */
+  hubId: Id.optional(),
   teacherVersion: Version.nullable(),
   sites: z.array(SiteSummary).max(10_000),
   jobs: z.strictObject({ running: Id.nullable(), queued: Count }),

@@ -175,6 +175,21 @@ export function modelChunkTopic(site: string, version: string, index: number, ro
 export const hubStatusTopic = (root = ROOT_TOPIC): string => `${requireRoot(root)}/hub/status`;
 export const hubJobsTopic = (root = ROOT_TOPIC): string => `${requireRoot(root)}/hub/jobs`;
 export const hubCmdTopic = (root = ROOT_TOPIC): string => `${requireRoot(root)}/hub/cmd`;
+/**
+ * The retained status of one of several hubs sharing a broker (`--hub-id`, docs/scaling.md "Several hubs"): presence
+ * (its last will is `{state: 'offline'}`) and what `hub/status` holds for a single hub. The id `reply` is reserved:
+ * `hub/reply/status` is the reply topic of a client named `status`.
+ */
+export const hubMemberStatusTopic = (hubId: string, root = ROOT_TOPIC): string => `${requireRoot(root)}/hub/${requireHubId(hubId)}/status`;
+export const RESERVED_HUB_IDS: readonly string[] = ['reply'];
+export const requireHubId = (hubId: string): string => requireId(hubId, 'hub id', RESERVED_HUB_IDS);
+/** The hub id of a `hubMemberStatusTopic`, or undefined for any other topic. */
+export function parseHubMemberStatus(topic: string, root = ROOT_TOPIC): string | undefined {
+  const levels = topic.startsWith(`${root}/hub/`) ? topic.slice(root.length + 5).split('/') : [];
+  const [id, leaf] = levels;
+  return levels.length === 2 && leaf === 'status' && isValidId(id) && !RESERVED_HUB_IDS.includes(id) ? id : undefined;
+}
+
 /** The default `replyTo` of a command sent by `client`. */
 export const replyTopic = (client: string, root = ROOT_TOPIC): string => `${requireRoot(root)}/hub/reply/${requireClientId(client)}`;
 
@@ -267,6 +282,11 @@ export const sub = {
   /** All chunks of one model version (retained: a new subscription receives every chunk the broker holds). */
   modelChunks: (site: string, version: string, root = ROOT_TOPIC): string =>
     `${modelTopic(site, root)}/${requireVersion(version)}/chunk/+`,
+  /** Every hub's `hubMemberStatusTopic` (also matches `hub/reply/status`: use parseHubMemberStatus). */
+  hubMembers: (root = ROOT_TOPIC): string => `${requireRoot(root)}/hub/+/status`,
+  siteSamples: (site: string, root = ROOT_TOPIC): string => `${requireRoot(root)}/${requireSiteId(site)}/+/samples`,
+  siteModel: (site: string, root = ROOT_TOPIC): string => modelTopic(site, root),
+  siteModelChunks: (site: string, root = ROOT_TOPIC): string => `${modelTopic(site, root)}/+/chunk/+`,
   /** `hub/status`, `hub/jobs` and `hub/cmd` (not replies). */
   hub: (root = ROOT_TOPIC): string => `${requireRoot(root)}/hub/+`,
 } as const;
