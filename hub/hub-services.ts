@@ -210,7 +210,9 @@ function createHandlers(
     const r = enqueue(ctx, jobs.queue, site, 'command');
     return { jobId: r.id, state: r.state, coalesced: r.coalesced };
   };
-  const sitesReply = (): Record<string, unknown>[] => ctx.servedSites().map((site) => ({ ...siteDetails({ registry, store }, site), ...ctx.siteExtras(site) }));
+  // One of several hubs names itself on each site, so `sitekd status` can show who serves what (hub/cli/status-merge.ts).
+  const servedBy = c.hubId !== undefined ? { hub: c.hubId } : {};
+  const sitesReply = (): Record<string, unknown>[] => ctx.servedSites().map((site) => ({ ...siteDetails({ registry, store }, site), ...ctx.siteExtras(site), ...servedBy }));
   const commands = new CommandHandler({
     publish, drops, maxPayloadBytes: c.maxPayloadBytes, log,
     redistill,
@@ -221,7 +223,7 @@ function createHandlers(
     hubStatus: () => ctx.statusReply(),
     siteStatus: (site) => {
       knownSite(site);
-      return { ...siteDetails({ registry, store }, site), ...ctx.siteExtras(site) };
+      return { ...siteDetails({ registry, store }, site), ...ctx.siteExtras(site), ...servedBy };
     },
     sites: sitesReply,
   });

@@ -15,11 +15,11 @@ export function ago(ms: number, now: number): string {
 
 export function formatHub(h: HubStatusReply, now: number): string {
   const jobs = h.jobs.running !== null ? `running ${h.jobs.running}, ${h.jobs.queued} queued` : `none running, ${h.jobs.queued} queued`;
-  return `hub ${h.hubVersion}, up since ${iso(h.startedAt)} (${ago(h.startedAt, now)}); teacher ${h.teacherVersion ?? 'not ready yet'}; jobs: ${jobs}\n`;
+  return `hub ${h.hubId !== undefined ? `${h.hubId} ` : ''}${h.hubVersion}, up since ${iso(h.startedAt)} (${ago(h.startedAt, now)}); teacher ${h.teacherVersion ?? 'not ready yet'}; jobs: ${jobs}\n`;
 }
 
 export function formatSite(s: SiteDetails, now: number): string {
-  const lines = [`site ${s.site}: model ${s.modelVersion ?? 'none yet'}; agents ${s.agentsOnline}/${s.agents.length} online; windows ${s.windowsStored} stored, ${s.newWindows} new`];
+  const lines = [`site ${s.site}${s.hub !== undefined ? ` (hub ${s.hub})` : ''}: model ${s.modelVersion ?? 'none yet'}; agents ${s.agentsOnline}/${s.agents.length} online; windows ${s.windowsStored} stored, ${s.newWindows} new`];
   for (const a of s.agents) {
     const t = s.telemetry[a.agent] ?? null;
     const tele = t === null ? 'no telemetry yet'

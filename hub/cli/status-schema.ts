@@ -56,6 +56,8 @@ const ModelRecordSchema = z.object({
 });
 
 export const SiteDetailsSchema = z.object({
+  /** With several hubs: the one serving the site (set by `sitekd status` when it merges their replies). */
+  hub: Str.optional(),
   site: Str,
   modelVersion: Str.nullable(),
   agentsOnline: Num,
@@ -79,6 +81,8 @@ export const HubStatusReplySchema = z.object({
   startedAt: Num,
   ts: Num,
   teacherVersion: Str.nullable(),
+  /** One of several hubs (`--hub-id`). */
+  hubId: Str.optional(),
   jobs: z.object({ running: Str.nullable(), queued: Num }),
   alerts: z.array(AlertSchema).default([]),
 });

@@ -11,10 +11,14 @@ import type { Parsed } from '../../shared/cli/options';
 import type { Logger } from '../../shared/log';
 import { requireSiteId } from '../../shared/protocol/topics';
 import type { MqttTransport } from '../../shared/transport/mqtt-transport';
+import { askEveryHub, mergeSites, readMembers } from './status-merge';
 import { commandId, connectHubClient, hubError, sendCommand, type HubClientArgs } from './hub-client';
 import { jobsSpec, modelsSpec, statusSpec } from './specs';
 import { formatHub, formatModels, formatSite } from './status-format';
 import { HubStatusReplySchema, parseReply, SiteDetailsSchema, SitesReplySchema, type HubStatusReply, type SiteDetails } from './status-schema';
+
+/** How long `status` listens for the retained statuses of several hubs (they arrive right after subscribing). */
+const MEMBERS_WAIT_MS = 300;
 
 /** Exit status when the hub reports at least one alert. */
 export const EXIT_ALERTS = 2;
@@ -25,11 +29,25 @@ async function ask(t: MqttTransport, clientId: string, timeoutMs: number, cmd: {
   return reply.result ?? {};
 }
 
-/** The hub's own status and every site's details, as `sitekd status` reads them. */
-export async function fetchStatus(t: MqttTransport, clientId: string, timeoutMs: number): Promise<{ hub: HubStatusReply; sites: SiteDetails[] }> {
+/**
+ * The hub's own status and every site's details, as `sitekd status` reads them. With several hubs on the broker
+ * (`--hub-id`): every hub's status (`hubs`) and the sites of all of them, each once (hub/cli/status-merge.ts).
+ */
+export async function fetchStatus(t: MqttTransport, clientId: string, timeoutMs: number): Promise<{ hub: HubStatusReply; hubs: HubStatusReply[]; sites: SiteDetails[] }> {
+  const members = await readMembers(t, MEMBERS_WAIT_MS);
+  if (members.size > 0) {
+    const all = async (cmd: 'status' | 'sites'): Promise<Record<string, unknown>[]> =>
+      (await askEveryHub(t, { id: commandId(), cmd }, clientId, members.size, timeoutMs)).map((r) => {
+        if (!r.ok) throw hubError(r);
+        return r.result ?? {};
+      });
+    const hubs = (await all('status')).map((r) => parseReply(HubStatusReplySchema, r, 'status')).sort((a, b) => (a.hubId ?? '').localeCompare(b.hubId ?? ''));
+    const sites = mergeSites((await all('sites')).map((r) => parseReply(SitesReplySchema, r, 'sites').sites), members);
+    return { hub: hubs[0] as HubStatusReply, hubs, sites };
+  }
   const hub = parseReply(HubStatusReplySchema, await ask(t, clientId, timeoutMs, { cmd: 'status' }), 'status');
   const { sites } = parseReply(SitesReplySchema, await ask(t, clientId, timeoutMs, { cmd: 'sites' }), 'sites');
-  return { hub, sites };
+  return { hub, hubs: [hub], sites };
 }
 
 async function withHub<T>(a: HubClientArgs, io: CommandIo, log: Logger, fn: (t: MqttTransport, clientId: string) => Promise<T>): Promise<T> {
@@ -43,14 +61,14 @@ async function withHub<T>(a: HubClientArgs, io: CommandIo, log: Logger, fn: (t: 
 }
 
 async function runStatus(a: Parsed<typeof statusSpec.options>, io: CommandIo, log: Logger): Promise<number> {
-  const { hub, sites } = await withHub(a, io, log, (t, id) => fetchStatus(t, id, a.timeout * 1000));
+  const { hub, hubs, sites } = await withHub(a, io, log, (t, id) => fetchStatus(t, id, a.timeout * 1000));
   const shown = a.site === undefined ? sites : sites.filter((s) => s.site === requireSiteId(a.site as string));
   const alerts = shown.flatMap((s) => s.alerts);
   if (a.json) {
-    io.stdout.write(`${JSON.stringify({ hub, sites: shown, alerts })}\n`);
+    io.stdout.write(`${JSON.stringify({ hub, ...(hubs.length > 1 || hub.hubId !== undefined ? { hubs } : {}), sites: shown, alerts })}\n`);
   } else {
     const now = Date.now();
-    io.stdout.write(formatHub(hub, now));
+    for (const h of hubs) io.stdout.write(formatHub(h, now));
     for (const s of shown) io.stdout.write(formatSite(s, now));
     if (shown.length === 0) io.stdout.write(a.site === undefined ? 'no sites yet\n' : `the hub does not serve site ${a.site}\n`);
     io.stdout.write(alerts.length === 0 ? 'no alerts\n' : `${alerts.length} alert(s)\n`);

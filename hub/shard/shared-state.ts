@@ -26,14 +26,26 @@ export async function withSetupLock<T>(stateDir: string, o: { clock: Clock; log:
   const dir = join(stateDir, 'setup');
   const until = o.clock.now() + o.maxWaitMs;
   let told = false;
+  // The Clock's timers never keep the process alive, and a hub waiting here before it connected has nothing else that does.
+  const keepAlive = setInterval(() => undefined, 60_000);
+  try {
+    return await waitAndRun(dir, o, until, () => {
+      if (!told) o.log.info('another hub is creating the shared key or teacher; waiting', { dir });
+      told = true;
+    }, fn);
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+async function waitAndRun<T>(dir: string, o: { clock: Clock; log: Logger; signal?: AbortSignal }, until: number, waiting: () => void, fn: () => Promise<T>): Promise<T> {
   for (;;) {
     try {
       const lock = acquireStateLock(dir, { what: 'hub setup', onStale: (p) => o.log.warn('stale setup lock taken over', { dir, ...p }) });
       return await fn().finally(() => lock.release());
     } catch (err) {
       if (!isSitekdError(err, ErrorCode.STATE_LOCKED) || err.details?.['file'] !== join(dir, 'sitekd.lock') || o.clock.now() > until || o.signal?.aborted === true) throw err;
-      if (!told) o.log.info('another hub is creating the shared key or teacher; waiting', { dir });
-      told = true;
+      waiting();
       await new Promise((r) => o.clock.after(250, () => r(undefined)));
     }
   }

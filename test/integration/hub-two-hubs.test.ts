@@ -4,7 +4,8 @@
  * them), eight protocol agents of four sites sending a batch every 500 ms (bench/scale-agents.ts: resent with the same
  * id until acked). Every site is served by exactly one hub, the one rendezvous hashing names; hub-a is SIGKILLed (the
  * broker publishes its last will) and hub-b takes its sites within the bound docs/scaling.md states for a hub that
- * dies on the same host; at the end every batch an agent sent is in the shared sample store exactly once.
+ * dies on the same host; `sitekd status` lists each site once with its hub; at the end every batch an agent sent is
+ * in the shared sample store exactly once.
  * Without mosquitto this skips, or fails when CI is set (test/helpers/requirements.ts).
  */
 import assert from 'node:assert/strict';
@@ -22,6 +23,7 @@ import { HubStatusSchema } from '../../shared/protocol/messages';
 import { parseHubMemberStatus, sub } from '../../shared/protocol/topics';
 import { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { mosquitto, testNeeding } from '../helpers/requirements';
+import { runProgram } from './auth-helpers';
 
 const CLI = path.resolve(__dirname, '../../bin/sitekd.js');
 const HUBS = ['hub-a', 'hub-b'] as const;
@@ -51,6 +53,8 @@ function startHub(id: string, o: { data: string; stateDir: string; broker: strin
 async function waitFor(what: string, fn: () => boolean, timeoutMs: number, procs: readonly Proc[] = []): Promise<number> {
   const t0 = Date.now();
   while (!fn()) {
+    const gone = procs.find((p) => p.proc.exitCode !== null && p.proc.signalCode === null);
+    if (gone !== undefined) throw new Error(`a hub exited (${gone.proc.exitCode}) while waiting for ${what}\n${gone.output.slice(-3000)}`);
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}\n${procs.map((p) => p.output.slice(-3000)).join('\n---\n')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -115,6 +119,12 @@ testNeeding(mosquitto(), 'two hubs on one Mosquitto: each site served once, a ki
   await waitFor('every site served by the hub hashing names', () => SITES.every((s) => servedBy(s).join() === expected.get(s)), 15_000, hubs);
   await new Promise((r) => setTimeout(r, 2000));
   for (const s of SITES) assert.deepEqual(servedBy(s), [expected.get(s)], `${s} is served by exactly one hub`);
+  // `sitekd status` merges both hubs: each site once, with the hub serving it.
+  const ran = await runProgram(process.execPath, [CLI, 'status', '--broker', broker, '--json'], 20_000);
+  assert.ok(ran.code === 0 || ran.code === 2, ran.stderr);
+  const merged = JSON.parse(ran.stdout) as { hubs: Array<{ hubId: string }>; sites: Array<{ site: string; hub: string }> };
+  assert.deepEqual(merged.hubs.map((h) => h.hubId), [...HUBS]);
+  assert.deepEqual(merged.sites.map((s) => [s.site, s.hub]), SITES.map((s) => [s, expected.get(s)]));
 
   const [a] = hubs as [Proc, Proc];
   a.proc.kill('SIGKILL');
