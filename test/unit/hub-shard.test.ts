@@ -12,7 +12,8 @@ import { withSetupLock } from '../../hub/shard/shared-state';
 import { SiteLocks, SITE_LOCK_FILE } from '../../hub/shard/site-lock';
 import { SiteRegistry } from '../../hub/sites/site-registry';
 import { systemClock } from '../../shared/clock';
-import { hubMemberStatusTopic, parseHubMemberStatus, replyTopic } from '../../shared/protocol/topics';
+import { hubMemberStatusTopic, parseHubMemberStatus, replyTopic, sub } from '../../shared/protocol/topics';
+import { grantsFor, mayPublish, maySubscribe, mosquittoAcl } from '../../hub/auth/policy';
 import { testLogger } from '../integration/hub-fixture';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'sitekd-shard-'));
@@ -107,4 +108,15 @@ test('setup lock: two hubs starting together do the hub-wide work one after the 
   await Promise.all([withSetupLock(dir, o, work('a')), withSetupLock(dir, o, work('b'))]);
   assert.deepEqual(order.map((x) => x.split(' ')[1]), ['in', 'out', 'in', 'out']);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('ACL: several hub identities (hub-a, hub-b) each get the hub role\'s rights, also on the member status topics', () => {
+  const ids = ['hub-a', 'hub-b'].map((user) => ({ user, role: 'hub' as const, topics: [], read: [] }));
+  for (const id of ids) {
+    const g = grantsFor(id);
+    assert.ok(mayPublish(g, hubMemberStatusTopic(id.user)) && mayPublish(g, 'sitekd/v1/site-1/gw-1/samples/ack'));
+    assert.ok(maySubscribe(g, sub.hubMembers()) && maySubscribe(g, sub.siteSamples('site-1')));
+  }
+  const acl = mosquittoAcl(ids);
+  for (const u of ['hub-a', 'hub-b']) assert.match(acl, new RegExp(`user ${u}\\ntopic readwrite sitekd/v1/#`));
 });
