@@ -26,6 +26,8 @@ export interface DashboardDeps {
   snapshot(): Record<string, unknown>;
   /** The site's history for `GET /api/history`; throws SITE_UNKNOWN. */
   history(site: string): Record<string, unknown>;
+  /** Counts a refused query (its error code). */
+  onBadRequest(code: string): void;
   /** The `redistill` command; throws SITE_UNKNOWN or JOB_REJECTED. */
   redistill(site: string): { readonly jobId: string; readonly state: string; readonly coalesced: boolean };
   readonly auth: OperatorAuth;
@@ -108,6 +110,7 @@ export class Dashboard {
     if (!q.success) {
       const issue = q.error.issues[0];
       const message = `bad query: ${issue?.path.join('.') || 'query'}: ${issue?.message ?? 'invalid'}; try /api/history?site=S`;
+      this.d.onBadRequest(ErrorCode.HTTP_BAD_REQUEST);
       return sendJson(res, 400, { error: { code: ErrorCode.HTTP_BAD_REQUEST, message } });
     }
     try {

@@ -10,6 +10,7 @@
  *    and every `tickMs` by the store's upload count and the agents online; kept in the state dir (history-file.ts).
  */
 import { join } from 'node:path';
+import { Counter } from 'prom-client';
 import { ErrorCode, SitekdError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import { credentialsPath } from '../auth/credentials-file';
@@ -67,6 +68,8 @@ export class HubOps {
   private dashboard: Dashboard | undefined;
   private readonly thresholds: AlertThresholds;
   private readonly metrics;
+  /** Bad input the operator's view met (a bad `/api/history` query, a damaged history file), by error code. */
+  private readonly errors: Counter<'code'>;
 
   constructor(private readonly d: HubOpsDeps) {
     this.history = new SiteHistory({ bucketMs: d.config.historyBucketSeconds * 1000, maxPoints: d.config.historyPoints });
@@ -76,13 +79,14 @@ export class HubOps {
       registry: d.registry, store: d.store, view: this.view, thresholds: this.thresholds, sites: () => d.sites(), now: d.now,
       ready: () => d.readiness().ready, jobs: () => this.jobCounts(),
     });
+    this.errors = new Counter({ name: 'sitekd_ops_errors_total', help: 'bad input met by the HTTP server and the dashboard history, by error code', labelNames: ['code'], registers: [this.metrics] });
   }
 
   /** Subscribes to telemetry and to the queue's events. */
   attach(t: MqttTransport, queue: JobQueue<RedistillResult>, control: HubControl): void {
     this.queue = queue;
     const c = this.d.config;
-    this.dashboard = new Dashboard({ ...control, history: (site) => this.siteHistory(site), auth: new OperatorAuth(c.allowAnonymous ? undefined : credentialsPath(c.stateDir)), log: this.d.log });
+    this.dashboard = new Dashboard({ ...control, history: (site) => this.siteHistory(site), onBadRequest: (code) => this.errors.inc({ code }), auth: new OperatorAuth(c.allowAnonymous ? undefined : credentialsPath(c.stateDir)), log: this.d.log });
     queue.onEvent((e) => {
       if (e.type === 'done' || e.type === 'failed' || e.type === 'skipped') this.view.recordRound(e.job);
       this.dashboard?.jobEvent(toWireJobEvent(e, this.d.now()));
@@ -133,7 +137,10 @@ export class HubOps {
 
   private async startHistory(): Promise<void> {
     const file = join(this.d.config.stateDir, HISTORY_FILE);
-    const loaded = await loadHistoryFile(file, (err) => this.d.log.warn('dashboard history set aside', { code: err.code, error: err.message, file: `${file}.bad` }));
+    const loaded = await loadHistoryFile(file, (err) => {
+      this.errors.inc({ code: err.code });
+      this.d.log.warn('dashboard history set aside', { code: err.code, error: err.message, file: `${file}.bad` });
+    });
     if (loaded !== undefined) this.history.load(loaded);
     this.persistedAt = this.d.now();
     this.historyTimer = setInterval(() => {
