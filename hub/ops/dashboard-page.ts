@@ -92,10 +92,15 @@ function onStatus(s) {
 /** Fetches the site's history and redraws only its plots (the rest of the card is redrawn by status events). */
 async function loadHistory(site) {
   fetchedAt.set(site, Date.now());
+  const had = histories.get(site);
+  // Only the points from the newest one on (it was the open bucket, it may have grown): the rest did not change.
+  const since = had && had.points.length ? had.points[had.points.length - 1].t : 0;
   try {
-    const res = await fetch('/api/history?site=' + encodeURIComponent(site));
+    const res = await fetch('/api/history?site=' + encodeURIComponent(site) + '&since=' + since);
     if (!res.ok) return;
-    histories.set(site, await res.json());
+    const h = await res.json();
+    if (had && since) h.points = had.points.filter((p) => p.t < since).concat(h.points).slice(-100000);
+    histories.set(site, h);
     const old = document.querySelector('section.site[data-site="' + CSS.escape(site) + '"] .history');
     if (old) old.replaceWith(plots(histories.get(site)));
   } catch (err) { fetchedAt.delete(site); }

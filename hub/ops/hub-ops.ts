@@ -86,7 +86,7 @@ export class HubOps {
   attach(t: MqttTransport, queue: JobQueue<RedistillResult>, control: HubControl): void {
     this.queue = queue;
     const c = this.d.config;
-    this.dashboard = new Dashboard({ ...control, history: (site) => this.siteHistory(site), onBadRequest: (code) => this.errors.inc({ code }), auth: new OperatorAuth(c.allowAnonymous ? undefined : credentialsPath(c.stateDir)), log: this.d.log });
+    this.dashboard = new Dashboard({ ...control, history: (site, since) => this.siteHistory(site, since), onBadRequest: (code) => this.errors.inc({ code }), auth: new OperatorAuth(c.allowAnonymous ? undefined : credentialsPath(c.stateDir)), log: this.d.log });
     queue.onEvent((e) => {
       if (e.type === 'done' || e.type === 'failed' || e.type === 'skipped') this.view.recordRound(e.job);
       this.dashboard?.jobEvent(toWireJobEvent(e, this.d.now()));
@@ -124,7 +124,7 @@ export class HubOps {
   }
 
   /** `GET /api/history?site=S`: the site's series, its rounds, and its model history with each round's gate figures. */
-  siteHistory(site: string): Record<string, unknown> {
+  siteHistory(site: string, since = 0): Record<string, unknown> {
     if (!this.d.sites().includes(site) && !this.d.registry.sites().includes(site)) throw new SitekdError(ErrorCode.SITE_UNKNOWN, `unknown site ${site}`);
     const { points, rounds } = this.history.get(site);
     const gate = new Map(rounds.filter((r) => r.version !== null).map((r) => [r.version as string, r]));
@@ -132,7 +132,7 @@ export class HubOps {
       const r = m.kind === 'published' ? gate.get(m.version) : undefined;
       return { ...m, gate: r === undefined ? null : { jobId: r.jobId, candidateAgreement: r.candidateAgreement, currentAgreement: r.currentAgreement, heldOut: r.heldOut, windows: r.windows } };
     });
-    return { site, bucketSeconds: this.history.bucketMs / 1000, classNames: this.d.classNames() ?? null, points, rounds, models };
+    return { site, bucketSeconds: this.history.bucketMs / 1000, classNames: this.d.classNames() ?? null, since, points: points.filter((p) => p.t >= since), rounds, models };
   }
 
   private async startHistory(): Promise<void> {

@@ -179,7 +179,13 @@ testNeeding(needed, 'POST /api/redistill: refused without the request header, 40
   assert.match(metrics, /^sitekd_ops_errors_total\{code="SITEKD_ERR_HTTP_BAD_REQUEST"\} 4$/m, 'each refused query is counted');
   const ok = await history(`?site=${SITE}`);
   assert.equal(ok.status, 200);
-  assert.deepEqual(Object.keys(ok.body).sort(), ['bucketSeconds', 'classNames', 'models', 'points', 'rounds', 'site']);
+  assert.deepEqual(Object.keys(ok.body).sort(), ['bucketSeconds', 'classNames', 'models', 'points', 'rounds', 'since', 'site']);
+  const points = ok.body['points'] as { t: number }[];
+  assert.ok(points.length >= 2);
+  const since = (points.at(-2) as { t: number }).t;
+  const recent = (await history(`?site=${SITE}&since=${since}`)).body['points'] as { t: number }[];
+  assert.ok(recent.length >= 1 && recent.length < points.length && recent.every((p) => p.t >= since), 'since= returns only the newer points');
+  assert.equal((await history(`?site=${SITE}&since=yesterday`)).status, 400);
   assert.ok((ok.body['models'] as unknown[]).length >= 1, 'the generic student at least');
   const events = await fetch(`http://127.0.0.1:${hub?.httpPort as number}/events`);
   assert.match(events.headers.get('content-type') ?? '', /^text\/event-stream/);
