@@ -1,6 +1,7 @@
 /**
  * What the agent reports on `{site}/{agent}/telemetry` every `telemetryIntervalMs` (docs/protocol.md Telemetry):
- * rates and latency percentiles over the interval since the previous message, totals since start, and a drift score.
+ * rates, latency percentiles, the predicted class mix and mean confidence over the interval since the previous message,
+ * totals since start, and a drift score.
  *
  * Drift score: the mean *normalised predictive entropy* H(p)/ln K of the last `recentWindows` predictions minus the
  * same mean over the first `baselineWindows` predictions after the model was activated. A student distilled for this
@@ -10,7 +11,7 @@
  * (Entropy rather than a PSI over the predicted-class histogram: a class mix that changes because people do other
  * things is not drift, while flatter predictions on the same classes are.)
  */
-import type { Telemetry } from '../shared/protocol/messages';
+import { MAX_CLASSES, type Telemetry } from '../shared/protocol/messages';
 import { predictiveEntropy } from './sample-selector';
 
 /** Nearest-rank percentile (q in (0, 1]) of ascending `sorted`; NaN when empty. */
@@ -113,6 +114,9 @@ export class TelemetryCollector {
   readonly drift = new DriftMeter();
   private windows = 0;
   private readings = 0;
+  /** Windows per predicted class in the interval (grown to the model's class count) and their top-class probabilities' sum. */
+  private classCounts: number[] = [];
+  private confidenceSum = 0;
   private lastAt: number;
 
   constructor(
@@ -128,6 +132,13 @@ export class TelemetryCollector {
     this.windows++;
     this.latency.add(inferMs);
     this.drift.add(probs);
+    let best = 0;
+    for (let i = 1; i < probs.length; i++) if ((probs[i] as number) > (probs[best] as number)) best = i;
+    const top = probs[best];
+    if (top === undefined || !Number.isFinite(top)) return;
+    while (this.classCounts.length <= best) this.classCounts.push(0);
+    this.classCounts[best] = (this.classCounts[best] as number) + 1;
+    this.confidenceSum += Math.min(1, Math.max(0, top));
   }
 
   recordReadings(n: number): void {
@@ -141,6 +152,7 @@ export class TelemetryCollector {
     const lat = this.latency.take();
     const mem = this.sources.tfMemory();
     const outbox = this.sources.outbox();
+    const classified = this.classCounts.reduce((a, b) => a + b, 0);
     const t: Telemetry = {
       ts,
       windowsPerSec: this.windows / seconds,
@@ -157,9 +169,13 @@ export class TelemetryCollector {
       tfBytes: mem.numBytes,
       rssBytes: this.sources.rssBytes(),
       modelVersion: this.sources.modelVersion(),
+      classCounts: this.classCounts.slice(0, MAX_CLASSES),
+      meanConfidence: classified > 0 ? Math.min(1, this.confidenceSum / classified) : null,
       dropped: this.sources.dropped(),
     };
     this.windows = 0;
+    this.classCounts = [];
+    this.confidenceSum = 0;
     this.readings = 0;
     this.lastAt = at;
     return t;

@@ -120,6 +120,9 @@ export const HubConfigSchema = z
     driftAlertThreshold: z.number().min(-1).max(1).default(0.15),
     /** This many failed rounds of a site in a row (skipped ones not counted) raise the `rounds-failing` alert. */
     roundsFailingAlert: z.number().int().min(1).max(1000).default(2),
+    /** The dashboard history (hub/ops/site-history.ts): one point per this many seconds, this many points per site. */
+    historyBucketSeconds: z.number().min(0.1).max(86_400).default(60),
+    historyPoints: z.number().int().min(2).max(100_000).default(1440),
 
     /** Inbound payloads above this are dropped unread (PAYLOAD_TOO_LARGE). */
     maxPayloadBytes: z.number().int().min(1024).max(268_435_455).default(16 * 1024 * 1024),

@@ -1,10 +1,13 @@
 /**
  * The dashboard page served at `/` (hub/ops/dashboard.ts): HTML, CSS and script in one string, so the hub serves it
  * without a build step and the page loads nothing from anywhere else (a hub on an isolated network has no CDN).
- * The script listens to `/events` (SSE), draws one card per site from the `status` event, keeps a short history of
- * windows/s per site for the sparkline (in the page: it starts again on reload), and shows each job event on its
- * site's card. Everything from the hub is inserted as text (textContent), never as HTML.
+ * The script listens to `/events` (SSE), draws one card per site from the `status` event, shows each job event on
+ * its site's card, and fetches each site's hub-kept history (`/api/history`) for the plots of
+ * hub/ops/dashboard-plots.ts: at most every HISTORY_REFRESH_MS per site and after each finished job, so a reload
+ * shows the same plots. Everything from the hub is inserted as text (textContent), never as HTML.
  */
+import { PLOTS_CSS, PLOTS_SCRIPT } from './dashboard-plots';
+
 const CSS = `
 body{font:14px system-ui,sans-serif;margin:0;background:#f4f5f7;color:#222}
 header{display:flex;gap:1em;align-items:center;padding:.6em 1em;background:#243447;color:#fff}
@@ -12,37 +15,24 @@ header h1{font-size:1.1em;margin:0}
 #conn{padding:.1em .5em;border-radius:.6em;background:#888}#conn.live{background:#2e8b57}
 #login{margin-left:auto;display:none;gap:.4em}#login input{width:9em}
 #sites{display:flex;flex-wrap:wrap;gap:1em;padding:1em}
-.site{background:#fff;border-radius:6px;box-shadow:0 1px 3px #0002;padding:.8em 1em;min-width:28em}
+.site{background:#fff;border-radius:6px;box-shadow:0 1px 3px #0002;padding:.8em 1em;min-width:34em}
 .site h2{margin:0 0 .3em;font-size:1.2em}
 table{border-collapse:collapse;margin:.4em 0}td,th{padding:.15em .6em;text-align:left;border-bottom:1px solid #eee}
 .online{color:#2e8b57;font-weight:600}.offline,.stale{color:#b22222;font-weight:600}
 .published,.done{color:#2e8b57}.rejected,.failed{color:#b22222}.skipped{color:#a07000}
 .job{margin-top:.4em;min-height:1.2em}.alert{color:#b22222}.muted{color:#777}
-svg.spark{background:#f8f9fb;border:1px solid #eee}
 `;
 
 const SCRIPT = `
 'use strict';
 const $ = (sel, el = document) => el.querySelector(sel);
 const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = String(text); return e; };
-const history = new Map(); const jobs = new Map(); let authNeeded = false;
+const histories = new Map(); const fetchedAt = new Map(); const jobs = new Map(); let authNeeded = false;
 const pct = (x) => (typeof x === 'number' ? (100 * x).toFixed(1) + ' %' : '-');
 const ago = (ms) => { if (typeof ms !== 'number') return '-'; const s = Math.max(0, (Date.now() - ms) / 1000); return s < 90 ? s.toFixed(0) + ' s ago' : (s / 60).toFixed(0) + ' min ago'; };
 const num = (x, d) => (typeof x === 'number' ? x.toFixed(d) : '-');
-
-function sparkline(values) {
-  const w = 160, h = 32, ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('class', 'spark'); svg.setAttribute('width', w); svg.setAttribute('height', h);
-  if (values.length > 1) {
-    const max = Math.max(...values, 1e-9);
-    const pts = values.map((v, i) => (i * w / (values.length - 1)).toFixed(1) + ',' + (h - 2 - v / max * (h - 4)).toFixed(1));
-    const line = document.createElementNS(ns, 'polyline');
-    line.setAttribute('points', pts.join(' ')); line.setAttribute('fill', 'none'); line.setAttribute('stroke', '#2a6fdb'); line.setAttribute('stroke-width', '1.5');
-    svg.appendChild(line);
-  }
-  return svg;
-}
+const HISTORY_REFRESH_MS = 5000;
+${PLOTS_SCRIPT}
 
 function agentsTable(site) {
   const t = el('table', 'agents');
@@ -80,10 +70,7 @@ function card(site) {
   c.appendChild(el('h2', '', site.site));
   c.appendChild(el('div', 'model', 'model ' + (site.modelVersion || '-') + ' - ' + site.windowsStored + ' windows stored, ' + (site.newWindows ?? 0) + ' new'));
   c.appendChild(agentsTable(site));
-  const h = history.get(site.site) || [];
-  const spark = el('div', 'sparkrow', 'windows/s ');
-  spark.appendChild(sparkline(h));
-  c.appendChild(spark);
+  c.appendChild(plots(histories.get(site.site)));
   c.appendChild(roundLine(site.lastRound));
   for (const a of site.alerts || []) c.appendChild(el('div', 'alert', 'ALERT ' + a.kind + ': ' + (a.message || '')));
   const b = el('button', 'redistill', 'redistill'); b.onclick = () => redistill(site.site); c.appendChild(b);
@@ -97,17 +84,33 @@ function onStatus(s) {
   $('#hub').textContent = 'hub ' + (hub.hubVersion || '') + ' - teacher ' + (hub.teacherVersion || '-') + ' - jobs running ' + (hub.jobs && hub.jobs.running ? hub.jobs.running : 'none');
   const box = $('#sites'); box.replaceChildren();
   for (const site of s.sites || []) {
-    const tel = Object.values(site.telemetry || {}).filter(Boolean);
-    const h = history.get(site.site) || []; h.push(tel.reduce((sum, t) => sum + (t.windowsPerSec || 0), 0));
-    if (h.length > 60) h.shift(); history.set(site.site, h);
     box.appendChild(card(site));
+    if (Date.now() - (fetchedAt.get(site.site) || 0) > HISTORY_REFRESH_MS) loadHistory(site.site);
   }
+}
+
+/** Fetches the site's history and redraws only its plots (the rest of the card is redrawn by status events). */
+async function loadHistory(site) {
+  fetchedAt.set(site, Date.now());
+  const had = histories.get(site);
+  // Only the points from the newest one on (it was the open bucket, it may have grown): the rest did not change.
+  const since = had && had.points.length ? had.points[had.points.length - 1].t : 0;
+  try {
+    const res = await fetch('/api/history?site=' + encodeURIComponent(site) + '&since=' + since);
+    if (!res.ok) return;
+    const h = await res.json();
+    if (had && since) h.points = had.points.filter((p) => p.t < since).concat(h.points).slice(-100000);
+    histories.set(site, h);
+    const old = document.querySelector('section.site[data-site="' + CSS.escape(site) + '"] .history');
+    if (old) old.replaceWith(plots(histories.get(site)));
+  } catch (err) { fetchedAt.delete(site); }
 }
 
 function onJob(e) {
   jobs.set(e.site, e);
   const c = document.querySelector('section.site[data-site="' + CSS.escape(e.site) + '"] .job');
   if (c) { c.className = 'job ' + e.state; c.textContent = jobText(e); }
+  if (e.state !== 'running' && e.state !== 'queued') loadHistory(e.site);
 }
 
 async function redistill(site) {
@@ -133,7 +136,7 @@ connect();
 
 export const DASHBOARD_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>sitekd fleet</title>
-<meta name="viewport" content="width=device-width,initial-scale=1"><style>${CSS}</style></head>
+<meta name="viewport" content="width=device-width,initial-scale=1"><style>${CSS}${PLOTS_CSS}</style></head>
 <body><header><h1>sitekd fleet</h1><span id="conn">connecting</span><span id="hub"></span>
 <form id="login" onsubmit="return false"><label>operator <input id="user" autocomplete="username"></label>
 <label>password <input id="password" type="password" autocomplete="current-password"></label></form></header>

@@ -4,6 +4,8 @@
  *  - `GET /events`: Server-Sent Events. `status` carries the same figures as the `status` and `sites` command
  *    replies (`{hub, sites}`), sent on connect, every `intervalMs` and after each job event; `job` carries each
  *    JobEvent exactly as published on `sitekd/v1/hub/jobs` (docs/protocol.md);
+ *  - `GET /api/history?site=S[&since=MS]`: the site's history (hub/ops/site-history.ts; the query checked by zod: 400
+ *    SITEKD_ERR_HTTP_BAD_REQUEST, 404 for a site the hub does not know). Read-only like `/events`, so no login;
  *  - `POST /api/redistill?site=S`: queues a round exactly as the MQTT `redistill` command does and answers with its
  *    reply (`{jobId, state, coalesced}`). With authentication on it needs an operator's HTTP Basic credentials
  *    (hub/ops/http-auth.ts). It also needs the header `X-Sitekd-Request: 1`: a browser sends a custom header
@@ -11,15 +13,21 @@
  *    logged-in browser press the button (credentials a browser remembers would otherwise go along).
  */
 import type * as http from 'node:http';
+import { z } from 'zod';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import type { JobEvent } from '../../shared/protocol/messages';
+import { isValidSiteId } from '../../shared/protocol/topics';
 import { DASHBOARD_PAGE } from './dashboard-page';
 import type { OperatorAuth } from './http-auth';
 
 export interface DashboardDeps {
   /** `{hub, sites}`: the `status` reply and the `sites` reply's list. */
   snapshot(): Record<string, unknown>;
+  /** The site's history for `GET /api/history` (points from `since` on); throws SITE_UNKNOWN. */
+  history(site: string, since?: number): Record<string, unknown>;
+  /** Counts a refused query (its error code). */
+  onBadRequest(code: string): void;
   /** The `redistill` command; throws SITE_UNKNOWN or JOB_REJECTED. */
   redistill(site: string): { readonly jobId: string; readonly state: string; readonly coalesced: boolean };
   readonly auth: OperatorAuth;
@@ -30,6 +38,12 @@ export interface DashboardDeps {
 
 /** More open event streams than an operator's tabs would need are refused (each costs a snapshot per period). */
 const MAX_STREAMS = 64;
+
+const HistoryQuery = z.strictObject({
+  site: z.string().refine(isValidSiteId, 'must be a site id'),
+  /** Only points from this time (ms) on: the page asks for what it lacks, not 24 h of points every few seconds. */
+  since: z.string().regex(/^\d{1,16}$/, 'must be a time in ms').transform(Number).optional(),
+});
 
 export class Dashboard {
   private readonly streams = new Set<http.ServerResponse>();
@@ -46,6 +60,10 @@ export class Dashboard {
     }
     if (path === '/events') {
       if (allow(req, res, 'GET')) this.openStream(res);
+      return true;
+    }
+    if (path === '/api/history') {
+      if (allow(req, res, 'GET')) this.sendHistory(req, res);
       return true;
     }
     if (path === '/api/redistill') {
@@ -89,6 +107,22 @@ export class Dashboard {
 
   private broadcast(event: string, data: unknown): void {
     for (const res of this.streams) write(res, event, data);
+  }
+
+  private sendHistory(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const q = HistoryQuery.safeParse(Object.fromEntries(new URL(req.url ?? '/', 'http://hub').searchParams));
+    if (!q.success) {
+      const issue = q.error.issues[0];
+      const message = `bad query: ${issue?.path.join('.') || 'query'}: ${issue?.message ?? 'invalid'}; try /api/history?site=S`;
+      this.d.onBadRequest(ErrorCode.HTTP_BAD_REQUEST);
+      return sendJson(res, 400, { error: { code: ErrorCode.HTTP_BAD_REQUEST, message } });
+    }
+    try {
+      sendJson(res, 200, this.d.history(q.data.site, q.data.since));
+    } catch (err) {
+      if (!isSitekdError(err, ErrorCode.SITE_UNKNOWN)) throw err;
+      sendJson(res, 404, { error: { code: err.code, message: err.message } });
+    }
   }
 
   private async redistill(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

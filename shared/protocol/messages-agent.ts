@@ -86,6 +86,12 @@ export const TelemetrySchema = z.strictObject({
   tfBytes: Count,
   rssBytes: Count,
   modelVersion: Version.nullable(),
+  /**
+   * Windows classified in the interval, per predicted class (index = class of the model's output), and the mean
+   * top-class probability of those windows (null when none). Optional: agents before issue 9 do not send them.
+   */
+  classCounts: z.array(Count).max(MAX_CLASSES).optional(),
+  meanConfidence: Unit.nullable().optional(),
   /** Messages dropped since start, by error code. */
   dropped: z.record(Text(64), Count).refine(maxKeys(64), 'at most 64 codes'),
 });

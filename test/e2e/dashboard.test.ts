@@ -5,7 +5,10 @@
  *
  * It shows: the page at `/` loads, live updates (SSE) bring site-1 with its agent gw-1 online; a redistill without a
  * login is refused on the page (401), an agent's identity is refused (403); logged in as the operator, the button
- * queues a round and its outcome appears on the page with the gate figures. A screenshot is saved as
+ * queues a round and its outcome appears on the page with the gate figures. The plots are drawn from the hub-kept
+ * history (one point per second here, `historyBucketSeconds: 1`): the confidence plot has points and the class mix
+ * bars once telemetry arrived, they are there again after a reload, and the round appears as a marker (a published
+ * version with its gate figures in the versions table, or a rejected round). A screenshot is saved as
  * test-output/dashboard.png. Without chromium the test skips, or fails when CI is set (test/helpers/requirements.ts).
  */
 import assert from 'node:assert/strict';
@@ -51,7 +54,7 @@ before(async () => {
   await addCredential(stateDir, { user: OPERATOR.user, password: OPERATOR.password, role: 'operator' }, now);
   await addCredential(stateDir, { user: AGENT.user, password: AGENT.password, role: 'agent', site: SITE, topics: [topic] }, now);
   await addCredential(stateDir, { user: SENSOR.user, password: SENSOR.password, role: 'sensor', topics: [topic], read: ['sitekd/v1/+/+/predictions'] }, now);
-  hub = await startHub(fx.config({ allowAnonymous: false, sites: [SITE], httpPort: 0 }), logs);
+  hub = await startHub(fx.config({ allowAnonymous: false, sites: [SITE], httpPort: 0, historyBucketSeconds: 1 }), logs);
   const url = hub.url;
 
   const spec = { ...defaultSyntheticSpec.harLike, sites: 3, trainPerClass: 12, testPerClass: 4 };
@@ -82,6 +85,13 @@ after(async () => {
 /** The site's card. */
 const card = (page: Page) => page.locator(`section.site[data-site="${SITE}"]`);
 
+/** Resolves once the site's plot `key` has at least `n` points (the SVG's data-points). */
+async function plotPoints(page: Page, key: string, n: number, timeout = 60_000): Promise<number> {
+  const sel = `section.site[data-site="${SITE}"] [data-plot="${key}"] svg`;
+  await page.waitForFunction(`Number(document.querySelector(${JSON.stringify(sel)})?.getAttribute('data-points') ?? 0) >= ${n}`, undefined, { timeout });
+  return Number(await page.locator(sel).getAttribute('data-points'));
+}
+
 /** Logs in (or not), clicks the site's redistill button and waits until the job line says `expected`. */
 async function clickRedistill(page: Page, login: { user: string; password: string } | undefined, expected: RegExp, timeout = 10_000): Promise<string> {
   await page.fill('#user', login?.user ?? '');
@@ -105,6 +115,15 @@ testNeeding(needed, 'the dashboard shows site-1 with its agent online; a redisti
     await row.locator('td', { hasText: /^\d+\.\d$/ }).first().waitFor({ timeout: 60_000 });
     assert.match((await card(page).locator('.model').textContent()) ?? '', /model \d+-[0-9a-f]+ - \d+ windows stored/);
     assert.ok(await page.locator('#login').isVisible(), 'the login shows: authentication is on');
+    // The hub-kept history: confidence and windows/s plotted over time, the class mix as stacked bars.
+    await plotPoints(page, 'confidence', 3);
+    await plotPoints(page, 'windowsPerSec', 3);
+    assert.ok((await card(page).locator('[data-plot="confidence"] circle.pt').count()) >= 3);
+    await card(page).locator('[data-plot="classMix"] rect.share').first().waitFor({ timeout: 10_000 });
+    // Kept by the hub, not the page: after a reload the plots come back with their points at once.
+    await page.reload();
+    await page.locator('#conn.live').waitFor({ timeout: 10_000 });
+    assert.ok((await plotPoints(page, 'confidence', 3, 10_000)) >= 3);
 
     await clickRedistill(page, undefined, /refused \(401\): operator credentials required/);
     await clickRedistill(page, { ...OPERATOR, password: 'wrong-password' }, /refused \(401\): unknown user or wrong password/);
@@ -117,6 +136,16 @@ testNeeding(needed, 'the dashboard shows site-1 with its agent online; a redisti
     assert.match(text, /candidate \d+\.\d % vs current \d+\.\d %/);
     // The status pushed after the job shows the round as the site's last one.
     await card(page).locator('.round', { hasText: /last round: (published|rejected)/ }).waitFor({ timeout: 10_000 });
+    // The round on the plots: a new version's marker and its gate figures in the versions table, or a rejected round.
+    const version = /: done (\S+)/.exec(text)?.[1];
+    if (version !== undefined) {
+      await card(page).locator('[data-plot="confidence"] line.marker.published').first().waitFor({ state: 'attached', timeout: 15_000 });
+      const row = card(page).locator(`table.versions tr[data-version="${version}"]`);
+      await row.waitFor({ timeout: 15_000 });
+      assert.match((await row.textContent()) ?? '', /round \S+\d+\.\d %\d+\.\d %\d+/);
+    } else {
+      await card(page).locator('[data-plot="confidence"] line.marker.rejected').first().waitFor({ state: 'attached', timeout: 15_000 });
+    }
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.deepEqual(errors, []);
@@ -136,6 +165,28 @@ testNeeding(needed, 'POST /api/redistill: refused without the request header, 40
   assert.deepEqual(await post(SITE, { Authorization: auth }), { status: 403, code: 'SITEKD_ERR_HTTP_REFUSED' });
   assert.deepEqual(await post('nowhere', { Authorization: auth, 'X-Sitekd-Request': '1' }), { status: 404, code: 'SITEKD_ERR_SITE_UNKNOWN' });
   assert.equal((await fetch(api)).status, 405);
+  // The history API: the query checked (400 with a code), an unknown site 404, a known one its series.
+  const history = async (query: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const res = await fetch(`http://127.0.0.1:${hub?.httpPort as number}/api/history${query}`);
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  for (const q of ['', '?site=', '?site=a/b', `?site=${SITE}&extra=1`]) {
+    const r = await history(q);
+    assert.deepEqual([r.status, (r.body['error'] as { code: string }).code], [400, 'SITEKD_ERR_HTTP_BAD_REQUEST'], q);
+  }
+  assert.equal((await history('?site=nowhere')).status, 404);
+  const metrics = await (await fetch(`http://127.0.0.1:${hub?.httpPort as number}/metrics`)).text();
+  assert.match(metrics, /^sitekd_ops_errors_total\{code="SITEKD_ERR_HTTP_BAD_REQUEST"\} 4$/m, 'each refused query is counted');
+  const ok = await history(`?site=${SITE}`);
+  assert.equal(ok.status, 200);
+  assert.deepEqual(Object.keys(ok.body).sort(), ['bucketSeconds', 'classNames', 'models', 'points', 'rounds', 'since', 'site']);
+  const points = ok.body['points'] as { t: number }[];
+  assert.ok(points.length >= 2);
+  const since = (points.at(-2) as { t: number }).t;
+  const recent = (await history(`?site=${SITE}&since=${since}`)).body['points'] as { t: number }[];
+  assert.ok(recent.length >= 1 && recent.length < points.length && recent.every((p) => p.t >= since), 'since= returns only the newer points');
+  assert.equal((await history(`?site=${SITE}&since=yesterday`)).status, 400);
+  assert.ok((ok.body['models'] as unknown[]).length >= 1, 'the generic student at least');
   const events = await fetch(`http://127.0.0.1:${hub?.httpPort as number}/events`);
   assert.match(events.headers.get('content-type') ?? '', /^text\/event-stream/);
   await events.body?.cancel();

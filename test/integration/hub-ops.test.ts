@@ -3,7 +3,8 @@
  * `sitekd agent` process on site s1. `/metrics` shows the agent online with its telemetry and parses as Prometheus
  * text; `sitekd status --json` lists s1 with the agent online (exit 0); after the agent process is killed (SIGKILL:
  * no clean disconnect, so the broker publishes its last will) the gauge drops to 0 and `sitekd status` exits 2 with
- * an `agent-offline` alert. `/readyz` is 503 while the teacher trains and 200 once the hub serves.
+ * an `agent-offline` alert. `/readyz` is 503 while the teacher trains and 200 once the hub serves. The dashboard
+ * history (`/api/history`) is there again after the hub restarts on the same state dir.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -115,6 +116,17 @@ test('metrics and status follow an agent of s1 online, then killed', async () =>
     await hub.stop();
   }
   fs.rmSync(path.join(fx.dir, 'agent'), { recursive: true, force: true });
+
+  // The dashboard history outlives the hub: written to the state dir at stop, served again after a restart.
+  assert.ok(fs.existsSync(path.join(stateDir, 'ops-history.json')));
+  const again = await startHub(fx.config({ stateDir, sites: ['s1'], httpPort: 0 }), logs);
+  try {
+    const h = JSON.parse((await get(`http://127.0.0.1:${again.httpPort as number}/api/history?site=s1`)).body) as { points: Array<{ agentsOnline: number | null }> };
+    assert.ok(h.points.length >= 1, 'the points recorded before the restart');
+    assert.equal(h.points.at(-1)?.agentsOnline, 0, 'the last observation, at stop: the agent was killed');
+  } finally {
+    await again.stop();
+  }
 });
 
 async function waitForAsync(what: string, fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {

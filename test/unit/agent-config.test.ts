@@ -102,10 +102,12 @@ test('the log level: --log-level, else --verbose, else the file, else info', () 
   assert.equal(level(['--log-level', 'error', '--verbose'], { logLevel: 'warn' }), 'error');
 });
 
-test('deploy/config/agent.example.json is a valid config', () => {
+test('deploy/config/agent.example.json and agent.plant.example.json are valid configs', () => {
   // dist/test/unit → the repository root.
-  const file = path.join(__dirname, '..', '..', '..', 'deploy', 'config', 'agent.example.json');
-  const c = loadAgentConfig({ file, overrides: {}, readText: (p) => fs.readFileSync(p, 'utf8') });
-  assert.equal(c.sensors.length, 2);
-  assert.equal(c.sensors[0]?.channels.at(-1), null);
+  const file = (name: string): string => path.join(__dirname, '..', '..', '..', 'deploy', 'config', name);
+  const sim = loadAgentConfig({ file: file('agent.example.json'), overrides: {}, readText: (p) => fs.readFileSync(p, 'utf8') });
+  assert.deepEqual(sim.sensors.map((s) => s.topic), ['sim/site-1/imu']);
+  const plant = loadAgentConfig({ file: file('agent.plant.example.json'), overrides: {}, readText: (p) => fs.readFileSync(p, 'utf8') });
+  assert.equal(plant.sensors.length, 2);
+  assert.equal(plant.sensors[0]?.channels.at(-1), null);
 });

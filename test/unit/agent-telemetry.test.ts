@@ -67,4 +67,24 @@ test('a snapshot is a valid Telemetry message with rates over the interval', () 
   const next = c.snapshot(1_700_000_001_000);
   assert.equal(next.windowsPerSec, 0);
   assert.equal(next.inferP50Ms, null);
+  assert.deepEqual([next.classCounts, next.meanConfidence], [[], null]);
+});
+
+test('a snapshot carries the interval\'s predicted class mix and mean top-class probability', () => {
+  const c = new TelemetryCollector(
+    { outbox: () => ({ depth: 0, bytes: 0, droppedRecords: 0, droppedBytes: 0 }), bytesUploaded: () => 0, modelVersion: () => null, dropped: () => ({}), tfMemory: () => ({ numTensors: 0, numBytes: 0 }), rssBytes: () => 0 },
+    () => 0,
+  );
+  c.recordWindow(1, [0.1, 0.2, 0.7]);
+  c.recordWindow(1, [0.9, 0.05, 0.05]);
+  c.recordWindow(1, [0.2, 0.1, 0.7]);
+  c.recordWindow(1, [Number.NaN, Number.NaN, Number.NaN]); // not a class: counted as a window, not in the mix
+  const t = c.snapshot(1_700_000_000_000);
+  assert.ok(TelemetrySchema.safeParse(t).success);
+  assert.deepEqual(t.classCounts, [1, 0, 2]);
+  assert.ok(Math.abs((t.meanConfidence as number) - (0.7 + 0.9 + 0.7) / 3) < 1e-12);
+  // An agent from before issue 9 sends neither field and still validates.
+  const { classCounts: _c, meanConfidence: _m, ...old } = t;
+  assert.ok(TelemetrySchema.safeParse(old).success);
+  assert.equal(TelemetrySchema.safeParse({ ...t, meanConfidence: 1.5 }).success, false);
 });
