@@ -29,6 +29,7 @@ import { Dashboard } from './dashboard';
 import { FleetView } from './fleet-view';
 import { OperatorAuth } from './http-auth';
 import { startOpsHttp, type OpsHttpServer, type Readiness } from './http-server';
+import { hubDir } from '../shard/shared-state';
 import { HISTORY_FILE, loadHistoryFile, writeHistoryFile } from './history-file';
 import { createMetrics } from './metrics';
 import { SiteHistory } from './site-history';
@@ -136,7 +137,7 @@ export class HubOps {
   }
 
   private async startHistory(): Promise<void> {
-    const file = join(this.d.config.stateDir, HISTORY_FILE);
+    const file = this.historyPath();
     const loaded = await loadHistoryFile(file, (err) => {
       this.errors.inc({ code: err.code });
       this.d.log.warn('dashboard history set aside', { code: err.code, error: err.message, file: `${file}.bad` });
@@ -158,10 +159,16 @@ export class HubOps {
     }
   }
 
+  /** Several hubs on one state directory each keep the history of the sites they served, in their own directory. */
+  private historyPath(): string {
+    const { stateDir, hubId } = this.d.config;
+    return hubId === undefined ? join(stateDir, HISTORY_FILE) : join(hubDir(stateDir, hubId), HISTORY_FILE);
+  }
+
   /** Best effort, one write at a time: a failed write is logged and tried again at the next period. */
   private persistHistory(): Promise<void> {
     this.persistedAt = this.d.now();
-    const file = join(this.d.config.stateDir, HISTORY_FILE);
+    const file = this.historyPath();
     this.persisting = this.persisting.then(() => writeHistoryFile(file, this.history.toFile())).catch((err: unknown) =>
       this.d.log.warn('dashboard history not written', { file, error: err }));
     return this.persisting;
