@@ -139,6 +139,13 @@ export const HubConfigSchema = z
     roundConcurrency: z.number().int().min(1).max(64).default(() => Math.max(1, Math.min(64, availableParallelism()))),
     /** Nearest-centroid rounds of `site-adapt` after its soft start. */
     adaptIterations: z.number().int().min(0).max(100).default(1),
+    /**
+     * How a `site-adapt` round gets the gate's evidence: `cross-fit` (two folds by batch hash, each judged by a
+     * candidate and reference adapted to the other fold; the published student adapted to all windows) or `holdout`
+     * (`holdoutFraction` of the batches never adapted to). docs/adaptation.md §2 says why cross-fitting is sound and
+     * what it measured.
+     */
+    gateSplit: z.enum(['cross-fit', 'holdout']).default('cross-fit'),
 
     // Triggers
     /** node-cron expression, read in UTC; null = no schedule. */
