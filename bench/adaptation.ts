@@ -64,7 +64,7 @@ function render(done: readonly Done[], meta: { command: string; startedAt: strin
     `Command: \`${meta.command}\``,
     `Run ${meta.startedAt}, Node ${process.version}, backend ${meta.backend}, ${cpus().length} cores` +
       (first ? `; hub settings: student epochs ${first.settings.epochs}, teacher epochs ${first.settings.teacherEpochs}, preset ${first.settings.preset}, ` +
-        `round recipe ${first.settings.roundRecipe}, gate reference ${first.settings.gateReference}, gate confidence ${first.settings.gateConfidence}, ` +
+        `round recipe ${first.settings.roundRecipe}, gate reference ${first.settings.gateReference}, gate split ${first.settings.gateSplit}, gate confidence ${first.settings.gateConfidence}, ` +
         `margin ${first.settings.gateMargin}, held-out fraction ${first.settings.holdoutFraction}, min train windows ${first.settings.minTrainWindows}; ` +
         `agent randomShare ${first.settings.randomShare}.` : '.'),
     '',

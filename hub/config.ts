@@ -157,13 +157,15 @@ export const HubConfigSchema = z
 
     // Data and gate
     /**
-     * Share of a site's returned batches kept out of training for the gate (by a hash of the batch id). Half: the
+     * Share of a site's returned batches kept out of training for the gate (by a hash of the batch id); with
+     * `gateSplit: cross-fit` the share of batches in the second fold. Half: the
      * label-free adaptation needs few windows, the gate's evidence grows with every judged one (at 0.2, 300 returned
      * windows gave 24–115 judged and almost every round was rejected for thin evidence: bench/results/adaptation-har.md).
      */
     holdoutFraction: z.number().min(0.01).max(0.9).default(0.5),
     /**
-     * A round is skipped with fewer windows than this to train on (adapt to) ... Batch-norm statistics and class centroids
+     * A round is skipped with fewer windows than this to train on (adapt to; with `gateSplit: cross-fit`, in each of
+     * the two folds, since each fold's candidate is adapted to one fold) ... Batch-norm statistics and class centroids
      * of fewer windows were too noisy: rounds on 75 windows published a student 3.3 points worse (sitekd adapt-eval,
      * HAR site 18, --min-train-windows 64 against 128).
      */
