@@ -83,7 +83,7 @@ export interface RoundRequest {
 export interface RoundTiming {
   /** Reading and splitting the stored windows. */
   readonly read: number;
-  /** Worker start, tfjs backend and model loading, and the gate's reference (the teacher adapted to the site). */
+  /** Worker start, tfjs backend and model loading, and the gate's reference (the teacher adapted to the site); cross-fitted, both folds' candidate, reference and predictions. */
   readonly reference: number;
   /** The candidate (site adaptation or UNI-KD student), from the reference to its last epoch. */
   readonly student: number;
