@@ -157,8 +157,8 @@ export const HubConfigSchema = z
 
     // Data and gate
     /**
-     * Share of a site's returned batches kept out of training for the gate (by a hash of the batch id); with
-     * `gateSplit: cross-fit` the share of batches in the second fold. Half: the
+     * Share of a site's returned batches kept out of training for the gate (by a hash of the batch id), when
+     * `gateSplit` is `holdout` or the recipe `unikd` (cross-fitting always splits in halves). Half: the
      * label-free adaptation needs few windows, the gate's evidence grows with every judged one (at 0.2, 300 returned
      * windows gave 24–115 judged and almost every round was rejected for thin evidence: bench/results/adaptation-har.md).
      */

@@ -1,7 +1,8 @@
 /**
  * The cross-fitted split of a round (`gateSplit: cross-fit`, docs/adaptation.md §2): the site's windows fall into two
- * disjoint folds by the same hash of the batch id that the held-out split uses (hub/store/sample-set.ts `isHeldOut`,
- * so a batch — whose windows overlap in time — stays in one fold, and in the same fold in every round). The worker
+ * disjoint halves by the hash of the batch id that the held-out split uses (hub/store/sample-set.ts `isHeldOut` at ½,
+ * whatever `holdoutFraction` says: each fold is both adapted to and judged), so a batch — whose windows overlap in
+ * time — stays in one fold, and in the same fold in every round. The worker
  * adapts a candidate to each fold and judges it on the other fold's uniformly sampled windows; the gate's paired test
  * runs over both folds' judged windows together, so every uniformly sampled window is evidence and none is judged by
  * a model that adapted to it. The published student is adapted to all windows.
@@ -21,8 +22,8 @@ export interface CrossFitSplit {
   readonly by: 'batch' | 'window';
 }
 
-function foldsOf(all: SampleSet, fraction: number, by: 'batch' | 'window'): CrossFitSplit {
-  const inB = all.batchIds.map((id, i) => isHeldOut(by === 'batch' ? id : `${id}#${all.seq[i] as number}`, fraction));
+function foldsOf(all: SampleSet, by: 'batch' | 'window'): CrossFitSplit {
+  const inB = all.batchIds.map((id, i) => isHeldOut(by === 'batch' ? id : `${id}#${all.seq[i] as number}`, 0.5));
   const fold = (side: boolean): CrossFitFold => ({
     windows: subset(all, inB.map((b) => b === side)),
     judged: subset(all, inB.map((b, i) => b === side && all.selectedBy[i] === 'uniform')),
@@ -35,11 +36,11 @@ function foldsOf(all: SampleSet, fraction: number, by: 'batch' | 'window'): Cros
  * first; with few batches one fold can come out too small (or empty), and then single windows are split by a hash of
  * batch id and sequence number (still deterministic), accepting that a window's neighbours may sit in the other fold.
  */
-export function crossFitSplit(all: SampleSet, fraction: number, minFold: number): CrossFitSplit {
-  const byBatch = foldsOf(all, fraction, 'batch');
+export function crossFitSplit(all: SampleSet, minFold: number): CrossFitSplit {
+  const byBatch = foldsOf(all, 'batch');
   const small = (s: CrossFitSplit): boolean => s.folds.some((f) => f.windows.n < minFold || f.judged.n === 0);
   if (!small(byBatch) || all.n < 2 * minFold) return byBatch;
-  return foldsOf(all, fraction, 'window');
+  return foldsOf(all, 'window');
 }
 
 /** `a`'s windows then `b`'s (same shape, unlabelled): the judged windows of both folds, fold 0 first. */

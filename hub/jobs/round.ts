@@ -133,7 +133,7 @@ async function prepare(d: RoundDeps, site: string): Promise<Prepared> {
     if (s.gateSplit === 'cross-fit' && s.roundRecipe === 'site-adapt') {
       const all = await d.store.read(site, { limit: s.maxRoundWindows });
       // Each fold's candidate is adapted to one fold, so each fold needs what a candidate needs: minTrainWindows.
-      const { folds, by } = crossFitSplit(all, s.holdoutFraction, s.minTrainWindows);
+      const { folds, by } = crossFitSplit(all, s.minTrainWindows);
       const judged = folds[0].judged.n + folds[1].judged.n;
       const fold = Math.min(folds[0].windows.n, folds[1].windows.n);
       if (fold < s.minTrainWindows || judged < s.minHeldOutWindows) {
@@ -163,7 +163,7 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
   }
   const current = await r.current();
   const read = d.now();
-  r.report(0.05, `training on ${p.trainWindows} site windows (${p.heldOut.n} judged${p.crossFit ? ', cross-fitted' : ''}, split by ${p.by})`);
+  r.report(0.05, `training on ${p.trainWindows} site windows (${p.heldOut.n} ${p.crossFit ? 'judged in cross-fitted folds split' : 'held out'} by ${p.by})`);
   const phaseEnd = { reference: read, candidate: read };
   const output = await d.run(
     {

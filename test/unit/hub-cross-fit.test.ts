@@ -28,8 +28,8 @@ const ids = (s: SampleSet): string[] => s.seq.map(String);
 
 test('the folds are disjoint, cover every window, keep each batch whole and come out the same every time', () => {
   const all = set(20, 8);
-  const a = crossFitSplit(all, 0.5, 16);
-  const b = crossFitSplit(all, 0.5, 16);
+  const a = crossFitSplit(all, 16);
+  const b = crossFitSplit(all, 16);
   assert.equal(a.by, 'batch');
   const [f0, f1] = a.folds;
   assert.ok(f0.windows.n > 0 && f1.windows.n > 0);
@@ -45,7 +45,7 @@ test('the folds are disjoint, cover every window, keep each batch whole and come
 
 test('only uniformly sampled windows of a fold are judged; the others are still adapted to', () => {
   const all = set(20, 8, (i) => (i % 4 === 0 ? 'uncertain' : 'uniform'));
-  const { folds } = crossFitSplit(all, 0.5, 16);
+  const { folds } = crossFitSplit(all, 16);
   for (const f of folds) {
     assert.ok(f.judged.selectedBy.every((x) => x === 'uniform'));
     assert.equal(f.judged.n, f.windows.selectedBy.filter((x) => x === 'uniform').length);
@@ -55,13 +55,13 @@ test('only uniformly sampled windows of a fold are judged; the others are still 
 
 test('too few batches for two folds: split by window, still disjoint and deterministic', () => {
   const all = set(1, 64);
-  const a = crossFitSplit(all, 0.5, 16);
+  const a = crossFitSplit(all, 16);
   assert.equal(a.by, 'window');
   assert.ok(a.folds.every((f) => f.windows.n >= 16), `folds of ${a.folds.map((f) => f.windows.n).join(' and ')}`);
   assert.equal(a.folds[0].windows.n + a.folds[1].windows.n, 64);
-  assert.deepEqual(ids(crossFitSplit(all, 0.5, 16).folds[0].windows), ids(a.folds[0].windows));
+  assert.deepEqual(ids(crossFitSplit(all, 16).folds[0].windows), ids(a.folds[0].windows));
   // Too few windows for two folds of 16 at all: the batch split stands (the round is then skipped by its caller).
-  assert.equal(crossFitSplit(set(1, 20), 0.5, 16).by, 'batch');
+  assert.equal(crossFitSplit(set(1, 20), 16).by, 'batch');
 });
 
 test('joinWindows puts the first set before the second', () => {
