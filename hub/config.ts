@@ -150,6 +150,13 @@ export const HubConfigSchema = z
     roundConcurrency: z.number().int().min(1).max(64).default(() => Math.max(1, Math.min(64, availableParallelism()))),
     /** Nearest-centroid rounds of `site-adapt` after its soft start. */
     adaptIterations: z.number().int().min(0).max(100).default(1),
+    /**
+     * How a `site-adapt` round gets the gate's evidence: `cross-fit` (two folds by batch hash, each judged by a
+     * candidate and reference adapted to the other fold; the published student adapted to all windows) or `holdout`
+     * (`holdoutFraction` of the batches never adapted to). docs/adaptation.md §2 says why cross-fitting is sound and
+     * what it measured.
+     */
+    gateSplit: z.enum(['cross-fit', 'holdout']).default('cross-fit'),
 
     // Triggers
     /** node-cron expression, read in UTC; null = no schedule. */
@@ -161,13 +168,15 @@ export const HubConfigSchema = z
 
     // Data and gate
     /**
-     * Share of a site's returned batches kept out of training for the gate (by a hash of the batch id). Half: the
+     * Share of a site's returned batches kept out of training for the gate (by a hash of the batch id), when
+     * `gateSplit` is `holdout` or the recipe `unikd` (cross-fitting always splits in halves). Half: the
      * label-free adaptation needs few windows, the gate's evidence grows with every judged one (at 0.2, 300 returned
      * windows gave 24–115 judged and almost every round was rejected for thin evidence: bench/results/adaptation-har.md).
      */
     holdoutFraction: z.number().min(0.01).max(0.9).default(0.5),
     /**
-     * A round is skipped with fewer windows than this to train on (adapt to) ... Batch-norm statistics and class centroids
+     * A round is skipped with fewer windows than this to train on (adapt to; with `gateSplit: cross-fit`, in each of
+     * the two folds, since each fold's candidate is adapted to one fold) ... Batch-norm statistics and class centroids
      * of fewer windows were too noisy: rounds on 75 windows published a student 3.3 points worse (sitekd adapt-eval,
      * HAR site 18, --min-train-windows 64 against 128).
      */

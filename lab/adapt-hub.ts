@@ -17,7 +17,7 @@ import { decode } from '../shared/protocol/codec';
 import { SampleAckSchema, type SampleAck } from '../shared/protocol/messages';
 import { samplesTopic } from '../shared/protocol/topics';
 import { parseHubConfig, type HubConfig } from '../hub/config';
-import type { RoundSettings } from '../hub/jobs/round';
+import type { GateSplit, RoundSettings } from '../hub/jobs/round';
 import { loadSourceData } from '../hub/models/source-data';
 import { prepareTeacher, type InputLayout, type TeacherBundle } from '../hub/models/teacher';
 import { Inbound } from '../hub/mqtt/inbound';
@@ -26,7 +26,7 @@ import { SampleStore } from '../hub/store/sample-store';
 import type { MlRunner } from '../hub/worker/ml-runner';
 import type { RoundRecipe } from '../hub/worker/ml-worker-protocol';
 
-/** Overrides of the hub's defaults (its worker's backend, epochs, round recipe, held-out share, gate confidence, minimum training windows); undefined keeps the default. */
+/** Overrides of the hub's defaults (its worker's backend, epochs, round recipe, held-out share, gate confidence, minimum training windows, gate split); undefined keeps the default. */
 export interface HubOverrides {
   readonly backend?: BackendPreference | undefined;
   readonly epochs?: number | undefined;
@@ -35,9 +35,10 @@ export interface HubOverrides {
   readonly holdoutFraction?: number | undefined;
   readonly gateConfidence?: number | undefined;
   readonly minTrainWindows?: number | undefined;
+  readonly gateSplit?: GateSplit | undefined;
 }
 
-const HUB_OVERRIDE_KEYS = ['backend', 'epochs', 'teacherEpochs', 'roundRecipe', 'holdoutFraction', 'gateConfidence', 'minTrainWindows'] as const satisfies ReadonlyArray<keyof HubOverrides>;
+const HUB_OVERRIDE_KEYS = ['backend', 'epochs', 'teacherEpochs', 'roundRecipe', 'holdoutFraction', 'gateConfidence', 'minTrainWindows', 'gateSplit'] as const satisfies ReadonlyArray<keyof HubOverrides>;
 
 export interface AdaptHubOptions extends HubOverrides {
   readonly data: string;

@@ -88,9 +88,10 @@ export const adaptEvalSpec = {
     epochs: opt.int({ description: "student epochs per round and of the generic student", min: 1, max: 10_000, defaultLabel: "the hub's (10)" }),
     'teacher-epochs': opt.int({ description: "epochs of the hub's teacher and of the gate's adapted teacher", min: 1, max: 10_000, defaultLabel: "the hub's (10)" }),
     'round-recipe': opt.choice(['site-adapt', 'unikd'], { description: "how the hub's round makes a candidate", placeholder: 'name', defaultLabel: "the hub's (site-adapt)" }),
-    'holdout-fraction': opt.number({ description: "share of a site's returned batches the hub keeps out of training for its gate", placeholder: 'x', min: 0.01, max: 0.9, defaultLabel: "the hub's (0.2)" }),
+    'holdout-fraction': opt.number({ description: "share of a site's returned batches the hub keeps out of training for its gate", placeholder: 'x', min: 0.01, max: 0.9, defaultLabel: "the hub's (0.5)" }),
     'gate-confidence': opt.number({ description: "the hub's gate: one-sided confidence that a candidate is not worse", placeholder: 'p', min: 0.5, max: 0.999, defaultLabel: "the hub's" }),
-    'min-train-windows': opt.int({ description: "the hub's round: fewer windows to adapt to skip the round", min: 2, max: 10_000_000, defaultLabel: "the hub's" }),
+    'min-train-windows': opt.int({ description: "the hub's round: fewer windows to adapt to (per fold when cross-fitting) skip the round", min: 2, max: 10_000_000, defaultLabel: "the hub's" }),
+    'gate-split': opt.choice(['cross-fit', 'holdout'], { description: "how the hub's site-adapt round gets its gate's evidence", placeholder: 'name', defaultLabel: "the hub's (cross-fit)" }),
     'random-share': opt.number({ description: "share of the agent's returned windows sampled uniformly (the rest: its most uncertain)", placeholder: 'x', min: 0, max: 1, defaultLabel: "the agent's" }),
     json: opt.flag({ description: 'end with one line of JSON holding the summary and every figure' }),
     backend: opt.choice(BACKEND_PREFERENCES, {

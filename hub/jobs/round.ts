@@ -16,7 +16,8 @@ import type { WindowSet } from '../../shared/ml/types';
 import { ErrorCode, SitekdError } from '../../shared/errors';
 import { decideGate, pairedCounts, type GateDecision } from './gate';
 import type { MlRunner } from '../worker/ml-runner';
-import type { GateReference, RedistillOutput, RoundRecipe } from '../worker/ml-worker-protocol';
+import type { GateReference, RedistillOutput, RoundRecipe, WorkerFold } from '../worker/ml-worker-protocol';
+import { crossFitSplit, joinWindows } from './cross-fit';
 import type { SampleSet, SampleStore } from '../store/sample-store';
 import { named, type InputLayout, type TeacherBundle } from '../models/teacher';
 import { versionNumber } from '../models/versioning';
@@ -37,9 +38,17 @@ export interface RoundSettings {
   /** How the candidate is made, and the nearest-centroid rounds of `site-adapt` (hub/worker/ml-worker-protocol.ts). */
   readonly roundRecipe: RoundRecipe;
   readonly adaptIterations: number;
+  /**
+   * How `site-adapt` rounds get the gate's evidence: `cross-fit` (two folds, each judged by a candidate adapted to the
+   * other; the published student adapted to all windows: hub/jobs/cross-fit.ts) or `holdout` (a held-out share never
+   * adapted to). `unikd` rounds always hold out.
+   */
+  readonly gateSplit: GateSplit;
   readonly backend: BackendPreference;
   readonly hparams?: Partial<HParams>;
 }
+
+export type GateSplit = 'cross-fit' | 'holdout';
 
 export interface RoundDeps {
   readonly store: SampleStore;
@@ -74,7 +83,7 @@ export interface RoundRequest {
 export interface RoundTiming {
   /** Reading and splitting the stored windows. */
   readonly read: number;
-  /** Worker start, tfjs backend and model loading, and the gate's reference (the teacher adapted to the site). */
+  /** Worker start, tfjs backend and model loading, and the gate's reference (the teacher adapted to the site); cross-fitted, both folds' candidate, reference and predictions. */
   readonly reference: number;
   /** The candidate (site adaptation or UNI-KD student), from the reference to its last epoch. */
   readonly student: number;
@@ -113,26 +122,53 @@ async function splitWindows(store: SampleStore, site: string, s: RoundSettings):
   return { ...(await store.split(site, s.holdoutFraction, { limit: s.maxRoundWindows, by: 'window' })), by: 'window' };
 }
 
+/** What a round adapts to and judges on, or why it is skipped. */
+type Prepared =
+  | { readonly skip: string; readonly trainWindows: number; readonly heldOut: number; readonly setAside: number }
+  | { readonly skip?: undefined; readonly target: WindowSet; readonly heldOut: WindowSet; readonly crossFit?: [WorkerFold, WorkerFold]; readonly trainWindows: number; readonly setAside: number; readonly by: 'batch' | 'window'; readonly shape: SampleSet };
+
+async function prepare(d: RoundDeps, site: string): Promise<Prepared> {
+  const s = d.settings;
+  {
+    if (s.gateSplit === 'cross-fit' && s.roundRecipe === 'site-adapt') {
+      const all = await d.store.read(site, { limit: s.maxRoundWindows });
+      // Each fold's candidate is adapted to one fold, so each fold needs what a candidate needs: minTrainWindows.
+      const { folds, by } = crossFitSplit(all, s.minTrainWindows);
+      const judged = folds[0].judged.n + folds[1].judged.n;
+      const fold = Math.min(folds[0].windows.n, folds[1].windows.n);
+      if (fold < s.minTrainWindows || judged < s.minHeldOutWindows) {
+        const reason = `too few windows to cross-fit: ${all.n} in folds of ${folds[0].windows.n} and ${folds[1].windows.n} (each needs ${s.minTrainWindows}), ${judged} uniformly sampled to judge (need ${s.minHeldOutWindows})`;
+        return { skip: reason, trainWindows: all.n, heldOut: judged, setAside: 0 };
+      }
+      const ws = folds.map((f) => ({ windows: sampleSetToWindowSet(f.windows), judged: sampleSetToWindowSet(f.judged) })) as [WorkerFold, WorkerFold];
+      return { target: sampleSetToWindowSet(all), heldOut: joinWindows(ws[0].judged, ws[1].judged), crossFit: ws, trainWindows: all.n, setAside: 0, by, shape: all };
+    }
+    const { train, heldOut, setAside, by } = await splitWindows(d.store, site, s);
+    if (train.n < s.minTrainWindows || heldOut.n < s.minHeldOutWindows) {
+      return { skip: `too few windows: ${train.n} to train on (need ${s.minTrainWindows}) and ${heldOut.n} uniformly sampled held out (need ${s.minHeldOutWindows})`, trainWindows: train.n, heldOut: heldOut.n, setAside };
+    }
+    return { target: sampleSetToWindowSet(train), heldOut: sampleSetToWindowSet(heldOut), trainWindows: train.n, setAside, by, shape: train };
+  }
+}
+
 /** One round's decision (see the module comment). Throws MODEL_SPEC_MISMATCH for stored windows the models cannot take. */
 export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutcome> {
   const s = d.settings;
   const started = d.now();
-  const { train, heldOut, setAside, by } = await splitWindows(d.store, r.site, s);
-  if (train.n < s.minTrainWindows || heldOut.n < s.minHeldOutWindows) {
-    const reason = `too few windows: ${train.n} to train on (need ${s.minTrainWindows}) and ${heldOut.n} uniformly sampled held out (need ${s.minHeldOutWindows})`;
-    return { kind: 'skipped', reason, trainWindows: train.n, heldOut: heldOut.n, setAside };
-  }
+  const p = await prepare(d, r.site);
+  if (p.skip !== undefined) return { kind: 'skipped', reason: p.skip, trainWindows: p.trainWindows, heldOut: p.heldOut, setAside: p.setAside };
+  const train = p.shape;
   if (train.channels !== d.input.inChannels || train.windowLength !== d.input.windowLength || train.numClasses !== d.input.numClasses) {
     throw new SitekdError(ErrorCode.MODEL_SPEC_MISMATCH, `site ${r.site} stores ${train.windowLength}×${train.channels} windows with ${train.numClasses} classes; the models take ${d.input.windowLength}×${d.input.inChannels} and ${d.input.numClasses}`);
   }
   const current = await r.current();
   const read = d.now();
-  r.report(0.05, `training on ${train.n} site windows (${heldOut.n} held out by ${by})`);
+  r.report(0.05, `training on ${p.trainWindows} site windows (${p.heldOut.n} ${p.crossFit ? 'judged in cross-fitted folds split' : 'held out'} by ${p.by})`);
   const phaseEnd = { reference: read, candidate: read };
   const output = await d.run(
     {
       kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adaptIterations: s.adaptIterations, source: d.source,
-      target: sampleSetToWindowSet(train), heldOut: sampleSetToWindowSet(heldOut), ...(r.labelled ? { labelled: r.labelled } : {}),
+      target: p.target, heldOut: p.heldOut, ...(p.crossFit ? { crossFit: p.crossFit } : {}), ...(r.labelled ? { labelled: r.labelled } : {}),
       teacher: r.teacher.teacher.bytes, generic: r.teacher.generic.bytes, current: current.bytes, seed: s.seed + versionNumber(current.version),
       hparams: { ...s.hparams, epochs: s.epochs }, unikd: UNIKD_PRESETS[s.preset],
       meta: { kind: 'student', version: `c-${r.jobId}`, algorithm: 'unikd', teacherVersion: r.teacher.teacher.version, target: r.site, seed: s.seed, metrics: {}, ...named(d.input) },
@@ -163,5 +199,5 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
     read: ms(started, read), reference: ms(read, refEnd), student: ms(refEnd, Math.max(refEnd, phaseEnd.candidate)),
     evaluate: ms(Math.max(refEnd, phaseEnd.candidate), ran), total: ms(started, d.now()),
   };
-  return { kind: 'decided', trainWindows: train.n, heldOut: heldOut.n, setAside, heldOutBy: by, current, output, gate, timing };
+  return { kind: 'decided', trainWindows: p.trainWindows, heldOut: p.heldOut.n, setAside: p.setAside, heldOutBy: p.by, current, output, gate, timing };
 }

@@ -66,6 +66,18 @@ export interface RedistillTask {
    * `site-adapt`: deterministic, so it changes only with the teacher's version and the site's windows).
    */
   readonly reference: GateReference;
+  /**
+   * Cross-fitting (hub/jobs/cross-fit.ts; `site-adapt` only): `target` is then every window of the site, and the gate's
+   * vectors come from the folds — per fold, a candidate and a reference adapted to the other fold, judged on this
+   * fold's uniformly sampled windows (`heldOut` is both folds' judged windows, fold 0 first).
+   */
+  readonly crossFit?: readonly [WorkerFold, WorkerFold];
+}
+
+/** One cross-fitting fold: all its windows, and its uniformly sampled ones (the judged). */
+export interface WorkerFold {
+  readonly windows: WindowSet;
+  readonly judged: WindowSet;
 }
 
 export type GateReference = 'teacher' | 'adapted-teacher';

@@ -15,7 +15,8 @@ import { adaptToSite, centroidsOfHead } from '../../shared/ml/site-adapt';
 import { argmaxRows, predictLogits, train, type TrainResult } from '../../shared/ml/train';
 import type { WindowSet } from '../../shared/ml/types';
 import { matches } from '../jobs/gate';
-import type { Evaluation, RedistillOutput, RedistillTask, TrainOutput, TrainTask, WorkerMessage, WorkerTask } from './ml-worker-protocol';
+import { crossFitAgreement } from './cross-fit-eval';
+import type { Evaluation, PairedVectors, RedistillOutput, RedistillTask, TrainOutput, TrainTask, WorkerMessage, WorkerTask } from './ml-worker-protocol';
 import { runPredict } from './predict-worker';
 
 function post(msg: WorkerMessage): void {
@@ -65,6 +66,33 @@ function referenceNet(task: RedistillTask, teacher: Cnn): Cnn {
   return net;
 }
 
+/** Warm start: the serving student's centroids, when a round of this recipe made it (its head is a centroid head). */
+function warmStart(task: RedistillTask, current: Cnn, generic: Cnn): Float32Array | undefined {
+  const warm = current.spec.numClasses === generic.spec.numClasses && decodeCnnArtifact(task.current).algorithm === 'site-adapt';
+  return warm ? centroidsOfHead(current) : undefined;
+}
+
+/** The gate's vectors of a cross-fitted round (hub/worker/cross-fit-eval.ts). */
+function crossFitted(task: RedistillTask, folds: NonNullable<RedistillTask['crossFit']>, teacher: Cnn, current: Cnn): PairedVectors {
+  const generic = loadNet(task.generic);
+  try {
+    const init = warmStart(task, current, generic);
+    const agrees = crossFitAgreement(folds, { teacher, generic, current, reference: task.reference, iterations: task.adaptIterations, init });
+    post({ type: 'progress', phase: 'reference', epoch: 1, epochs: 1, losses: {} });
+    return agrees;
+  } finally {
+    disposeVars(generic.vars);
+  }
+}
+
+/** Judged on held-out windows neither the candidate nor the reference adapted to. */
+function heldOutJudged(task: RedistillTask, reference: Cnn, current: Cnn, net: Cnn): PairedVectors {
+  // Gate inputs: every model in eval mode on the same held-out windows; the reference's argmax is what counts. The
+  // gate gets per-window agreement (a paired comparison), not only the two rates.
+  const ref = argmaxRows(predictLogits(reference, task.heldOut));
+  return { candidate: matches(argmaxRows(predictLogits(net, task.heldOut)), ref), current: matches(argmaxRows(predictLogits(current, task.heldOut)), ref) };
+}
+
 /** The round's candidate: see RedistillTask.recipe. */
 function candidateNet(task: RedistillTask, teacher: Cnn, current: Cnn): { net: Cnn; result: TrainResult } {
   if (task.recipe === 'unikd') {
@@ -73,10 +101,10 @@ function candidateNet(task: RedistillTask, teacher: Cnn, current: Cnn): { net: C
   }
   const started = performance.now();
   const generic = loadNet(task.generic);
-  // Warm start: the serving student's centroids, when a round of this recipe made it (its head is a centroid head).
-  const warm = current.spec.numClasses === generic.spec.numClasses && decodeCnnArtifact(task.current).algorithm === 'site-adapt';
-  const a = adaptToSite(generic, task.target, { iterations: task.adaptIterations, ...(warm ? { init: centroidsOfHead(current) } : {}) });
+  const init = warmStart(task, current, generic);
+  const a = adaptToSite(generic, task.target, { iterations: task.adaptIterations, ...(init !== undefined ? { init } : {}) });
   disposeVars(generic.vars);
+  const warm = init !== undefined;
   post({ type: 'progress', phase: 'candidate', epoch: 1, epochs: 1, losses: {} });
   const history = [{ relabelled: a.relabelled, warmStart: warm ? 1 : 0 }];
   return { net: a.net, result: { net: a.net, hparams: HParamsSchema.parse(task.hparams), history, trainSeconds: (performance.now() - started) / 1000 } };
@@ -85,15 +113,12 @@ function candidateNet(task: RedistillTask, teacher: Cnn, current: Cnn): { net: C
 function runRedistill(task: RedistillTask, backend: string): RedistillOutput {
   const teacher = loadNet(task.teacher);
   const current = loadNet(task.current);
-  const reference = referenceNet(task, teacher);
+  const folds = task.recipe === 'site-adapt' ? task.crossFit : undefined;
+  // The gate's reference (or the cross-fitted folds) first: the round's timing counts it apart from the candidate.
+  const reference = folds === undefined ? referenceNet(task, teacher) : undefined;
+  const crossAgrees = folds !== undefined ? crossFitted(task, folds, teacher, current) : undefined;
   const { net, result: r } = candidateNet(task, teacher, current);
-  // Gate inputs: every model in eval mode on the same held-out windows; the reference's argmax is what counts. The
-  // gate gets per-window agreement (a paired comparison), not only the two rates.
-  const ref = argmaxRows(predictLogits(reference, task.heldOut));
-  const agrees = {
-    candidate: matches(argmaxRows(predictLogits(net, task.heldOut)), ref),
-    current: matches(argmaxRows(predictLogits(current, task.heldOut)), ref),
-  };
+  const agrees = crossAgrees ?? heldOutJudged(task, reference ?? teacher, current, net);
   const evaluation: Evaluation = {
     reference: task.reference,
     heldOut: task.heldOut.n,

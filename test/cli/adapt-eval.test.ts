@@ -48,14 +48,17 @@ interface SiteJson {
 const close = (a: number, b: number, what: string): void => assert.ok(Math.abs(a - b) < 0.011, `${what}: ${a} vs ${b}`);
 
 /** Each round starts from the model the previous one left serving; the decision says which model serves after it. */
-function checkRounds(s: SiteJson): void {
+function checkRounds(s: SiteJson, split: string): void {
   assert.equal(s.rounds.length, ROUNDS, s.site);
   assert.equal(s.stream.returned, WINDOWS, `${s.site} returns exactly --windows`);
   assert.ok(s.stream.windowsCut >= WINDOWS, `${s.site}: the agent returns only windows it cut`);
   s.rounds.forEach((r, i) => {
     assert.equal(r.round, i + 1);
     assert.equal(r.returned, Math.ceil((WINDOWS * (i + 1)) / ROUNDS), 'rounds run after every windows/rounds windows');
-    assert.equal(r.trainWindows + r.heldOut + r.setAside, r.returned, 'a round reads every window returned so far (trained, judged or set aside)');
+    if (split === 'cross-fit') {
+      assert.equal(r.trainWindows, r.returned, 'a cross-fitted round adapts to every window returned so far');
+      assert.ok(r.heldOut <= r.returned && r.setAside === 0, 'and judges the uniformly sampled ones');
+    } else assert.equal(r.trainWindows + r.heldOut + r.setAside, r.returned, 'a round reads every window returned so far (trained, judged or set aside)');
     if (i > 0) {
       const prev = s.rounds[i - 1] as RoundRow;
       assert.equal(r.versionBefore, prev.versionAfter);
@@ -89,7 +92,7 @@ function checkRounds(s: SiteJson): void {
 
 test('adapt-eval on a non-HAR data set: a table per site, then one JSON line whose figures agree with each other', () => {
   const r = sitekd('adapt-eval', '--data', join(dir, 'data'), '--source', 'site-0', '--sites', SITES.join(','), '--windows', String(WINDOWS),
-    // 200 windows, half held out: the hub's default minimum of 128 to adapt to would skip every round of this tiny run.
+    // 200 windows in two folds: the hub's default minimum of 128 per fold would skip every round of this tiny run.
     '--rounds', String(ROUNDS), '--epochs', '1', '--teacher-epochs', '1', '--seed', '2', '--min-train-windows', '32', '--json');
   assert.equal(r.code, 0, r.stderr);
   for (const s of SITES) assert.match(r.stdout, new RegExp(`^### Site ${s}$`, 'm'));
@@ -97,7 +100,9 @@ test('adapt-eval on a non-HAR data set: a table per site, then one JSON line who
   const j = JSON.parse(last) as Record<string, unknown> & { sites: SiteJson[] };
   for (const k of ['meanGain', 'worsePublished', 'missedBetter', 'rounds', 'published', 'oracleGapClosed', 'sites', 'secondsPerRound']) assert.ok(k in j, `missing ${k}`);
   assert.deepEqual(j.sites.map((s) => s.site), SITES);
-  j.sites.forEach(checkRounds);
+  const split = (j['settings'] as { gateSplit: string }).gateSplit;
+  assert.equal(split, 'cross-fit', 'the hub\'s default');
+  j.sites.forEach((s) => checkRounds(s, split));
   const rows = j.sites.flatMap((s) => s.rounds);
   assert.equal(j.rounds, SITES.length * ROUNDS);
   assert.equal((j.published as number) + (j.rejected as number) + (j.skipped as number), j.rounds);

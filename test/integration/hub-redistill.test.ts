@@ -5,7 +5,8 @@
  * only the uniformly sampled windows of the held-out batches; a site without enough windows, or whose agents do not
  * say how they chose them, is skipped with a reason; a missing current model fails the round with a code instead of
  * judging against the generic student; `sitekd redistill` prints the outcome; a scheduled slot missed while the hub
- * was down runs at the next start.
+ * was down runs at the next start. The hub here holds out (`gateSplit: holdout`, 30 %): cross-fitted rounds are
+ * tested in hub-round-cross-fit.test.ts.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -37,7 +38,7 @@ const logs: string[] = [];
 
 before(async () => {
   fx = makeFixture('redistill');
-  hub = await startHub(fx.config({ sites: ['site-1', 'site-2'] }), logs);
+  hub = await startHub(fx.config({ sites: ['site-1', 'site-2'], gateSplit: 'holdout' }), logs);
   ops = await connectClient(hub.url, 'ops-1');
   await ops.subscribe(hubJobsTopic(), (_t, p) => {
     const r = decode(JobEventSchema, p);
@@ -193,7 +194,7 @@ test('sitekd redistill prints the outcome as JSON', async () => {
 
 async function restart(overrides: Parameters<Fixture['config']>[0], opts: { clock?: Clock; run?: MlRunner } = {}): Promise<Hub> {
   await hub?.stop();
-  hub = await startHub(fx.config({ sites: ['site-1', 'site-2'], ...overrides }), logs, opts);
+  hub = await startHub(fx.config({ sites: ['site-1', 'site-2'], gateSplit: 'holdout', ...overrides }), logs, opts);
   await ops.close(true);
   ops = await connectClient(hub.url, 'ops-1');
   await ops.subscribe(hubJobsTopic(), (_t, p) => {
