@@ -1,11 +1,12 @@
 /**
  * One group commit of the sample store (hub/store/sample-store.ts): every batch that was waiting is checked, given
- * its sequence numbers and encoded, their segments are written durably together (hub/store/segment-writer.ts), their
- * ids go into the seen log with one append + fsync, and only then is each batch's promise resolved (and so acked).
+ * its sequence numbers and encoded, the group goes into one pack file written durably (hub/store/sample-packs.ts),
+ * their ids go into the seen log with one append + fsync, and only then is each batch's promise resolved (and so
+ * acked): three fsyncs per group, whatever its size.
  *
- * Failures stay per batch where they can: a bad shape or a failed segment write rejects that batch alone. If the seen
- * log append fails, every segment of the group is removed (without its id a segment's sequence number would be handed
- * out again) and every batch of the group rejects with `STORE_WRITE`, so none is acked and the agents resend.
+ * A bad batch (shape, values) is rejected alone before the write. If the pack cannot be written, or the seen log
+ * append fails, the pack is removed (without its ids a pack's sequence numbers would be handed out again) and every
+ * batch of the group rejects with `STORE_WRITE`, so none is acked and the agents resend.
  * A second copy of a batch inside one group is a duplicate, answered only once the first copy is durable.
  */
 import * as fs from 'node:fs/promises';
@@ -16,13 +17,17 @@ import { selectionCodes } from './sample-set';
 import { encodeSegment } from './sample-segment';
 import { checkBatch } from './sample-store-checks';
 import type { SeenEntry, SeenIds } from './seen-ids';
-import { writeSegments } from './segment-writer';
+import { framePack, packName, writePack, type PackBook } from './sample-packs';
 
 /** At most this many batches per commit: bounds a group's memory and the latency of its first batch. */
 export const MAX_GROUP = 256;
 
 export interface SegmentRef {
+  /** The segment file, or the pack holding the segment (then `pack` and `offset` are set). */
   readonly file: string;
+  /** The pack's name in `packs/` and the segment's offset in it; absent for a segment file of an older store. */
+  readonly pack?: string;
+  readonly offset?: number;
   readonly batchId: string;
   readonly seq: number;
   readonly n: number;
@@ -39,6 +44,7 @@ export interface PendingBatch {
 export interface GroupHost {
   readonly seen: SeenIds;
   readonly now: () => number;
+  readonly packs: PackBook;
   /** The site's directory, created on its first batch; throws `INPUT_SHAPE` if the site stores another shape. */
   site(site: string, dirName: string, shape: Shape): Promise<{ dir: string }>;
   attach(site: string, ref: SegmentRef): void;
@@ -47,7 +53,7 @@ export interface GroupHost {
 
 interface Prepared {
   readonly p: PendingBatch;
-  readonly ref: SegmentRef;
+  ref: SegmentRef;
   readonly bytes: Uint8Array;
   /** Copies of the same batch later in the group. */
   readonly copies: PendingBatch[];
@@ -55,23 +61,27 @@ interface Prepared {
 
 export async function commitGroup(host: GroupHost, group: readonly PendingBatch[]): Promise<void> {
   const prepared = await prepare(host, group);
-  const errors = await writeSegments(prepared.map((x) => ({ file: x.ref.file, bytes: x.bytes })));
-  const ok = prepared.filter((_, i) => errors[i] === undefined);
-  prepared.forEach((x, i) => {
-    const err = errors[i];
-    if (err !== undefined) for (const p of [x.p, ...x.copies]) p.reject(err);
-  });
+  if (prepared.length === 0) return;
+  const pack = packName(host.now());
+  const file = join(host.packs.dir, pack);
+  const { bytes, offsets } = framePack(prepared.map((x) => x.bytes));
+  prepared.forEach((x, i) => (x.ref = { ...x.ref, file, pack, offset: offsets[i] as number }));
+  const failAll = async (err: unknown): Promise<void> => {
+    await fs.rm(file, { force: true }).catch(() => undefined);
+    const e = isSitekdError(err) ? err : new SitekdError(ErrorCode.STORE_WRITE, `cannot write ${file}`, { cause: err });
+    for (const x of prepared) for (const p of [x.p, ...x.copies]) p.reject(e);
+  };
   try {
-    await host.seen.addMany(ok.map((x): SeenEntry => ({ site: x.p.site, batchId: x.ref.batchId, seq: x.ref.seq, n: x.ref.n })));
+    await writePack(file, bytes);
+    await host.seen.addMany(prepared.map((x): SeenEntry => ({ site: x.p.site, batchId: x.ref.batchId, seq: x.ref.seq, n: x.ref.n })));
   } catch (err) {
-    await Promise.all(ok.map((x) => fs.rm(x.ref.file, { force: true }).catch(() => undefined)));
-    for (const x of ok) for (const p of [x.p, ...x.copies]) p.reject(err);
-    return;
+    return await failAll(err);
   }
-  for (const x of ok) host.attach(x.p.site, x.ref);
+  host.packs.hold(pack, prepared.length);
+  for (const x of prepared) host.attach(x.p.site, x.ref);
   // Retention runs before anyone is told: a read that follows the ack sees the store within its caps.
-  await host.enforceRetention(ok.at(-1)?.ref).catch(() => undefined);
-  for (const x of ok) {
+  await host.enforceRetention(prepared.at(-1)?.ref).catch(() => undefined);
+  for (const x of prepared) {
     x.p.resolve({ stored: x.ref.n, duplicate: false });
     for (const c of x.copies) c.resolve({ stored: 0, duplicate: true });
   }
@@ -108,7 +118,7 @@ async function prepare(host: GroupHost, group: readonly PendingBatch[]): Promise
         windows: batch.windows,
         logits: batch.logits,
       });
-      const ref: SegmentRef = { file: join(dir, `${String(seq).padStart(12, '0')}.seg`), batchId: batch.batchId, seq, n: batch.n, bytes: bytes.length };
+      const ref: SegmentRef = { file: dir, batchId: batch.batchId, seq, n: batch.n, bytes: bytes.length }; // file: the pack's, set by commitGroup
       const x: Prepared = { p, ref, bytes, copies: [] };
       byKey.set(key, x);
       out.push(x);
@@ -117,4 +127,24 @@ async function prepare(host: GroupHost, group: readonly PendingBatch[]): Promise
     }
   }
   return out;
+}
+
+/** Which windows of which segments (oldest first) a read takes: the newest `limit` of those in (afterSeq, upToSeq]. */
+export function pickWindows(
+  segments: readonly SegmentRef[], o: { readonly afterSeq?: number; readonly upToSeq?: number; readonly limit?: number },
+): Array<{ ref: SegmentRef; from: number; to: number }> {
+  const [afterSeq, upToSeq] = [o.afterSeq ?? 0, o.upToSeq ?? Number.POSITIVE_INFINITY];
+  let remaining = o.limit ?? Number.POSITIVE_INFINITY;
+  const picks: Array<{ ref: SegmentRef; from: number; to: number }> = [];
+  for (let i = segments.length - 1; i >= 0 && remaining > 0; i--) {
+    const ref = segments[i] as SegmentRef;
+    const lo = Math.max(0, afterSeq - ref.seq + 1); // first index with seq > afterSeq
+    if (lo >= ref.n) break; // older segments have smaller sequence numbers
+    const hi = Math.min(ref.n, upToSeq - ref.seq + 1); // past the last index with seq ≤ upToSeq
+    if (hi <= lo) continue;
+    const take = Math.min(hi - lo, remaining);
+    picks.unshift({ ref, from: hi - take, to: hi });
+    remaining -= take;
+  }
+  return picks;
 }
