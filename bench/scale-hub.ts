@@ -4,7 +4,7 @@
  * and the audit of its sample store after it stopped: which batch ids are on disk, and how often.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeDataset } from '../shared/data/har';
 import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../shared/data/synthetic';
@@ -59,12 +59,34 @@ async function until(what: string, p: Proc, pred: () => boolean, timeoutMs: numb
   }
 }
 
-/** `mosquitto -p PORT` (anonymous on localhost, Mosquitto 2's default), up once it accepts connections. */
-export async function startMosquitto(port: number): Promise<Proc> {
-  const p = start('mosquitto', ['-p', String(port)]);
+export interface MosquittoLimits {
+  /** `max_inflight_messages`: QoS 1 messages on their way to one client at once (Mosquitto's default 20). */
+  readonly inflight: number;
+  /** `max_queued_messages`: QoS 1 messages queued for one client beyond those (default 1000); more are dropped. */
+  readonly queued: number;
+}
+
+export interface MosquittoProc extends Proc {
+  /** Mosquitto's "Outgoing messages are being dropped for client …" notices: a client's queue overflowed. */
+  readonly dropNotices: () => number;
+}
+
+/**
+ * Mosquitto on 127.0.0.1:PORT, anonymous, with `limits` per client, up once it accepts connections. The config goes
+ * in `dir`. Mosquitto's defaults (20 in flight, 1000 queued) are per client, and the hub is one client receiving
+ * every agent's batches: at thousands of batches per second a stall of the hub's event loop overflows its queue, and
+ * Mosquitto drops QoS 1 messages for it (the agents resend them after their ack timeout).
+ */
+export async function startMosquitto(port: number, dir: string, limits: MosquittoLimits): Promise<MosquittoProc> {
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', `max_inflight_messages ${limits.inflight}`, `max_queued_messages ${limits.queued}`, ''].join('\n'));
+  const p = start('mosquitto', ['-c', conf]);
+  let drops = 0;
+  p.proc.stderr?.on('data', (b: Buffer) => void (drops += b.toString('utf8').split('being dropped').length - 1));
+  p.proc.stdout?.on('data', (b: Buffer) => void (drops += b.toString('utf8').split('being dropped').length - 1));
   await new Promise((r) => setTimeout(r, 500));
   if (p.proc.exitCode !== null) throw new Error(`mosquitto exited: ${p.output}`);
-  return p;
+  return Object.assign(p, { dropNotices: () => drops });
 }
 
 /** A tiny synthetic data set (HAR-shaped 9 × 128, 6 classes) so the hub's teacher trains in seconds. */

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../fleet/processes';
 import { LoadFleet } from './scale-agents';
-import { auditStore, procStats, startHubChild, startMosquitto, stop, writeData, type Proc } from './scale-hub';
+import { auditStore, procStats, startHubChild, startMosquitto, stop, writeData, type MosquittoProc, type Proc } from './scale-hub';
 import { loadNote, runBench } from './timing';
 
 const { values: a } = parseArgs({
@@ -22,6 +22,7 @@ const { values: a } = parseArgs({
     rate: { type: 'string', default: '1' }, windows: { type: 'string', default: '1' }, sites: { type: 'string' },
     'resend-ms': { type: 'string', default: '10000' }, 'fetch-model': { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
     'hub-cpu-prof': { type: 'string' }, note: { type: 'string', default: '' },
+    'mosquitto-inflight': { type: 'string', default: '20' }, 'mosquitto-queued': { type: 'string', default: '1000' },
   },
 });
 const num = (name: string, v: string | undefined, min: number): number => {
@@ -46,9 +47,11 @@ async function main(): Promise<void> {
   const procs: Proc[] = [];
   try {
     let broker = a.broker;
+    let mosq: MosquittoProc | undefined;
     if (broker === 'mosquitto') {
       const port = await freePort();
-      procs.push(await startMosquitto(port));
+      mosq = await startMosquitto(port, dir, { inflight: num('mosquitto-inflight', a['mosquitto-inflight'], 0), queued: num('mosquitto-queued', a['mosquitto-queued'], 0) });
+      procs.push(mosq);
       broker = `mqtt://127.0.0.1:${port}`;
     }
     const prof = a['hub-cpu-prof'];
@@ -65,11 +68,16 @@ async function main(): Promise<void> {
     const connectS = (performance.now() - tc) / 1000;
     await new Promise((r) => setTimeout(r, 3000)); // the sites' generic students are published on the agents' births
     const h0 = procStats(hub.proc.pid ?? 0);
+    const m0 = mosq !== undefined ? procStats(mosq.proc.pid ?? 0) : undefined;
+    const g0 = process.cpuUsage();
     const t0 = performance.now();
     fleet.start();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const sendS = (performance.now() - t0) / 1000;
     const h1 = procStats(hub.proc.pid ?? 0);
+    const g1 = process.cpuUsage(g0);
+    const brokerCpuS = mosq !== undefined && m0 !== undefined ? procStats(mosq.proc.pid ?? 0).cpuS - m0.cpuS : NaN;
+    const loadCpuS = (g1.user + g1.system) / 1e6;
     const sentInWindow = fleet.stats.sent;
     const ackedInWindow = fleet.stats.acked;
     await fleet.drain(30_000);
@@ -77,7 +85,7 @@ async function main(): Promise<void> {
     await fleet.close();
     await stop(hub);
     const audit = auditStore(stateDir);
-    report({ s: fleet.stats, audit, h0, h1, sendS, connectS, unacked, sentInWindow, ackedInWindow, broker: a.broker ?? 'embedded' });
+    report({ s: fleet.stats, audit, h0, h1, sendS, connectS, unacked, sentInWindow, ackedInWindow, broker: a.broker ?? 'embedded', loadCpuS, brokerCpuS, brokerDrops: mosq?.dropNotices() ?? null });
   } finally {
     for (const p of procs.reverse()) await stop(p);
     rmSync(dir, { recursive: true, force: true });
@@ -87,6 +95,10 @@ async function main(): Promise<void> {
 type Figures = {
   s: LoadFleet['stats']; audit: ReturnType<typeof auditStore>; h0: ReturnType<typeof procStats>; h1: ReturnType<typeof procStats>;
   sendS: number; connectS: number; unacked: number; sentInWindow: number; ackedInWindow: number; broker: string;
+  /** CPU seconds of the load generator (this process) and of the Mosquitto the bench started (NaN otherwise). */
+  loadCpuS: number; brokerCpuS: number;
+  /** Mosquitto's notices that it dropped messages for a client (null on another broker). */
+  brokerDrops: number | null;
 };
 
 function report(f: Figures): void {
@@ -99,16 +111,17 @@ function report(f: Figures): void {
     ackedError: s.ackedError, busy: s.busy, stored, unacked: f.unacked, lost, duplicated,
     p50AckMs: Math.round(pct(s.latencies, 50)), p99AckMs: Math.round(pct(s.latencies, 99)), maxAckMs: Math.round(pct(s.latencies, 100)),
     batchesPerSec: Math.round(f.ackedInWindow / f.sendS), offeredPerSec: Math.round(f.sentInWindow / f.sendS),
-    hubCpuPct: Math.round((100 * (f.h1.cpuS - f.h0.cpuS)) / f.sendS), hubRssMb: Math.round(f.h1.rssMb), connectS: Number(f.connectS.toFixed(1)),
+    hubCpuPct: Math.round((100 * (f.h1.cpuS - f.h0.cpuS)) / f.sendS), hubRssMb: Math.round(f.h1.rssMb),
+    loadGenCpuPct: Math.round((100 * f.loadCpuS) / f.sendS), brokerCpuPct: Number.isNaN(f.brokerCpuS) ? null : Math.round((100 * f.brokerCpuS) / f.sendS), brokerDropNotices: f.brokerDrops, connectS: Number(f.connectS.toFixed(1)),
   };
-  const cmd = `npm run bench:scale -- --agents ${agents} --seconds ${seconds} --rate ${rate}${a.broker !== undefined ? ` --broker ${a.broker}` : ''}${windows !== 1 ? ` --windows ${windows}` : ''} --json`;
+  const cmd = `npm run bench:scale -- --agents ${agents} --seconds ${seconds} --rate ${rate}${a.broker !== undefined ? ` --broker ${a.broker}` : ''}${a.broker === 'mosquitto' && (a['mosquitto-inflight'] !== '20' || a['mosquitto-queued'] !== '1000') ? ` --mosquitto-inflight ${a['mosquitto-inflight']} --mosquitto-queued ${a['mosquitto-queued']}` : ''}${windows !== 1 ? ` --windows ${windows}` : ''} --json`;
   const out = resolve(__dirname, '../../bench/results/scale.md');
   if (!existsSync(out)) {
     mkdirSync(resolve(out, '..'), { recursive: true });
     appendFileSync(out, '# Scale: one hub, many agents (npm run bench:scale)\n\nEach row is one run; columns are the last JSON line of the bench.\n\n' +
       '| when | command | note | sent | acked | stored | busy acks | unacked at end | lost | duplicated | p50 / p99 / max ack ms | acked/s (offered/s) | hub CPU % | hub RSS MB |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n');
   }
-  appendFileSync(out, `| ${new Date().toISOString().slice(0, 16)} (${loadNote()}) | \`${cmd}\` | ${a.note} | ${json.sent} | ${json.acked} | ${stored} | ${json.busy} | ${json.unacked} | ${lost} | ${duplicated} | ${json.p50AckMs} / ${json.p99AckMs} / ${json.maxAckMs} | ${json.batchesPerSec} (${json.offeredPerSec}) | ${json.hubCpuPct} | ${json.hubRssMb} |\n`);
+  appendFileSync(out, `| ${new Date().toISOString().slice(0, 16)} (${loadNote()}) | \`${cmd}\` | ${[a.note, `load generator CPU ${json.loadGenCpuPct} %`, json.brokerCpuPct !== null ? `Mosquitto CPU ${json.brokerCpuPct} %, ${String(json.brokerDropNotices)} drop notices` : ''].filter((x) => x !== '').join('; ')} | ${json.sent} | ${json.acked} | ${stored} | ${json.busy} | ${json.unacked} | ${lost} | ${duplicated} | ${json.p50AckMs} / ${json.p99AckMs} / ${json.maxAckMs} | ${json.batchesPerSec} (${json.offeredPerSec}) | ${json.hubCpuPct} | ${json.hubRssMb} |\n`);
   if (!a.json) process.stdout.write(`${cmd}\n`);
   for (const [k, v] of Object.entries(json)) if (!a.json) process.stdout.write(`${k}: ${String(v)}\n`);
   process.stdout.write(`${JSON.stringify(json)}\n`);
