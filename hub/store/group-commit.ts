@@ -17,10 +17,15 @@ import { selectionCodes } from './sample-set';
 import { encodeSegment } from './sample-segment';
 import { checkBatch } from './sample-store-checks';
 import type { SeenEntry, SeenIds } from './seen-ids';
-import { framePack, packName, writePack, type PackBook } from './sample-packs';
+import type { DurableWriter } from './durable-writer';
+import { framePack, packName, type PackBook } from './sample-packs';
 
-/** At most this many batches per commit: bounds a group's memory and the latency of its first batch. */
-export const MAX_GROUP = 256;
+/**
+ * At most this many batches per commit: bounds a group's memory (a one-window batch is ~4.7 kB, so ~5 MB) and the
+ * latency of its first batch. A group costs three fsyncs whatever its size, so a backlog left by a stall (the disk,
+ * or the CPU taken by other processes) drains in a few commits.
+ */
+export const MAX_GROUP = 1024;
 
 export interface SegmentRef {
   /** The segment file, or the pack holding the segment (then `pack` and `offset` are set). */
@@ -45,8 +50,10 @@ export interface GroupHost {
   readonly seen: SeenIds;
   readonly now: () => number;
   readonly packs: PackBook;
+  readonly writer: DurableWriter;
   /** The site's directory, created on its first batch; throws `INPUT_SHAPE` if the site stores another shape. */
   site(site: string, dirName: string, shape: Shape): Promise<{ dir: string }>;
+  hasSite(site: string): boolean;
   attach(site: string, ref: SegmentRef): void;
   enforceRetention(keep: SegmentRef | undefined): Promise<void>;
 }
@@ -71,9 +78,11 @@ export async function commitGroup(host: GroupHost, group: readonly PendingBatch[
     const e = isSitekdError(err) ? err : new SitekdError(ErrorCode.STORE_WRITE, `cannot write ${file}`, { cause: err });
     for (const x of prepared) for (const p of [x.p, ...x.copies]) p.reject(e);
   };
+  const entries = prepared.map((x): SeenEntry => ({ site: x.p.site, batchId: x.ref.batchId, seq: x.ref.seq, n: x.ref.n }));
   try {
-    await writePack(file, bytes);
-    await host.seen.addMany(prepared.map((x): SeenEntry => ({ site: x.p.site, batchId: x.ref.batchId, seq: x.ref.seq, n: x.ref.n })));
+    // Pack, then ids, in one worker-thread sequence (hub/store/durable-writer.ts); the ids only if the pack is durable.
+    await host.writer.run({ write: { file, bytes }, append: { file: host.seen.file, text: host.seen.logText(entries) } });
+    await host.seen.appended(entries);
   } catch (err) {
     return await failAll(err);
   }
@@ -87,11 +96,30 @@ export async function commitGroup(host: GroupHost, group: readonly PendingBatch[
   }
 }
 
+/**
+ * A site's first batch creates its directory and meta.json (a durable write); the new sites of a group are created
+ * concurrently, not one after another: when hundreds of sites start at once, one after another took seconds, and the
+ * backlog meanwhile made the hub answer busy. A failure here is left to the batch's own turn in `prepare`.
+ */
+async function createSites(host: GroupHost, group: readonly PendingBatch[]): Promise<void> {
+  const firsts = new Map<string, PendingBatch>();
+  for (const p of group) if (!host.hasSite(p.site) && !firsts.has(p.site)) firsts.set(p.site, p);
+  await Promise.all([...firsts.values()].map(async ({ site, batch }) => {
+    try {
+      const shape: Shape = { channels: batch.channels, windowLength: batch.windowLength, numClasses: batch.numClasses };
+      await host.site(site, checkBatch(site, batch), shape);
+    } catch {
+      // the batch is checked again, and refused with its code, in prepare
+    }
+  }));
+}
+
 /** Checks, dedupes and encodes the group; batches refused here are rejected at once. */
 async function prepare(host: GroupHost, group: readonly PendingBatch[]): Promise<Prepared[]> {
   const out: Prepared[] = [];
   const byKey = new Map<string, Prepared>();
   const nextSeq = new Map<string, number>();
+  await createSites(host, group);
   for (const p of group) {
     const { site, batch } = p;
     try {

@@ -4,7 +4,8 @@
  * hub/store/sample-segment.ts encodes it, with its own sha256). Why: with one file per batch, a group of 256 batches
  * cost 256 file creations, renames and fsyncs plus a directory fsync per site, and at 2,000 agents that, not the CPU,
  * was the hub's limit (docs/scaling.md). A pack is written like any crash-safe file (temporary file, fsync, rename,
- * one fsync of `packs/`), so it is whole or absent, and a group costs three fsyncs in all with the seen log.
+ * one fsync of `packs/`; hub/store/durable-writer.ts), so it is whole or absent, and a group costs three fsyncs in all
+ * with the seen log.
  *
  * A pack's batches leave it one by one (retention, quarantine) while the file stays until its last one is gone, so
  * the batches that left are remembered as tombstones (`packs/dead.log`, one `<pack> <offset>` line each) and skipped
@@ -62,11 +63,6 @@ export function readFrames(buf: Buffer): { frames: PackFrame[]; brokenAt?: numbe
     at = end;
   }
   return { frames };
-}
-
-/** Writes a pack durably (temporary file, fsync, rename, fsync of `packs/`). Throws `STORE_WRITE`. */
-export async function writePack(file: string, bytes: Uint8Array): Promise<void> {
-  await writeFileAtomic(file, bytes);
 }
 
 /** One segment of a pack, read from disk (a read of its bytes only). */

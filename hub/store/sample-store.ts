@@ -26,6 +26,7 @@ import { judgeBatches, plausibleRanges, type HygieneSettings } from './sample-hy
 import { countQuarantined, quarantineImplausible, type ImplausibleRecord } from './sample-quarantine';
 import { commitGroup, MAX_GROUP, pickWindows, type GroupHost, type PendingBatch, type SegmentRef } from './group-commit';
 import { decodeSegment, encodeSegment, type Segment } from './sample-segment';
+import { DurableWriter } from './durable-writer';
 import { loadPacks, PackBook, readPackSegment, type PackSegment } from './sample-packs';
 import { SeenIds } from './seen-ids';
 import { checkOptions, checkReadOptions, encodeSiteDir, isSiteDir, metaJson, parseMeta } from './sample-store-checks';
@@ -75,6 +76,7 @@ export class SampleStore {
   private readonly queue = new SerialQueue();
   private evictedSegments = 0;
   private readonly waiting: PendingBatch[] = [];
+  private readonly writer = new DurableWriter();
   private commitQueued = false;
   private committing = 0;
 
@@ -151,7 +153,8 @@ export class SampleStore {
       seen: this.seen,
       now: this.opts.now,
       packs: this.packs,
-      site: (site, dirName, shape) => this.siteFor(site, dirName, shape),
+      writer: this.writer,
+      site: (site, dirName, shape) => this.siteFor(site, dirName, shape), hasSite: (site) => this.bySite.has(site),
       attach: (site, ref) => this.attach(this.bySite.get(site) as SiteState, ref),
       enforceRetention: (keep) => this.enforceRetention(keep),
     };
@@ -163,7 +166,7 @@ export class SampleStore {
     if (st === undefined) {
       st = newSite(site, join(this.dir, 'sites', dirName), shape);
       await fs.mkdir(st.dir, { recursive: true }).catch(() => undefined); // a failure surfaces in the write below
-      await writeFileAtomic(join(st.dir, 'meta.json'), metaJson(site, shape));
+      await writeFileAtomic(join(st.dir, 'meta.json'), metaJson(site, shape), { durable: false }); // rebuilt from segments if lost
       this.bySite.set(site, st);
     } else if (!sameShape(st.shape, shape)) {
       throw new SitekdError(ErrorCode.INPUT_SHAPE, `site ${site} stores windows of ${describeShape(st.shape)}, this batch has ${describeShape(shape)}`, {
@@ -244,6 +247,7 @@ export class SampleStore {
   /** Waits for pending operations (for shutdown). */
   async close(): Promise<void> {
     await this.queue.drain();
+    await this.writer.close();
   }
 
   private async loadSite(dirName: string): Promise<void> {
@@ -289,10 +293,8 @@ export class SampleStore {
       this.detach(st, l.ref);
       const h = l.seg.header;
       const info = { site: st.site, batchId: h.batchId, agent: h.agent, reason: v.reason, at: this.opts.now() };
-      const { pack, offset } = l.ref;
-      // A packed batch is written out as a segment file of its own; the pack keeps only its tombstone.
-      const rec = pack === undefined || offset === undefined
-        ? await quarantineImplausible(this.dir, basename(st.dir), l.ref.file, info)
+      const { pack, offset } = l.ref; // a packed batch is written out as a segment file of its own; the pack keeps a tombstone
+      const rec = pack === undefined || offset === undefined ? await quarantineImplausible(this.dir, basename(st.dir), l.ref.file, info)
         : await quarantineImplausible(this.dir, basename(st.dir), `${String(h.seq).padStart(12, '0')}.seg`, info, encodeSegment(l.seg));
       if (pack !== undefined && offset !== undefined) await this.packs.release(pack, offset, true).catch(() => undefined);
       this.implausible.push(rec);
