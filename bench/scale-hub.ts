@@ -9,21 +9,26 @@ import { join, resolve } from 'node:path';
 import { writeDataset } from '../shared/data/har';
 import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../shared/data/synthetic';
 import { decodeSegment } from '../hub/store/sample-segment';
+import { PackBook, scanPacks } from '../hub/store/sample-packs';
 
 const CLI = resolve(__dirname, '../bin/sitekd.js');
 
 export interface ProcStats {
   readonly cpuS: number;
   readonly rssMb: number;
+  /** The main thread alone: seconds on a CPU, and seconds runnable but waiting for one (other processes had it). */
+  readonly mainCpuS: number;
+  readonly mainWaitS: number;
 }
 
-/** utime + stime in seconds, and VmRSS in MB, from /proc. */
+/** utime + stime in seconds, and VmRSS in MB, from /proc; the main thread's run and run-queue times from schedstat. */
 export function procStats(pid: number): ProcStats {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuS: ticks / 100, rssMb: rss ? Number(rss[1]) / 1024 : NaN };
+  const sched = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+  return { cpuS: ticks / 100, rssMb: rss ? Number(rss[1]) / 1024 : NaN, mainCpuS: (sched[0] ?? NaN) / 1e9, mainWaitS: (sched[1] ?? NaN) / 1e9 };
 }
 
 export interface Proc {
@@ -102,11 +107,11 @@ export interface HubChild extends Proc {
 
 /**
  * Starts `sitekd hub` (rounds off: no schedule, no trigger on new windows) and resolves once it runs. `nodeArgs`
- * go to node (e.g. `--cpu-prof`).
+ * go to node (e.g. `--cpu-prof`); `config` is a hub config file (hub/config.ts).
  */
-export async function startHubChild(o: { data: string; stateDir: string; port: number; broker?: string; nodeArgs: readonly string[] }): Promise<HubChild> {
+export async function startHubChild(o: { data: string; stateDir: string; port: number; broker?: string; config?: string; nodeArgs: readonly string[] }): Promise<HubChild> {
   const args = [...o.nodeArgs, CLI, 'hub', '--data', o.data, '--source', 'site-0', '--state-dir', o.stateDir, '--schedule', 'off',
-    '--min-new-windows', '0', '--epochs', '1', '--teacher-epochs', '1', '--log-json',
+    '--min-new-windows', '0', '--epochs', '1', '--teacher-epochs', '1', '--log-json', ...(o.config !== undefined ? ['--config', o.config] : []),
     // The load agents log in anonymously: the bench measures ingest, not the embedded broker's password checks.
     ...(o.broker !== undefined ? ['--broker', o.broker] : ['--mqtt-port', String(o.port), '--allow-anonymous'])];
   const p = start(process.execPath, args);
@@ -120,8 +125,8 @@ export interface Audit {
   readonly segments: number;
 }
 
-/** Reads every segment under the hub's sample store (after the hub stopped) and counts each batch id's copies. */
-export function auditStore(stateDir: string): Audit {
+/** Reads every segment (files and packs) under the hub's sample store (after the hub stopped) and counts each batch id's copies. */
+export async function auditStore(stateDir: string): Promise<Audit> {
   const copies = new Map<string, number>();
   let segments = 0;
   const sitesDir = join(stateDir, 'samples', 'sites');
@@ -134,6 +139,15 @@ export function auditStore(stateDir: string): Audit {
       const k = `${r.segment.header.site}/${r.segment.header.batchId}`;
       copies.set(k, (copies.get(k) ?? 0) + 1);
     }
+  }
+  // Packs (hub/store/sample-packs.ts): every segment not tombstoned, read without the store's checks.
+  const { segments: packed } = await scanPacks(await PackBook.open(join(stateDir, 'samples')));
+  for (const x of packed) {
+    const r = decodeSegment(x.bytes);
+    if (!r.ok) continue;
+    segments++;
+    const k = `${r.segment.header.site}/${r.segment.header.batchId}`;
+    copies.set(k, (copies.get(k) ?? 0) + 1);
   }
   return { copies, segments };
 }
