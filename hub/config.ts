@@ -228,9 +228,10 @@ export const HubConfigSchema = z
     /**
      * Sample batches waiting to be made durable beyond which a new one is answered `SITEKD_ERR_HUB_BUSY` with
      * `ingestRetryAfterMs` (the agent resends it then) instead of queueing: a full hub says so at once rather than
-     * letting every ack grow late (docs/scaling.md).
+     * letting every ack grow late (docs/scaling.md). 4000 is two seconds of 2,000 agents' batches: a hub starved of
+     * CPU for a moment drains that in about a second, while answering busy adds 1.5–2.5 s to each such batch.
      */
-    ingestMaxPending: z.number().int().min(1).max(1_000_000).default(1000),
+    ingestMaxPending: z.number().int().min(1).max(1_000_000).default(4000),
     ingestRetryAfterMs: z.number().int().min(0).max(3_600_000).default(2000),
     /** An online agent silent for longer is reported stale. */
     staleAfterSeconds: z.number().int().min(1).max(86_400 * 30).default(300),

@@ -265,9 +265,10 @@ export class Hub {
   servesSite(site: string): boolean {
     if (!isValidSiteId(site)) return false;
     if (this.sharded !== undefined) return this.shard?.holds(site) ?? false;
-    const served = this.servedSites();
+    // Asked for every inbound message: a known site is answered without building (and sorting) the list of sites.
+    if (this.c.sites.includes(site) || this.registry?.has(site) === true) return true;
     // With the embedded broker's authentication, a new site comes only from an agent whose credential names it.
-    return served.includes(site) || (this.c.autoAddSites && served.length < this.c.maxSites && (this.broker?.auth.enrollable(site) ?? true));
+    return this.c.autoAddSites && this.servedSites().length < this.c.maxSites && (this.broker?.auth.enrollable(site) ?? true);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -276,6 +277,7 @@ export class Hub {
     const ops = (this.ops = new HubOps({
       config: this.c, log: this.log, now: this.now, registry: this.registry as SiteRegistry, store: this.store as SampleStore,
       sites: () => this.servedSites(), classNames: () => this.input?.classNames, readiness: () => this.readiness(), alive: () => this.state !== 'stopping' && this.state !== 'stopped',
+      ingestBusy: () => this.services?.inbound.stats.busy,
     }));
     this.services = wireHub({
       config: this.c, log: this.log, clock: this.clock, now: this.now, run: this.run, transport: this.transport as MqttTransport,

@@ -168,7 +168,7 @@ export class Inbound {
     this.stats.telemetryReceived++;
     const r = decode(TelemetrySchema, payload, { maxBytes: this.d.maxPayloadBytes });
     if (!r.ok) return this.d.drops.record('telemetry', r.error, { site: t.site, agent: t.agent });
-    if (!this.d.registry.sites().includes(t.site)) return; // liveness only for sites the hub already serves
+    if (!this.d.registry.has(t.site)) return; // liveness only for sites the hub already serves
     this.d.registry.touch(t.site, t.agent, r.value.modelVersion === null ? {} : { modelVersion: r.value.modelVersion });
   }
 }

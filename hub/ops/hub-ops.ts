@@ -48,6 +48,8 @@ export interface HubOpsDeps {
   classNames(): readonly string[] | undefined;
   readiness(): Readiness;
   alive(): boolean;
+  /** Sample batches answered HUB_BUSY since start (hub/mqtt/inbound.ts backpressure); undefined before ingest is wired. */
+  ingestBusy?(): number | undefined;
 }
 
 /** What the dashboard asks of the hub: the command replies it shows and the command it sends. */
@@ -78,7 +80,7 @@ export class HubOps {
     this.thresholds = { driftAlertThreshold: d.config.driftAlertThreshold, roundsFailingAlert: d.config.roundsFailingAlert };
     this.metrics = createMetrics({
       registry: d.registry, store: d.store, view: this.view, thresholds: this.thresholds, sites: () => d.sites(), now: d.now,
-      ready: () => d.readiness().ready, jobs: () => this.jobCounts(),
+      ready: () => d.readiness().ready, jobs: () => this.jobCounts(), ingestBusy: () => d.ingestBusy?.() ?? 0,
     });
     this.errors = new Counter({ name: 'sitekd_ops_errors_total', help: 'bad input met by the HTTP server and the dashboard history, by error code', labelNames: ['code'], registers: [this.metrics] });
   }
@@ -204,7 +206,7 @@ export class HubOps {
     if (t === undefined || t.kind !== 'telemetry') return;
     // Bad telemetry is counted by hub/mqtt/inbound.ts, which decodes the same message; here it is only not kept.
     const r = decode(TelemetrySchema, payload, { maxBytes: this.d.config.maxPayloadBytes });
-    if (!r.ok || !this.d.registry.sites().includes(t.site)) return;
+    if (!r.ok || !this.d.registry.has(t.site)) return;
     this.view.recordTelemetry(t.site, t.agent, r.value, this.d.now());
     this.history.telemetry(t.site, t.agent, r.value, this.d.now());
   }

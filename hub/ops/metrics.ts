@@ -21,6 +21,8 @@ export interface MetricsSources {
   now(): number;
   ready(): boolean;
   jobs(): { readonly running: number; readonly queued: number };
+  /** Sample batches answered HUB_BUSY since the hub started. */
+  ingestBusy?(): number;
 }
 
 type G = Gauge<string>;
@@ -39,6 +41,11 @@ export function createMetrics(s: MetricsSources): Registry {
   siteGauges(s, gauge);
   agentGauges(s, gauge);
   roundMetrics(s, reg);
+  // A counter read from the inbound stats at scrape time (reset, then set to the running total).
+  new Counter({ name: 'sitekd_ingest_busy_total', help: 'sample batches answered HUB_BUSY (ingest full; the agent resends after retryAfterMs)', registers: [reg], collect() {
+    this.reset();
+    this.inc(s.ingestBusy?.() ?? 0);
+  } });
   return reg;
 }
 

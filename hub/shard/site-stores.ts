@@ -9,6 +9,7 @@
  */
 import { join } from 'node:path';
 import { ErrorCode, SitekdError } from '../../shared/errors';
+import { DurableWriter } from '../store/durable-writer';
 import { SampleStore, type AddResult, type ReadOptions, type RoundSplit, type SampleBatch, type SampleSet, type SampleStoreOptions } from '../store/sample-store';
 import type { ImplausibleRecord } from '../store/sample-quarantine';
 
@@ -20,6 +21,8 @@ type Stats = ReturnType<SampleStore['stats']>;
 
 export class SiteStores implements SampleStoreApi {
   private readonly open = new Map<string, SampleStore>();
+  /** One durable-write thread for every site's store. */
+  private readonly writer = new DurableWriter();
   /** Counters of sites handed over, so the hub's totals do not go backwards. */
   private readonly gone = { evictedSegments: 0, quarantined: [] as QuarantineRecord[] };
 
@@ -32,7 +35,7 @@ export class SiteStores implements SampleStoreApi {
   async attach(site: string): Promise<SampleStore> {
     const existing = this.open.get(site);
     if (existing !== undefined) return existing;
-    const store = await SampleStore.open(join(this.siteDir(site), 'samples'), this.options);
+    const store = await SampleStore.open(join(this.siteDir(site), 'samples'), this.options, this.writer);
     this.open.set(site, store);
     return store;
   }
@@ -102,6 +105,7 @@ export class SiteStores implements SampleStoreApi {
 
   async close(): Promise<void> {
     await Promise.all([...this.open.keys()].map((site) => this.detach(site)));
+    await this.writer.close();
   }
 
   /** The site's store; reading a site the hub does not hold is a caller's mistake (a round of a site handed over). */

@@ -165,8 +165,13 @@ export class SiteRegistry {
     return [...new Set([...this.persisted.keys(), ...this.agentsBySite.keys(), ...this.windows.keys()])].sort();
   }
 
+  /** Whether `sites()` includes `site`, without building that list: asked for every inbound message. */
+  has(site: string): boolean {
+    return this.persisted.has(site) || this.agentsBySite.has(site) || this.windows.has(site);
+  }
+
   site(site: string): SiteInfo | undefined {
-    if (!this.sites().includes(site)) return undefined;
+    if (!this.has(site)) return undefined;
     const p = this.persisted.get(site);
     const agents = this.agents(site);
     const online = agents.filter((a) => a.state !== 'offline');

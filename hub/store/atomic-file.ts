@@ -10,10 +10,13 @@ export { quarantineFile, syncDir } from '../../shared/fs/atomic-file';
 /** Suffix of in-flight temporary files; a store that finds one at open deletes it (the write never completed). */
 export const TMP_SUFFIX = '.tmp';
 
-/** Writes `bytes` to `path` atomically. Failures are `STORE_WRITE`, and leave no temporary file behind. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+/**
+ * Writes `bytes` to `path` atomically (durably unless `durable: false`: for files rebuilt from others after a crash).
+ * Failures are `STORE_WRITE`, and leave no temporary file behind.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string, opts: { readonly durable?: boolean } = {}): Promise<void> {
   try {
-    await shared.writeFileAtomic(path, bytes, { tmpPath: `${path}${TMP_SUFFIX}` });
+    await shared.writeFileAtomic(path, bytes, { tmpPath: `${path}${TMP_SUFFIX}`, durable: opts.durable ?? true });
   } catch (err) {
     throw new SitekdError(ErrorCode.STORE_WRITE, `cannot write ${path}`, { cause: err, details: { path } });
   }

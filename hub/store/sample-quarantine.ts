@@ -19,16 +19,22 @@ export interface ImplausibleRecord {
   readonly reason: string;
 }
 
-/** Moves `file` into the quarantine directory with its note; returns the record (the file's new path). */
+/** Moves `file` (or writes `bytes` as `file`) into the quarantine directory with its note; returns the record (the file's new path). */
 export async function quarantineImplausible(
   storeDir: string, siteDirName: string, file: string, info: { site: string; batchId: string; agent: string; reason: string; at: number },
+  bytes?: Uint8Array,
 ): Promise<ImplausibleRecord> {
   const dir = join(storeDir, 'quarantine', siteDirName);
   await fs.mkdir(dir, { recursive: true });
   const target = join(dir, basename(file));
   await writeFileAtomic(`${target}.json`, `${JSON.stringify({ ...info, code: ErrorCode.SAMPLES_IMPLAUSIBLE }, null, 2)}\n`);
-  // A rename within the store's file system; if even that fails, the segment must still leave the site (deleted).
-  await fs.rename(file, target).catch(() => fs.rm(file, { force: true }));
+  if (bytes !== undefined) {
+    // A batch from a pack (hub/store/sample-packs.ts): written out as a segment file named `file`; the caller tombstones it.
+    await writeFileAtomic(target, bytes).catch(() => undefined);
+  } else {
+    // A rename within the store's file system; if even that fails, the segment must still leave the site (deleted).
+    await fs.rename(file, target).catch(() => fs.rm(file, { force: true }));
+  }
   return { site: info.site, batchId: info.batchId, agent: info.agent, file: target, code: ErrorCode.SAMPLES_IMPLAUSIBLE, reason: info.reason };
 }
 

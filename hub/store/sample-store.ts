@@ -1,9 +1,10 @@
 /**
  * The hub's durable store of target windows + student logits returned by agents, per site.
  *
- * Layout under `dir`: `seen-ids.log` (hub/store/seen-ids.ts) and `sites/<site, percent-encoded>/` holding `meta.json`
- * (the site's shape, fixed by its first batch) and one segment file per batch, `<first seq, 12 digits>.seg`
- * (hub/store/sample-segment.ts), each written atomically. Every window gets a per-site sequence number that only grows,
+ * Layout under `dir`: `seen-ids.log` (hub/store/seen-ids.ts), `sites/<site, percent-encoded>/meta.json` (the site's
+ * shape, fixed by its first batch) and `packs/`: one pack file per group commit holding each batch of the group as a
+ * segment (hub/store/sample-packs.ts, sample-segment.ts), written atomically. Stores written before packs hold one
+ * segment file per batch, `sites/<site>/<first seq, 12 digits>.seg`; those are still read, evicted and quarantined. Every window gets a per-site sequence number that only grows,
  * so "how many windows arrived since the last redistillation" is `countSince(site, marker)`.
  *
  * Order of writes in addBatch: segment, then its id in the seen log, then the ack (by the caller); batches arriving
@@ -23,10 +24,12 @@ import { SerialQueue } from '../../shared/serial-queue';
 import { quarantineFile, TMP_SUFFIX, writeFileAtomic } from './atomic-file';
 import { judgeBatches, plausibleRanges, type HygieneSettings } from './sample-hygiene';
 import { countQuarantined, quarantineImplausible, type ImplausibleRecord } from './sample-quarantine';
-import { commitGroup, MAX_GROUP, type GroupHost, type PendingBatch, type SegmentRef } from './group-commit';
-import { decodeSegment, type Segment } from './sample-segment';
+import { commitGroup, MAX_GROUP, pickWindows, type GroupHost, type PendingBatch, type SegmentRef } from './group-commit';
+import { decodeSegment, encodeSegment, type Segment } from './sample-segment';
+import { DurableWriter } from './durable-writer';
+import { loadPacks, PackBook, readPackSegment, type PackSegment } from './sample-packs';
 import { SeenIds } from './seen-ids';
-import { checkOptions, checkReadOptions, isSiteDir, metaJson, parseMeta } from './sample-store-checks';
+import { checkOptions, checkReadOptions, encodeSiteDir, isSiteDir, metaJson, parseMeta } from './sample-store-checks';
 import {
   assemble, describeShape, emptySet, sameShape, splitSet, type AddResult, type ReadOptions, type RoundSplit, type SampleBatch, type SampleSet, type Shape,
 } from './sample-set';
@@ -80,16 +83,20 @@ export class SampleStore {
     private readonly dir: string,
     private readonly opts: Required<SampleStoreOptions>,
     private readonly seen: SeenIds,
+    private readonly packs: PackBook,
+    private readonly writer: DurableWriter,
+    private readonly ownsWriter: boolean, // a store closes only a writer it made
   ) {}
 
-  /** Opens (creating if needed) and verifies every segment; corrupt files are quarantined, never fatal. */
-  static async open(dir: string, options: SampleStoreOptions): Promise<SampleStore> {
+  /** Opens and verifies every segment (corrupt ones quarantined); per-site stores share one `writer` thread (hub/shard). */
+  static async open(dir: string, options: SampleStoreOptions, writer?: DurableWriter): Promise<SampleStore> {
     const opts = checkOptions(options);
     await fs.mkdir(join(dir, 'sites'), { recursive: true });
     const { seen, problems } = await SeenIds.open(join(dir, 'seen-ids.log'), opts.maxSeenIds);
-    const store = new SampleStore(dir, opts, seen);
+    const store = new SampleStore(dir, opts, seen, await PackBook.open(dir), writer ?? new DurableWriter(), writer === undefined);
     for (const reason of problems) store.bad.push({ file: join(dir, 'seen-ids.log'), code: ErrorCode.STORE_CORRUPT, reason });
     for (const e of await fs.readdir(join(dir, 'sites'), { withFileTypes: true })) if (e.isDirectory()) await store.loadSite(e.name);
+    await store.loadPacks();
     let repaired = false;
     for (const st of store.bySite.values()) {
       for (const s of st.segments.filter((s) => !seen.has(st.site, s.batchId))) {
@@ -100,6 +107,7 @@ export class SampleStore {
     if (repaired) await seen.compact();
     store.implausibleAtOpen = await countQuarantined(dir);
     await store.enforceRetention(undefined);
+    await store.packs.settle();
     return store;
   }
 
@@ -145,7 +153,9 @@ export class SampleStore {
     return {
       seen: this.seen,
       now: this.opts.now,
-      site: (site, dirName, shape) => this.siteFor(site, dirName, shape),
+      packs: this.packs,
+      writer: this.writer,
+      site: (site, dirName, shape) => this.siteFor(site, dirName, shape), hasSite: (site) => this.bySite.has(site),
       attach: (site, ref) => this.attach(this.bySite.get(site) as SiteState, ref),
       enforceRetention: (keep) => this.enforceRetention(keep),
     };
@@ -157,7 +167,7 @@ export class SampleStore {
     if (st === undefined) {
       st = newSite(site, join(this.dir, 'sites', dirName), shape);
       await fs.mkdir(st.dir, { recursive: true }).catch(() => undefined); // a failure surfaces in the write below
-      await writeFileAtomic(join(st.dir, 'meta.json'), metaJson(site, shape));
+      await writeFileAtomic(join(st.dir, 'meta.json'), metaJson(site, shape), { durable: false }); // rebuilt from segments if lost
       this.bySite.set(site, st);
     } else if (!sameShape(st.shape, shape)) {
       throw new SitekdError(ErrorCode.INPUT_SHAPE, `site ${site} stores windows of ${describeShape(st.shape)}, this batch has ${describeShape(shape)}`, {
@@ -194,19 +204,7 @@ export class SampleStore {
     return await this.queue.run(async () => {
       const st = this.bySite.get(site);
       if (st === undefined) return emptySet({ channels: 0, windowLength: 0, numClasses: 0 });
-      const [afterSeq, upToSeq] = [options.afterSeq ?? 0, options.upToSeq ?? Number.POSITIVE_INFINITY];
-      let remaining = options.limit ?? Number.POSITIVE_INFINITY;
-      const picks: Array<{ ref: SegmentRef; from: number; to: number }> = [];
-      for (let i = st.segments.length - 1; i >= 0 && remaining > 0; i--) {
-        const ref = st.segments[i] as SegmentRef;
-        const lo = Math.max(0, afterSeq - ref.seq + 1); // first index with seq > afterSeq
-        if (lo >= ref.n) break; // older segments have smaller sequence numbers
-        const hi = Math.min(ref.n, upToSeq - ref.seq + 1); // past the last index with seq ≤ upToSeq
-        if (hi <= lo) continue;
-        const take = Math.min(hi - lo, remaining);
-        picks.unshift({ ref, from: hi - take, to: hi });
-        remaining -= take;
-      }
+      const picks = pickWindows(st.segments, options);
       const loaded: Array<{ seg: Segment; from: number; to: number; ref: SegmentRef }> = [];
       for (const { ref, from, to } of picks) {
         const seg = await this.load(st, ref);
@@ -250,6 +248,7 @@ export class SampleStore {
   /** Waits for pending operations (for shutdown). */
   async close(): Promise<void> {
     await this.queue.drain();
+    if (this.ownsWriter) await this.writer.close();
   }
 
   private async loadSite(dirName: string): Promise<void> {
@@ -272,11 +271,7 @@ export class SampleStore {
       const h = res.segment.header;
       const mine = isSiteDir(h.site, dirName);
       if (st === undefined && mine) st = newSite(h.site, dir, h); // no usable meta.json: the oldest segment fixes the shape
-      const problem =
-        st === undefined || !mine ? `segment belongs to site ${h.site}`
-        : !sameShape(st.shape, h) ? `shape ${describeShape(h)} differs from the site's ${describeShape(st.shape)}`
-        : st.segments.some((s) => s.batchId === h.batchId) ? `batch ${h.batchId} stored twice`
-        : undefined;
+      const problem = st === undefined || !mine ? `segment belongs to site ${h.site}` : segmentProblem(st, h);
       if (problem !== undefined || st === undefined) await this.quarantine(file, problem ?? 'no site');
       else this.attach(st, { file, batchId: h.batchId, seq: h.seq, n: h.n, bytes: bytes.length });
     }
@@ -298,7 +293,11 @@ export class SampleStore {
       }
       this.detach(st, l.ref);
       const h = l.seg.header;
-      const rec = await quarantineImplausible(this.dir, basename(st.dir), l.ref.file, { site: st.site, batchId: h.batchId, agent: h.agent, reason: v.reason, at: this.opts.now() });
+      const info = { site: st.site, batchId: h.batchId, agent: h.agent, reason: v.reason, at: this.opts.now() };
+      const { pack, offset } = l.ref; // a packed batch is written out as a segment file of its own; the pack keeps a tombstone
+      const rec = pack === undefined || offset === undefined ? await quarantineImplausible(this.dir, basename(st.dir), l.ref.file, info)
+        : await quarantineImplausible(this.dir, basename(st.dir), `${String(h.seq).padStart(12, '0')}.seg`, info, encodeSegment(l.seg));
+      if (pack !== undefined && offset !== undefined) await this.packs.release(pack, offset, true).catch(() => undefined);
       this.implausible.push(rec);
       this.opts.onImplausible(rec);
     }
@@ -323,12 +322,13 @@ export class SampleStore {
   }
 
   private async load(st: SiteState, ref: SegmentRef): Promise<Segment | undefined> {
-    const bytes = await fs.readFile(ref.file).catch(() => undefined);
+    const bytes = ref.offset === undefined ? await fs.readFile(ref.file).catch(() => undefined) : await readPackSegment(ref.file, ref.offset, ref.bytes);
     const res = bytes === undefined ? { ok: false as const, reason: 'file is missing' } : decodeSegment(bytes);
     const problem = !res.ok ? res.reason : res.segment.header.batchId !== ref.batchId ? 'batch id changed on disk' : undefined;
     if (problem === undefined && res.ok) return res.segment;
     this.detach(st, ref);
-    await this.quarantine(ref.file, problem ?? 'unreadable');
+    if (ref.pack === undefined || ref.offset === undefined) await this.quarantine(ref.file, problem ?? 'unreadable');
+    else await this.quarantinePacked({ pack: ref.pack, file: ref.file, offset: ref.offset, bytes: Buffer.from(bytes ?? new Uint8Array(0)) }, problem ?? 'unreadable', true);
     return undefined;
   }
 
@@ -337,11 +337,36 @@ export class SampleStore {
     this.bad.push({ file, code: ErrorCode.STORE_CORRUPT, reason });
   }
 
+  /** A packed segment that fails its checks: a copy kept as `<pack>.<offset>.bad`, and tombstoned (fsynced). */
+  private async quarantinePacked(x: PackSegment, reason: string, held: boolean): Promise<void> {
+    const file = `${x.file}.${x.offset}.bad`;
+    await fs.writeFile(file, x.bytes).catch(() => undefined);
+    if (held) await this.packs.release(x.pack, x.offset, true).catch(() => undefined);
+    else await this.packs.bury(x.pack, x.offset);
+    this.bad.push({ file, code: ErrorCode.STORE_CORRUPT, reason });
+  }
+
+  /** The segments of `packs/`, checked like segment files: corrupt, foreign or repeated ones are quarantined. */
+  private async loadPacks(): Promise<void> {
+    await loadPacks(this.packs, (x, reason) => this.quarantinePacked(x, reason, false), async (h, x) => {
+      let st = this.bySite.get(h.site);
+      try {
+        st ??= (await this.siteFor(h.site, encodeSiteDir(h.site), h)) as SiteState;
+      } catch (err) {
+        return (err as Error).message;
+      }
+      const problem = segmentProblem(st, h);
+      if (problem === undefined) this.attach(st, { file: x.file, pack: x.pack, offset: x.offset, batchId: h.batchId, seq: h.seq, n: h.n, bytes: x.bytes.length });
+      return problem;
+    });
+  }
+
   private async enforceRetention(keep: SegmentRef | undefined): Promise<void> {
     for (const st of this.bySite.values()) {
       while (st.windows > this.opts.maxWindowsPerSite && st.segments.length > 1) await this.evict(st, st.segments[0] as SegmentRef);
     }
     let total = this.stats().bytes;
+    if (total <= this.opts.maxBytesTotal) return await this.packs.flush();
     while (total > this.opts.maxBytesTotal) {
       // The largest site pays first, so a quiet site does not lose its few windows to a chatty one.
       const victims = [...this.bySite.values()].filter((st) => st.segments.some((s) => s !== keep)).sort((a, b) => b.bytes - a.bytes);
@@ -351,15 +376,23 @@ export class SampleStore {
       await this.evict(st, ref);
       total -= ref.bytes;
     }
+    await this.packs.flush();
   }
 
   private async evict(st: SiteState, ref: SegmentRef): Promise<void> {
     this.detach(st, ref);
     this.evictedSegments++;
-    // Its id stays in the seen log, so a resend is still a duplicate. A failed unlink only leaves the file until
-    // the next open, which evicts it again.
-    await fs.rm(ref.file, { force: true }).catch(() => undefined);
+    // Its id stays in the seen log, so a resend is still a duplicate. A failed unlink (or a lost tombstone) only
+    // leaves the batch until the next open, which evicts it again.
+    if (ref.pack !== undefined && ref.offset !== undefined) await this.packs.release(ref.pack, ref.offset, false);
+    else await fs.rm(ref.file, { force: true }).catch(() => undefined);
   }
+}
+
+/** Why a segment read at open cannot join its site's state, if it cannot. */
+function segmentProblem(st: SiteState, h: Shape & { readonly batchId: string }): string | undefined {
+  if (!sameShape(st.shape, h)) return `shape ${describeShape(h)} differs from the site's ${describeShape(st.shape)}`;
+  return st.segments.some((s) => s.batchId === h.batchId) ? `batch ${h.batchId} stored twice` : undefined;
 }
 
 function newSite(site: string, dir: string, s: Shape): SiteState {

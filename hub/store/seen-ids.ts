@@ -97,7 +97,21 @@ export class SeenIds {
    */
   async addMany(entries: readonly SeenEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await appendDurable(this.path, entries.map((e) => `${JSON.stringify({ s: e.site, b: e.batchId, q: e.seq, n: e.n })}\n`).join(''));
+    await appendDurable(this.path, this.logText(entries));
+    await this.appended(entries);
+  }
+
+  /** The log file, and the lines that record `entries`, for a caller that appends them itself (the group commit). */
+  get file(): string {
+    return this.path;
+  }
+
+  logText(entries: readonly SeenEntry[]): string {
+    return entries.map((e) => `${JSON.stringify({ s: e.site, b: e.batchId, q: e.seq, n: e.n })}\n`).join('');
+  }
+
+  /** `logText(entries)` is durably in the log: remember them (and compact the log when it grew past its bound). */
+  async appended(entries: readonly SeenEntry[]): Promise<void> {
     this.lines += entries.length;
     for (const e of entries) this.remember(e);
     if (this.lines > 2 * this.maxIds + this.hw.size) await this.compact();

@@ -4,6 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestContext } from 'node:test';
 import { SampleStore, type SampleBatch, type SampleStoreOptions } from '../../hub/store/sample-store';
+import { PACK_SUFFIX, PACKS_DIR, PackBook, scanPacks } from '../../hub/store/sample-packs';
+import { decodeSegment } from '../../hub/store/sample-segment';
+import { encodeSiteDir } from '../../hub/store/sample-store-checks';
 
 export async function tempDir(t: TestContext): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sitekd-store-'));
@@ -39,3 +42,24 @@ export function makeBatch(batchId: string, over: Partial<SampleBatch> = {}): Sam
 
 export const clock = { now: (): number => 1_800_000_000_000 };
 export const open = (dir: string, o: Partial<SampleStoreOptions> = {}): Promise<SampleStore> => SampleStore.open(dir, { ...clock, ...o });
+
+/** The pack files of a store (hub/store/sample-packs.ts), sorted. */
+export async function packFiles(dir: string): Promise<string[]> {
+  return (await fs.readdir(path.join(dir, PACKS_DIR)).catch(() => [] as string[])).filter((f) => f.endsWith(PACK_SUFFIX)).sort();
+}
+
+/**
+ * Rewrites a closed store's packs as the layout stores had before packs: one `sites/<site>/<seq>.seg` per batch (the
+ * same segment bytes), no `packs/`. What a state dir of an older hub looks like, to test that it still loads.
+ */
+export async function toSegmentFiles(dir: string): Promise<void> {
+  const book = await PackBook.open(dir);
+  const { segments } = await scanPacks(book);
+  for (const x of segments) {
+    const r = decodeSegment(x.bytes);
+    if (!r.ok) throw new Error(`unreadable segment in ${x.file}: ${r.reason}`);
+    const h = r.segment.header;
+    await fs.writeFile(path.join(dir, 'sites', encodeSiteDir(h.site), `${String(h.seq).padStart(12, '0')}.seg`), x.bytes);
+  }
+  await fs.rm(path.join(dir, PACKS_DIR), { recursive: true });
+}

@@ -1,7 +1,7 @@
 /**
  * Backpressure of sample ingest (hub/mqtt/inbound.ts): with more batches pending than `ingestMaxPending`, the hub acks
  * a new one at once with SITEKD_ERR_HUB_BUSY and a `retryAfterMs`, stores nothing of it, and takes it when it is
- * sent again; every batch ends up stored exactly once.
+ * sent again; every batch ends up stored exactly once. `/metrics` counts the busy answers (`sitekd_ingest_busy_total`).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -11,6 +11,7 @@ import { SampleAckSchema, type SampleAck } from '../../shared/protocol/messages'
 import { samplesAckTopic, samplesTopic } from '../../shared/protocol/topics';
 import type { MqttTransport } from '../../shared/transport/mqtt-transport';
 import type { Hub } from '../../hub/hub';
+import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text';
 import { connectClient, makeBatch, makeFixture, startHub, waitFor, type Fixture } from './hub-fixture';
 
 let fx: Fixture;
@@ -20,7 +21,7 @@ const acks: SampleAck[] = [];
 
 before(async () => {
   fx = makeFixture('backpressure');
-  hub = await startHub(fx.config({ sites: ['site-1'], ingestMaxPending: 1, ingestRetryAfterMs: 300 }));
+  hub = await startHub(fx.config({ sites: ['site-1'], ingestMaxPending: 1, ingestRetryAfterMs: 300, httpPort: 0 }));
   agent = await connectClient(hub.url, 'gw-1');
   await agent.subscribe(samplesAckTopic('site-1', 'gw-1'), (_t, p) => {
     const r = decode(SampleAckSchema, p);
@@ -61,4 +62,7 @@ test('a full ingest answers busy with a retry time, and the batches sent again a
     return stored.size === ids.length;
   }, 30_000);
   assert.ok(busy > 0, 'the hub said busy at least once');
+  const res = await fetch(`http://127.0.0.1:${hub?.httpPort as number}/metrics`);
+  assert.equal(res.status, 200);
+  assert.equal(sampleValue(parsePrometheusText(await res.text()), 'sitekd_ingest_busy_total', {}), busy, 'every busy answer is counted');
 });

@@ -15,7 +15,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LoadFleet } from '../../bench/scale-agents';
-import { startMosquitto, stop, writeData, type Proc } from '../../bench/scale-hub';
+import { auditSamples, startMosquitto, stop, writeData, type Proc } from '../../bench/scale-hub';
 import { ownerOf } from '../../hub/shard/rendezvous';
 import { decodeSegment } from '../../hub/store/sample-segment';
 import { decode } from '../../shared/protocol/codec';
@@ -61,22 +61,14 @@ async function waitFor(what: string, fn: () => boolean, timeoutMs: number, procs
   return Date.now() - t0;
 }
 
-/** Copies of every batch id in the segment files under `<stateDir>/sites/<site>/samples`. */
-function storedCopies(stateDir: string): Map<string, number> {
+/** Copies of every batch id in the site stores under `<stateDir>/sites/<site>/samples` (segment files and packs). */
+async function storedCopies(stateDir: string): Promise<Map<string, number>> {
   const copies = new Map<string, number>();
-  const walk = (dir: string): void => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const f = path.join(dir, e.name);
-      if (e.isDirectory()) walk(f);
-      else if (e.name.endsWith('.seg')) {
-        const r = decodeSegment(fs.readFileSync(f));
-        assert.ok(r.ok, `${f} decodes`);
-        const k = `${r.segment.header.site}/${r.segment.header.batchId}`;
-        copies.set(k, (copies.get(k) ?? 0) + 1);
-      }
-    }
-  };
-  walk(path.join(stateDir, 'sites'));
+  for (const site of fs.readdirSync(path.join(stateDir, 'sites'))) {
+    const samples = path.join(stateDir, 'sites', site, 'samples');
+    if (!fs.existsSync(samples)) continue;
+    for (const [k, n] of (await auditSamples(samples)).copies) copies.set(k, (copies.get(k) ?? 0) + n);
+  }
   return copies;
 }
 
@@ -84,7 +76,7 @@ testNeeding(mosquitto(), 'two hubs on one Mosquitto: each site served once, a ki
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sitekd-two-hubs-'));
   const port = await freePort();
   const broker = `mqtt://127.0.0.1:${port}`;
-  const procs: Proc[] = [await startMosquitto(port)];
+  const procs: Proc[] = [await startMosquitto(port, dir, { inflight: 100, queued: 10_000 })];
   const fleet = new LoadFleet({ url: broker, agents: 8, sites: SITES.length, rate: 2, windows: 1, resendMs: 2000, fetchModel: false });
   let monitor: MqttTransport | undefined;
   t.after(async () => {
@@ -138,7 +130,7 @@ testNeeding(mosquitto(), 'two hubs on one Mosquitto: each site served once, a ki
   assert.equal(fleet.unacked(), 0, 'every batch acked in the end');
   assert.equal(fleet.stats.ackedError, 0, 'no batch refused');
   await stop(hubs[1] as Proc, 20_000);
-  const copies = storedCopies(stateDir);
+  const copies = await storedCopies(stateDir);
   const missing = [...fleet.stats.all].filter((k) => !copies.has(k));
   const twice = [...copies].filter(([, n]) => n > 1).map(([k]) => k);
   const unknown = [...copies.keys()].filter((k) => !fleet.stats.all.has(k));

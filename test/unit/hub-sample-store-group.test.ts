@@ -1,10 +1,10 @@
-/** The sample store's group commit (hub/store/group-commit.ts): batches arriving together share their fsyncs. */
+/** The sample store's group commit (hub/store/group-commit.ts): batches arriving together share one pack and its fsyncs. */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
-import { makeBatch, open, tempDir } from '../helpers/sample-store-fixtures';
+import { makeBatch, open, packFiles, tempDir } from '../helpers/sample-store-fixtures';
 
 const logLines = async (dir: string): Promise<string[]> => (await fs.readFile(path.join(dir, 'seen-ids.log'), 'utf8')).split('\n').filter((l) => l !== '');
 
@@ -49,7 +49,7 @@ test('a bad batch in a group fails alone; the rest of the group is stored', asyn
   assert.deepEqual((await store.read('site1')).batchIds, ['b-0', 'b-0', 'b-1', 'b-1', 'b-3', 'b-3']);
 });
 
-test('a failed seen-log append fails the whole group, removes its segments, and a resend stores each batch once', async (t) => {
+test('a failed seen-log append fails the whole group, removes its pack, and a resend stores each batch once', async (t) => {
   const dir = await tempDir(t);
   const store = await open(dir);
   await store.addBatch('site1', makeBatch('b-0'));
@@ -61,11 +61,21 @@ test('a failed seen-log append fails the whole group, removes its segments, and 
   await fs.mkdir(log);
   const group = [store.addBatch('site1', makeBatch('b-1')), store.addBatch('site1', makeBatch('b-2'))];
   for (const p of group) await assert.rejects(p, (e) => isSitekdError(e, ErrorCode.STORE_WRITE));
-  const files = (await fs.readdir(path.join(dir, 'sites', 'site1'))).filter((n) => n.endsWith('.seg') || n.endsWith('.tmp'));
-  assert.deepEqual(files, ['000000000001.seg'], 'the failed group left no segment behind');
+  const files = (await fs.readdir(path.join(dir, 'packs'))).filter((n) => n.endsWith('.pack') || n.endsWith('.tmp'));
+  assert.deepEqual(files, await packFiles(dir));
+  assert.equal(files.length, 1, 'the failed group left no pack behind, only the first batch\'s');
   await fs.rmdir(log);
   await fs.writeFile(log, saved);
   assert.deepEqual(await store.addBatch('site1', makeBatch('b-1')), { stored: 2, duplicate: false });
   assert.deepEqual(await store.addBatch('site1', makeBatch('b-1')), { stored: 0, duplicate: true });
   assert.deepEqual((await open(dir).then((s) => s.read('site1'))).batchIds, ['b-0', 'b-0', 'b-1', 'b-1']);
+});
+
+test('a group of many batches, of several sites, is one pack file', async (t) => {
+  const dir = await tempDir(t);
+  const store = await open(dir);
+  await store.addBatch('site0', makeBatch('first'));
+  await Promise.all(Array.from({ length: 30 }, (_, i) => store.addBatch(`site${i % 3}`, makeBatch(`b-${i}`))));
+  assert.equal((await packFiles(dir)).length, 2, 'the first batch alone, then the 30 that waited for it together');
+  assert.deepEqual((await fs.readdir(path.join(dir, 'sites', 'site1'))).sort(), ['meta.json'], 'no file per batch');
 });

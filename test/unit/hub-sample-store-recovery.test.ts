@@ -1,13 +1,14 @@
 /**
  * The sample store after restarts and accidents: crash leftovers, corrupt or truncated files, a torn id log, a
- * failing disk. The happy paths are in hub-sample-store.test.ts.
+ * failing disk, for the segment files of stores written before packs (`toSegmentFiles`: one file per batch, which an
+ * older hub's state dir holds). Packs' accidents are in hub-sample-packs.test.ts; the happy paths in hub-sample-store.test.ts.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
-import { makeBatch, open, tempDir } from '../helpers/sample-store-fixtures';
+import { makeBatch, open, tempDir, toSegmentFiles } from '../helpers/sample-store-fixtures';
 
 const segFiles = async (dir: string, site = 'site1'): Promise<string[]> =>
   (await fs.readdir(path.join(dir, 'sites', site))).filter((f) => f.endsWith('.seg')).sort();
@@ -27,11 +28,13 @@ test('everything survives a restart: sites, counts, data', async (t) => {
   assert.deepEqual(again.quarantined(), []);
 });
 
-test('corrupt, truncated and foreign segment files are quarantined at open, never fatal', async (t) => {
+test('an older store\'s corrupt, truncated and foreign segment files are quarantined at open, never fatal', async (t) => {
   const dir = await tempDir(t);
   const store = await open(dir);
   for (const id of ['b-1', 'b-2', 'b-3', 'b-4']) await store.addBatch('site1', makeBatch(id));
   await store.addBatch('site2', makeBatch('c-1'));
+  await store.close();
+  await toSegmentFiles(dir);
   const [f1, f2, f3] = (await segFiles(dir)).map((f) => path.join(dir, 'sites', 'site1', f)) as [string, string, string];
   const bytes = await fs.readFile(f1);
   bytes[bytes.length - 40] = (bytes[bytes.length - 40] as number) ^ 0xff; // one flipped bit-pattern in the payload
@@ -56,15 +59,18 @@ test('corrupt, truncated and foreign segment files are quarantined at open, neve
   assert.deepEqual(third.quarantined(), [], '.bad files are not read again');
 });
 
-test('a segment corrupted after open is quarantined when read and left out', async (t) => {
+test('an older store\'s segment file corrupted after open is quarantined when read and left out', async (t) => {
   const dir = await tempDir(t);
   const store = await open(dir);
   await store.addBatch('site1', makeBatch('b-1'));
   await store.addBatch('site1', makeBatch('b-2'));
+  await store.close();
+  await toSegmentFiles(dir);
+  const older = await open(dir);
   await fs.truncate(path.join(dir, 'sites', 'site1', '000000000001.seg'), 100);
-  assert.deepEqual((await store.read('site1')).batchIds, ['b-2', 'b-2']);
-  assert.equal(store.count('site1'), 2);
-  assert.equal(store.stats().quarantined, 1);
+  assert.deepEqual((await older.read('site1')).batchIds, ['b-2', 'b-2']);
+  assert.equal(older.count('site1'), 2);
+  assert.equal(older.stats().quarantined, 1);
 });
 
 test('a torn or garbled seen-ids log is repaired, keeping every readable id', async (t) => {
@@ -110,12 +116,14 @@ test('a write failure is STORE_WRITE and leaves the store usable', async (t) => 
   const dir = await tempDir(t);
   const store = await open(dir);
   await store.addBatch('site1', makeBatch('b-1'));
-  // A directory where the next segment file must go makes the rename fail, even for root.
-  const blocker = path.join(dir, 'sites', 'site1', '000000000003.seg');
-  await fs.mkdir(path.join(blocker, 'x'), { recursive: true });
+  // A file where the packs directory was makes the next pack's write fail, even for root.
+  const packs = path.join(dir, 'packs');
+  await fs.rename(packs, `${packs}-away`);
+  await fs.writeFile(packs, 'in the way');
   await assert.rejects(store.addBatch('site1', makeBatch('b-2')), (e) => isSitekdError(e, ErrorCode.STORE_WRITE));
-  assert.ok(!(await fs.readdir(path.join(dir, 'sites', 'site1'))).some((n) => n.endsWith('.tmp')), 'no temp file is left');
-  await fs.rm(blocker, { recursive: true });
+  await fs.rm(packs);
+  await fs.rename(`${packs}-away`, packs);
+  assert.ok(!(await fs.readdir(packs)).some((n) => n.endsWith('.tmp')), 'no temp file is left');
   assert.deepEqual(await store.addBatch('site1', makeBatch('b-2')), { stored: 2, duplicate: false }, 'a failed batch is not remembered');
   assert.deepEqual((await store.read('site1')).seq, [1, 2, 3, 4]);
 });
@@ -125,6 +133,8 @@ test('without meta.json, a foreign segment sorting first does not take over the 
   const store = await open(dir);
   await store.addBatch('other', makeBatch('x-1', { channels: 1 }));
   for (const id of ['b-1', 'b-2']) await store.addBatch('site1', makeBatch(id));
+  await store.close();
+  await toSegmentFiles(dir);
   const site1 = path.join(dir, 'sites', 'site1');
   await fs.rm(path.join(site1, 'meta.json'));
   await fs.copyFile(path.join(dir, 'sites', 'other', '000000000001.seg'), path.join(site1, '000000000000.seg')); // sorts first

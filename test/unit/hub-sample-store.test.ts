@@ -4,10 +4,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { ErrorCode, isSitekdError } from '../../shared/errors';
 import { isHeldOut, type SampleBatch } from '../../hub/store/sample-store';
-import { makeBatch, open, tempDir } from '../helpers/sample-store-fixtures';
+import { makeBatch, open, packFiles, tempDir } from '../helpers/sample-store-fixtures';
 
-const segFiles = async (dir: string, site = 'site1'): Promise<string[]> =>
-  (await fs.readdir(path.join(dir, 'sites', site))).filter((f) => f.endsWith('.seg')).sort();
 
 test('stores a batch and reads back windows, logits and provenance bit for bit', async (t) => {
   const store = await open(await tempDir(t));
@@ -111,7 +109,7 @@ test('the per-site window cap evicts the oldest segments and always keeps the ne
   const store = await open(dir, { maxWindowsPerSite: 5 });
   for (const id of ['b-1', 'b-2', 'b-3']) await store.addBatch('site1', makeBatch(id, { n: 2 }));
   assert.deepEqual([...new Set((await store.read('site1')).batchIds)], ['b-2', 'b-3']);
-  assert.equal((await segFiles(dir)).length, 2, 'the evicted segment file is deleted');
+  assert.equal((await packFiles(dir)).length, 2, 'the pack of the evicted batch is deleted (each batch was a group of its own)');
   await store.addBatch('site1', makeBatch('big', { n: 7 }));
   assert.deepEqual([...new Set((await store.read('site1')).batchIds)], ['big'], 'a batch larger than the cap is still kept');
   assert.equal(store.stats().evictedSegments, 3);

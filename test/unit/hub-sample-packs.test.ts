@@ -1,0 +1,84 @@
+/**
+ * The sample store's pack files (hub/store/sample-packs.ts): a state dir of an older store (one segment file per
+ * batch) still loads and takes new batches in packs; a corrupt or truncated pack loses only what cannot be read, once;
+ * a leftover temporary pack is removed; batches evicted from a pack stay evicted across a restart, and a pack whose
+ * batches are all gone is deleted.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { ErrorCode } from '../../shared/errors';
+import { makeBatch, open, packFiles, tempDir, toSegmentFiles } from '../helpers/sample-store-fixtures';
+
+/** One pack holding b-0 … b-(n-1) of site1 (the first batch alone would be a pack of its own). */
+async function onePack(dir: string, n: number): Promise<string> {
+  const store = await open(dir);
+  await Promise.all(Array.from({ length: n }, (_, i) => store.addBatch('site1', makeBatch(`b-${i}`))));
+  await store.close();
+  const packs = await packFiles(dir);
+  return path.join(dir, 'packs', packs.at(-1) as string);
+}
+
+test('an older store of segment files loads, takes new batches in packs, and knows both after a restart', async (t) => {
+  const dir = await tempDir(t);
+  const old = await open(dir);
+  for (const id of ['s-1', 's-2']) await old.addBatch('site1', makeBatch(id));
+  await old.close();
+  await toSegmentFiles(dir);
+  assert.deepEqual((await fs.readdir(path.join(dir, 'sites', 'site1'))).sort(), ['000000000001.seg', '000000000003.seg', 'meta.json']);
+  const store = await open(dir);
+  assert.deepEqual(await store.addBatch('site1', makeBatch('s-1')), { stored: 0, duplicate: true });
+  assert.deepEqual(await store.addBatch('site1', makeBatch('p-1')), { stored: 2, duplicate: false });
+  assert.equal((await packFiles(dir)).length, 1);
+  const again = await open(dir);
+  assert.deepEqual((await again.read('site1')).batchIds, ['s-1', 's-1', 's-2', 's-2', 'p-1', 'p-1']);
+  assert.deepEqual((await again.read('site1')).seq, [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(again.quarantined(), []);
+});
+
+test('a corrupt batch in a pack is quarantined alone, once; a truncated pack keeps what precedes the cut', async (t) => {
+  const dir = await tempDir(t);
+  const file = await onePack(dir, 4);
+  const bytes = await fs.readFile(file);
+  const frame = 4 + bytes.readUInt32LE(0); // the first batch's frame
+  bytes[frame - 40] = (bytes[frame - 40] as number) ^ 0xff; // in the first batch's payload
+  await fs.writeFile(file, bytes.subarray(0, bytes.length - 10)); // and the last batch cut short
+  await fs.writeFile(`${file}.tmp`, 'a pack being written when the hub stopped');
+  const store = await open(dir);
+  assert.deepEqual((await store.read('site1')).batchIds, ['b-1', 'b-1', 'b-2', 'b-2']);
+  const bad = store.quarantined();
+  assert.deepEqual(bad.map((b) => b.code), [ErrorCode.STORE_CORRUPT, ErrorCode.STORE_CORRUPT]);
+  assert.match(bad.map((b) => b.reason).join(' | '), /framing broken.*\| sha256 mismatch/);
+  const names = await fs.readdir(path.join(dir, 'packs'));
+  assert.equal(names.filter((n) => n.endsWith('.bad')).length, 2, 'copies kept for inspection');
+  assert.ok(!names.some((n) => n.endsWith('.tmp')), 'a leftover temporary pack is removed');
+  const again = await open(dir);
+  assert.deepEqual(again.quarantined(), [], 'what was quarantined is not judged again');
+  assert.equal(again.count('site1'), 4);
+});
+
+test('a packed batch corrupted after open is quarantined when read and left out', async (t) => {
+  const dir = await tempDir(t);
+  const file = await onePack(dir, 3);
+  const store = await open(dir);
+  const bytes = await fs.readFile(file);
+  bytes[bytes.length - 50] = (bytes[bytes.length - 50] as number) ^ 0xff; // the last batch
+  await fs.writeFile(file, bytes);
+  assert.deepEqual((await store.read('site1')).batchIds, ['b-0', 'b-0', 'b-1', 'b-1']);
+  assert.equal(store.stats().quarantined, 1);
+  assert.equal((await open(dir)).count('site1'), 4, 'its tombstone outlives a restart');
+});
+
+test('batches evicted from a pack stay evicted after a restart; a pack with none left is deleted', async (t) => {
+  const dir = await tempDir(t);
+  await onePack(dir, 3); // b-0 alone, then b-1, b-2 in one pack
+  const store = await open(dir, { maxWindowsPerSite: 4 });
+  assert.equal(store.count('site1'), 4);
+  assert.equal((await packFiles(dir)).length, 1, "b-0's pack was deleted: nothing of it was left");
+  await store.addBatch('site1', makeBatch('b-3'));
+  assert.deepEqual((await store.read('site1')).batchIds, ['b-2', 'b-2', 'b-3', 'b-3']);
+  const again = await open(dir, { maxWindowsPerSite: 100 });
+  assert.deepEqual((await again.read('site1')).batchIds, ['b-2', 'b-2', 'b-3', 'b-3'], 'b-1 stays evicted though the cap was raised');
+  assert.deepEqual(await again.addBatch('site1', makeBatch('b-1')), { stored: 0, duplicate: true });
+});
