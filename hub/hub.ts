@@ -41,7 +41,7 @@ export interface HubOptions {
   readonly hubVersion: string;
   /** Time for timestamps, timers and deadlines (hub/main.ts passes systemClock). */
   readonly clock: Clock;
-  /** Runs training tasks (default: a worker thread per task). */
+  /** Runs training tasks (default: the hub's warm pool of `roundConcurrency` worker threads, hub/worker/ml-pool.ts). */
   readonly run?: MlRunner;
   /** Called once the embedded broker listens (before the teacher is ready), e.g. to print a free port. */
   readonly onBrokerListening?: (port: number, url: string) => void;
