@@ -12,6 +12,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { loadDomain, loadManifest, resolveDataDir } from '../shared/data/har';
 import { createLogger } from '../shared/log';
 import { encode, f32ToBytes } from '../shared/protocol/codec';
@@ -52,12 +53,51 @@ async function timedRound(hub: AdaptHub, intake: SiteIntake, id: string, run: Ml
   return (performance.now() - t0) / 1000;
 }
 
-/** One repeat with one runner: each round alone, then both together; one table row. */
+/** CPU seconds of the whole process (every thread) spent in `fn`. */
+async function withCpu<R>(fn: () => Promise<R>): Promise<[R, number]> {
+  const before = process.cpuUsage();
+  const out = await fn();
+  const used = process.cpuUsage(before);
+  return [out, (used.user + used.system) / 1e6];
+}
+
+// The control: a pure-JS busy loop of about a round's length in two threads, alone then together. On two free cores
+// its ratio is ~1.00; when other processes hold a core it is ~2, and so is any round's (the machine is shared).
+const SPIN = "const { parentPort } = require('node:worker_threads'); parentPort.on('message', (n) => { let x = 0; for (let i = 0; i < n; i++) x += Math.sqrt(i); parentPort.postMessage(x); });";
+
+async function controlRow(r: number): Promise<string> {
+  const ws = [new Worker(SPIN, { eval: true }), new Worker(SPIN, { eval: true })] as const;
+  const job = async (w: Worker, n: number): Promise<number> => {
+    const t0 = performance.now();
+    await new Promise((done) => { w.once('message', done); w.postMessage(n); });
+    return (performance.now() - t0) / 1000;
+  };
+  try {
+    await Promise.all(ws.map(async (w) => job(w, 1e6)));
+    const n = 3e8;
+    const alone = [await job(ws[0], n), await job(ws[1], n)];
+    const t0 = performance.now();
+    await Promise.all(ws.map(async (w) => job(w, n)));
+    const both = (performance.now() - t0) / 1000;
+    return `| ${r + 1} | control (busy loop) | ${alone.map((x) => x.toFixed(2)).join(' / ')} | ${both.toFixed(2)} | ${alone.map((x) => (both / x).toFixed(2)).join(' / ')} | |`;
+  } finally {
+    for (const w of ws) void w.terminate();
+  }
+}
+
+/**
+ * One repeat with one runner: each round alone, then both together; one table row. Besides wall time, the process's
+ * CPU seconds together ÷ alone (a + b): 1.00 means the two rounds did no more work side by side than one after the
+ * other, so a wall-time ratio above 1 is the cores being busy with something else (the machine is shared).
+ */
 async function repeatRow(hub: AdaptHub, intakes: readonly SiteIntake[], label: string, run: MlRunner, r: number): Promise<string> {
   const [a, b] = intakes as [SiteIntake, SiteIntake];
-  const alone = [await timedRound(hub, a, `a${r}`, run), await timedRound(hub, b, `b${r}`, run)];
-  const both = await Promise.all([timedRound(hub, a, `ta${r}`, run), timedRound(hub, b, `tb${r}`, run)]);
-  const row = `| ${r + 1} | ${label} | ${alone.map((s) => s.toFixed(2)).join(' / ')} | ${both.map((s) => s.toFixed(2)).join(' / ')} | ${both.map((s, i) => (s / (alone[i] as number)).toFixed(2)).join(' / ')} |`;
+  const [ta, ca] = await withCpu(async () => timedRound(hub, a, `a${r}`, run));
+  const [tb, cb] = await withCpu(async () => timedRound(hub, b, `b${r}`, run));
+  const [both, cBoth] = await withCpu(async () => Promise.all([timedRound(hub, a, `ta${r}`, run), timedRound(hub, b, `tb${r}`, run)]));
+  const alone = [ta, tb];
+  const f = (xs: readonly number[]): string => xs.map((x) => x.toFixed(2)).join(' / ');
+  const row = `| ${r + 1} | ${label} | ${f(alone)} | ${f(both)} | ${f(both.map((s, i) => s / (alone[i] as number)))} | ${(cBoth / (ca + cb)).toFixed(2)} |`;
   process.stderr.write(`${row}\n`);
   return row;
 }
@@ -84,7 +124,8 @@ async function main(): Promise<void> {
     await Promise.all(intakes.map(async (intake, i) => timedRound(hub, intake, `warm${i}`, pool.run)));
     const load = loadNote();
     const rows: string[] = [];
-    for (let r = 0; r < Number(v.repeats); r++) for (const [label, run] of runners) rows.push(await repeatRow(hub, intakes, label, run, r));
+    // A control row before each runner's row: a row whose control is well above 1.00 was measured on a busy machine.
+    for (let r = 0; r < Number(v.repeats); r++) for (const [label, run] of runners) rows.push(await controlRow(r), await repeatRow(hub, intakes, label, run, r));
     for (const i of intakes) await i.close();
     const flags = v['fresh-workers'] ? ' --fresh-workers' : v['pool-only'] ? ' --pool-only' : '';
     const cmd = `npm run bench:rounds-parallel -- --sites ${v.sites} --windows ${v.windows} --round-recipe ${v['round-recipe']} --repeats ${v.repeats}${flags}`;
@@ -93,7 +134,7 @@ async function main(): Promise<void> {
       `Run ${new Date().toISOString()}, ${cpus().length} cores, ${load} at start, ${loadNote()} at the end; round recipe ${v['round-recipe']}, ` +
         `${v.windows} windows per site (HAR ${a} and ${b}). Runner \`pool\`: the hub's warm pool of 2 worker threads ` +
         '(hub/worker/ml-pool.ts); `fresh`: a new worker thread per round, ended after it (hub/worker/ml-runner.ts `runMlTask`).', '',
-      `| repeat | runner | alone: site ${a} / site ${b} (s) | together (s) | together ÷ alone |`, '|---:|---|---:|---:|---:|', ...rows, '',
+      `| repeat | runner | alone: site ${a} / site ${b} (s) | together (s) | together ÷ alone | CPU s together ÷ alone |`, '|---:|---|---:|---:|---:|---:|', ...rows, '',
     ].join('\n');
     // --append keeps the earlier runs in the results file (the machine is shared: several runs say more than one).
     const file = resolve(__dirname, `../../bench/results/rounds-parallel-${v['round-recipe']}.md`);
