@@ -6,7 +6,7 @@
  * does so twice: with the hub's warm worker pool (hub/worker/ml-pool.ts, 2 workers) and with a fresh worker per round
  * (hub/worker/ml-runner.ts `runMlTask`, what the hub did before the pool); `--fresh-workers` or `--pool-only` runs one.
  * Options: --data DIR, --source IDS, --sites A,B, --windows N, --round-recipe site-adapt|unikd, --repeats R, --append (add
- * this run to the results file instead of replacing it).
+ * this run to the results file instead of replacing it), --phases (each round's timing by phase on stderr).
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -42,6 +42,8 @@ async function feed(intake: SiteIntake, domainId: string, dataDir: string, windo
   }
 }
 
+let phases = false;
+
 async function timedRound(hub: AdaptHub, intake: SiteIntake, id: string, run: MlRunner): Promise<number> {
   const t0 = performance.now();
   // A HAR subject's train split has ~220 windows: half are held out, so the hub's minimum of 128 to adapt to is lowered.
@@ -50,6 +52,7 @@ async function timedRound(hub: AdaptHub, intake: SiteIntake, id: string, run: Ml
     { site: intake.site, jobId: id, teacher: hub.bundle, current: async () => ({ version: '1-00000000', bytes: hub.bundle.generic.bytes }), report: () => undefined, signal: new AbortController().signal },
   );
   if (out.kind !== 'decided') throw new Error(`round ${id} was skipped: ${out.reason}`);
+  if (phases) process.stderr.write(`round ${id}: ${JSON.stringify(out.timing)}\n`);
   return (performance.now() - t0) / 1000;
 }
 
@@ -106,8 +109,9 @@ async function main(): Promise<void> {
   const { values: v } = parseArgs({ options: {
     data: { type: 'string' }, source: { type: 'string', default: '2,7,12,9,6' }, sites: { type: 'string', default: '11,13' },
     windows: { type: 'string', default: '300' }, 'round-recipe': { type: 'string', default: 'unikd' }, repeats: { type: 'string', default: '2' },
-    'fresh-workers': { type: 'boolean', default: false }, 'pool-only': { type: 'boolean', default: false }, append: { type: 'boolean', default: false },
+    'fresh-workers': { type: 'boolean', default: false }, 'pool-only': { type: 'boolean', default: false }, append: { type: 'boolean', default: false }, phases: { type: 'boolean', default: false },
   } });
+  phases = v.phases;
   const data = resolveDataDir(v.data);
   const log = createLogger({ stream: process.stderr, level: 'warn' });
   const dir = mkdtempSync(join(tmpdir(), 'sitekd-rounds-'));
