@@ -144,8 +144,9 @@ export const HubConfigSchema = z
      */
     roundRecipe: z.enum(['site-adapt', 'unikd']).default('site-adapt'),
     /**
-     * Rounds of different sites at once, each in its own worker thread (a site never has two). Default: the machine's
-     * cores (`os.availableParallelism()`); 1 runs them one after another.
+     * Rounds of different sites at once, each in its own worker thread (a site never has two), and the size of the hub's
+     * warm worker pool (hub/worker/ml-pool.ts). Default: the machine's cores (`os.availableParallelism()`); 1 runs them
+     * one after another.
      */
     roundConcurrency: z.number().int().min(1).max(64).default(() => Math.max(1, Math.min(64, availableParallelism()))),
     /** Nearest-centroid rounds of `site-adapt` after its soft start. */

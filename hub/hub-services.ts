@@ -148,7 +148,8 @@ function createJobs(ctx: HubContext, publish: Publish, publisher: ModelPublisher
   const triggers = new Triggers({ config: c, registry, sites: () => ctx.servedSites(), enqueue: enqueueAutomatic, clock: ctx.clock, log });
   const queue = new JobQueue<RedistillResult>({
     now,
-    // Each round runs in its own worker thread: rounds of different sites in parallel, up to the cores.
+    // Each round runs in its own worker thread of the hub's warm pool (as many as roundConcurrency): rounds of different
+    // sites in parallel, up to the cores.
     concurrency: c.roundConcurrency,
     newId: jobIds(now),
     run: (job, report, signal) =>

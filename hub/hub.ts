@@ -22,7 +22,8 @@ import { wireHub, type HubServices } from './hub-services';
 import { hubStatus } from './hub-status';
 import { loadOrCreateKey, type HubKey } from './models/keys';
 import type { Logger } from '../shared/log';
-import { runMlTask, type MlRunner } from './worker/ml-runner';
+import type { MlRunner } from './worker/ml-runner';
+import { MlWorkerPool } from './worker/ml-pool';
 import { channelRanges } from './store/sample-hygiene';
 import { SampleStore, type ImplausibleRecord } from './store/sample-store';
 import { SiteRegistry } from './sites/site-registry';
@@ -40,7 +41,7 @@ export interface HubOptions {
   readonly hubVersion: string;
   /** Time for timestamps, timers and deadlines (hub/main.ts passes systemClock). */
   readonly clock: Clock;
-  /** Runs training tasks (default: a worker thread per task). */
+  /** Runs training tasks (default: the hub's warm pool of `roundConcurrency` worker threads, hub/worker/ml-pool.ts). */
   readonly run?: MlRunner;
   /** Called once the embedded broker listens (before the teacher is ready), e.g. to print a free port. */
   readonly onBrokerListening?: (port: number, url: string) => void;
@@ -58,6 +59,8 @@ export class Hub {
   private readonly clock: Clock;
   private readonly now: () => number;
   private readonly run: MlRunner;
+  /** The warm training workers, unless the caller brought its own runner (hub/worker/ml-pool.ts). */
+  private readonly pool: MlWorkerPool | undefined;
   /** Aborts a running round (stop, after the grace period). */
   private readonly abort = new AbortController();
   /** Aborts the teacher / generic student training of start() (stop, at once). */
@@ -99,7 +102,8 @@ export class Hub {
     this.log = o.log;
     this.clock = o.clock;
     this.now = () => o.clock.now();
-    this.run = o.run ?? runMlTask;
+    this.pool = o.run === undefined ? new MlWorkerPool({ size: this.c.roundConcurrency, backend: this.c.backend, log: this.log }) : undefined;
+    this.run = o.run ?? (this.pool as MlWorkerPool).run;
     this.startedAt = this.now();
     this.drops = new DropCounter({ clock: o.clock, log: this.log });
     this.teacher = new Promise<TeacherBundle>((resolve, reject) => {
@@ -206,6 +210,7 @@ export class Hub {
     await queue?.drain();
     await this.services?.watcher.settle();
     await this.services?.models.settle();
+    await this.pool?.close();
     // Every site made durable, flushed and unlocked: the other hubs take them at once.
     await this.shard?.stop();
     if (this.transport !== undefined) {

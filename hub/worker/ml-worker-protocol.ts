@@ -1,5 +1,6 @@
 /**
- * Messages between the hub and its training worker (hub/worker/ml-worker.ts, a `worker_threads` Worker). Plain data only:
+ * Messages between the hub and its training workers (hub/worker/ml-worker.ts, `worker_threads` Workers kept warm by
+ * hub/worker/ml-pool.ts). Plain data only:
  * typed arrays are structured-cloned, artifacts travel as bytes. The hub's main thread never loads tfjs; all
  * training and evaluation happen in the worker, so the MQTT loop stays responsive and the second core is used.
  */
@@ -122,6 +123,26 @@ export interface RedistillOutput extends TrainOutput {
 
 export type WorkerOutput<T extends WorkerTask> = T extends PredictTask ? PredictOutput : T extends RedistillTask ? RedistillOutput : TrainOutput;
 
+/** tfjs memory of a worker after a task (hub/worker/task-scope.ts): what the pool watches for growth. */
+export interface TaskMemory {
+  /** `tf.memory()` after the task's tensors and variables were disposed. */
+  readonly numTensors: number;
+  readonly numBytes: number;
+  /** The wasm backend's linear memory (it grows to the largest task's peak and never shrinks); 0 on other backends. */
+  readonly wasmBytes: number;
+}
+
+/** Hub → worker: one task at a time; the worker answers with progress messages, then one `result` or `error`. */
+export interface TaskRequest {
+  readonly type: 'task';
+  readonly task: WorkerTask;
+}
+
+/** `workerData` of a worker: the backend to set up before the first task arrives (a warm pool worker). */
+export interface WorkerStart {
+  readonly backend?: BackendPreference;
+}
+
 export type WorkerMessage =
   | {
       readonly type: 'progress';
@@ -131,5 +152,5 @@ export type WorkerMessage =
       readonly epochs: number;
       readonly losses: Record<string, number>;
     }
-  | { readonly type: 'result'; readonly output: TrainOutput | RedistillOutput | PredictOutput }
-  | { readonly type: 'error'; readonly code: string; readonly message: string };
+  | { readonly type: 'result'; readonly output: TrainOutput | RedistillOutput | PredictOutput; readonly memory: TaskMemory }
+  | { readonly type: 'error'; readonly code: string; readonly message: string; readonly memory: TaskMemory };

@@ -1,6 +1,7 @@
 /**
- * The hub's training worker (a `worker_threads` entry; hub/worker/ml-runner.ts starts one per task and ends it after):
- * selects the tfjs backend (wasm by default), trains, evaluates and posts the artifact bytes back. Everything here is
+ * The hub's training worker (a `worker_threads` entry, kept warm by hub/worker/ml-pool.ts): takes tasks as messages, one
+ * at a time; per task it selects the tfjs backend (wasm by default, set up once), trains, evaluates, posts the artifact
+ * bytes back and frees the task's tensors (hub/worker/task-scope.ts). Everything here is
  * synchronous tfjs work that would otherwise freeze the hub's MQTT loop for seconds to minutes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -16,7 +17,8 @@ import { argmaxRows, predictLogits, train, type TrainResult } from '../../shared
 import type { WindowSet } from '../../shared/ml/types';
 import { matches } from '../jobs/gate';
 import { crossFitAgreement } from './cross-fit-eval';
-import type { Evaluation, PairedVectors, RedistillOutput, RedistillTask, TrainOutput, TrainTask, WorkerMessage, WorkerTask } from './ml-worker-protocol';
+import type { Evaluation, PairedVectors, RedistillOutput, RedistillTask, TaskRequest, TrainOutput, TrainTask, WorkerMessage, WorkerStart, WorkerTask } from './ml-worker-protocol';
+import { inTaskScope, taskMemory } from './task-scope';
 import { runPredict } from './predict-worker';
 
 function post(msg: WorkerMessage): void {
@@ -160,19 +162,29 @@ function share(v: Uint8Array): number {
   return v.length === 0 ? 0 : ones / v.length;
 }
 
-async function main(task: WorkerTask): Promise<void> {
+async function runTask(task: WorkerTask): Promise<void> {
   try {
     const backend = (await selectBackend(task.backend)).name;
-    if (task.kind === 'predict') return post({ type: 'result', output: runPredict(task, backend) });
-    const output = task.kind === 'train' ? runTrain(task, backend) : runRedistill(task, backend);
-    parentPort?.postMessage({ type: 'result', output } satisfies WorkerMessage, [output.artifact.buffer as ArrayBuffer]);
+    if (task.kind === 'predict') {
+      const output = inTaskScope(() => runPredict(task, backend));
+      return post({ type: 'result', output, memory: taskMemory() });
+    }
+    const output = inTaskScope(() => (task.kind === 'train' ? runTrain(task, backend) : runRedistill(task, backend)));
+    parentPort?.postMessage({ type: 'result', output, memory: taskMemory() } satisfies WorkerMessage, [output.artifact.buffer as ArrayBuffer]);
   } catch (err) {
     post({
       type: 'error',
       code: isSitekdError(err) ? err.code : 'SITEKD_ERR_JOB_FAILED',
       message: err instanceof Error ? err.message : String(err),
+      memory: taskMemory(),
     });
   }
 }
 
-void main(workerData as WorkerTask);
+// Set the backend up before the first task (a warm pool worker); a failure here is reported by that task's own try.
+const start = workerData as WorkerStart | undefined;
+let chain: Promise<unknown> = start?.backend !== undefined ? selectBackend(start.backend).catch(() => undefined) : Promise.resolve();
+// One task at a time, in the order they came (the pool sends the next one only after the last one's answer).
+parentPort?.on('message', (msg: TaskRequest) => {
+  chain = chain.then(() => runTask(msg.task));
+});
