@@ -167,7 +167,7 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
   const phaseEnd = { reference: read, candidate: read };
   const output = await d.run(
     {
-      kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adaptIterations: s.adaptIterations, source: d.source,
+      kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adaptIterations: s.adaptIterations, ...(s.roundRecipe === 'unikd' ? { source: d.source } : {}),
       target: p.target, heldOut: p.heldOut, ...(p.crossFit ? { crossFit: p.crossFit } : {}), ...(r.labelled ? { labelled: r.labelled } : {}),
       teacher: r.teacher.teacher.bytes, generic: r.teacher.generic.bytes, current: current.bytes, seed: s.seed + versionNumber(current.version),
       hparams: { ...s.hparams, epochs: s.epochs }, unikd: UNIKD_PRESETS[s.preset],

@@ -42,8 +42,8 @@ export interface RedistillTask {
    * student was made this way; `unikd`: UNI-KD on source + the site's windows from the hub's teacher.
    */
   readonly recipe: RoundRecipe;
-  /** Labelled source train split. */
-  readonly source: WindowSet;
+  /** Labelled source train split: sent only with `unikd` (`site-adapt` never reads it; copying it to the worker took the hub's main thread ~6 MB of structured clone per round). */
+  readonly source?: WindowSet;
   /** The site's returned training windows (unlabelled, channels-first). */
   readonly target: WindowSet;
   /** The site's held-out returned windows. */

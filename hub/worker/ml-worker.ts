@@ -30,8 +30,10 @@ function loadNet(bytes: Uint8Array): Cnn {
 }
 
 function trainNet(task: TrainTask | RedistillTask, algorithm: 'source-only' | 'kd' | 'unikd', teacher: Cnn | undefined, target: WindowSet): TrainResult {
+  const source = task.source;
+  if (source === undefined) throw new SitekdError(ErrorCode.JOB_FAILED, `a ${algorithm} run needs the labelled source split and the task has none`);
   return train({
-    algorithm, spec: task.spec, source: task.source, target, seed: task.seed, hparams: task.hparams,
+    algorithm, spec: task.spec, source, target, seed: task.seed, hparams: task.hparams,
     ...(task.kind === 'redistill' ? { unikd: task.unikd } : task.unikd !== undefined ? { unikd: task.unikd } : {}),
     ...(teacher !== undefined ? { teacher } : {}),
     onEpoch: (epoch, epochs, losses) => post({ type: 'progress', phase: 'candidate', epoch, epochs, losses }),
