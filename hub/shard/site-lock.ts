@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { isPidAlive } from '../../shared/fs/state-lock';
 
 const LeaseSchema = z.strictObject({
   hub: z.string().max(64),
@@ -159,14 +160,5 @@ function enter(mutex: string): boolean {
     const age = Date.now() - (fs.statSync(mutex, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
     if (age > TAKEOVER_STALE_MS) fs.rmSync(mutex, { recursive: true, force: true });
     return false;
-  }
-}
-
-function isPidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

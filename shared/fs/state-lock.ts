@@ -103,7 +103,8 @@ function staleReason(owner: LockInfo | undefined, me: LockInfo, isAlive: (pid: n
   return isAlive(owner.pid) ? undefined : 'its process is not running';
 }
 
-function isPidAlive(pid: number): boolean {
+/** Whether a process of this host with `pid` is running (also used by hub/shard/site-lock.ts). */
+export function isPidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

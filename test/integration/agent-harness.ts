@@ -23,6 +23,7 @@ import { generateSigningKey, signManifest, type SigningKey } from '../../shared/
 import { modelChunkTopic, modelTopic } from '../../shared/protocol/topics';
 import { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { createRng } from '../../shared/random';
+import { freePort } from '../helpers/free-port';
 
 export const SITE = 'site-a';
 export const AGENT = 'gw-1';
@@ -87,14 +88,6 @@ export interface Received {
 
 /** A broker the tests can stop and start again on the same port. */
 export type TestBroker = Pick<EmbeddedBroker, 'port' | 'url' | 'close'>;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A real Mosquitto on 127.0.0.1:`port` (MQTT 5 capable), no persistence, anonymous, in `dir`. */
 async function startMosquitto(dir: string, port?: number): Promise<TestBroker> {

@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -16,6 +15,7 @@ import { logConnectionEvents } from '../../shared/transport/connection-log';
 import { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { startEmbeddedBroker } from '../../hub/mqtt/broker';
 import { ManualClock } from '../helpers/manual-clock';
+import { freePort } from '../helpers/free-port';
 
 interface Line {
   readonly level: string;
@@ -33,21 +33,6 @@ function capture(lines: Line[]): Logger {
  * A free port below Linux's ephemeral range (32768-60999). Repeated connects to a closed port inside that range can
  * connect the client to itself (TCP simultaneous open picks the same local port), which is not "unreachable".
  */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const srv = net.createServer();
-    const ok = await new Promise<boolean>((r) => {
-      srv.once('error', () => r(false));
-      srv.listen(port, '127.0.0.1', () => r(true));
-    });
-    if (ok) {
-      await new Promise<void>((r) => srv.close(() => r()));
-      return port;
-    }
-  }
-}
-
 async function waitFor(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!pred()) {

@@ -11,7 +11,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LoadFleet } from '../../bench/scale-agents';
@@ -24,20 +23,13 @@ import { parseHubMemberStatus, sub } from '../../shared/protocol/topics';
 import { MqttTransport } from '../../shared/transport/mqtt-transport';
 import { mosquitto, testNeeding } from '../helpers/requirements';
 import { runProgram } from './auth-helpers';
+import { freePort } from '../helpers/free-port';
 
 const CLI = path.resolve(__dirname, '../../bin/sitekd.js');
 const HUBS = ['hub-a', 'hub-b'] as const;
 const SITES = ['site-0', 'site-1', 'site-2', 'site-3'];
 /** docs/scaling.md "Several hubs": a hub killed on the same host loses its sites within ~2 s (will at once, 1 s pass, lock stale by pid); 10 s leaves room for a loaded machine. */
 const TAKEOVER_BOUND_MS = 10_000;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function startHub(id: string, o: { data: string; stateDir: string; broker: string }): Proc {
   const args = [CLI, 'hub', '--hub-id', id, '--broker', o.broker, '--data', o.data, '--source', 'site-0', '--state-dir', o.stateDir,
