@@ -282,7 +282,7 @@ export class Hub {
     const ops = (this.ops = new HubOps({
       config: this.c, log: this.log, now: this.now, registry: this.registry as SiteRegistry, store: this.store as SampleStore,
       sites: () => this.servedSites(), classNames: () => this.input?.classNames, readiness: () => this.readiness(), alive: () => this.state !== 'stopping' && this.state !== 'stopped',
-      ingestBusy: () => this.services?.inbound.stats.busy,
+      ingestBusy: () => this.services?.inbound.stats.busy, workerPool: () => this.pool?.stats(),
     }));
     this.services = wireHub({
       config: this.c, log: this.log, clock: this.clock, now: this.now, run: this.run, transport: this.transport as MqttTransport,

@@ -31,7 +31,7 @@ import { OperatorAuth } from './http-auth';
 import { startOpsHttp, type OpsHttpServer, type Readiness } from './http-server';
 import { hubDir } from '../shard/shared-state';
 import { HISTORY_FILE, loadHistoryFile, writeHistoryFile } from './history-file';
-import { createMetrics } from './metrics';
+import { createMetrics, type WorkerPoolFigures } from './metrics';
 import { SiteHistory } from './site-history';
 
 /** How often the history is written to the state dir while the hub runs (and once when it stops). */
@@ -50,6 +50,7 @@ export interface HubOpsDeps {
   alive(): boolean;
   /** Sample batches answered HUB_BUSY since start (hub/mqtt/inbound.ts backpressure); undefined before ingest is wired. */
   ingestBusy?(): number | undefined;
+  workerPool?(): WorkerPoolFigures | undefined;
 }
 
 /** What the dashboard asks of the hub: the command replies it shows and the command it sends. */
@@ -81,6 +82,7 @@ export class HubOps {
     this.metrics = createMetrics({
       registry: d.registry, store: d.store, view: this.view, thresholds: this.thresholds, sites: () => d.sites(), now: d.now,
       ready: () => d.readiness().ready, jobs: () => this.jobCounts(), ingestBusy: () => d.ingestBusy?.() ?? 0,
+      workerPool: () => d.workerPool?.(),
     });
     this.errors = new Counter({ name: 'sitekd_ops_errors_total', help: 'bad input met by the HTTP server and the dashboard history, by error code', labelNames: ['code'], registers: [this.metrics] });
   }

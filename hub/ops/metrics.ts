@@ -23,7 +23,21 @@ export interface MetricsSources {
   jobs(): { readonly running: number; readonly queued: number };
   /** Sample batches answered HUB_BUSY since the hub started. */
   ingestBusy?(): number;
+  /** The warm training workers' counters (hub/worker/ml-pool.ts), when the hub runs its own pool. */
+  workerPool?(): WorkerPoolFigures | undefined;
 }
+
+export interface WorkerPoolFigures {
+  readonly warm: number;
+  readonly started: number;
+  readonly tasks: number;
+  readonly overflow: number;
+  readonly aborted: number;
+  readonly crashed: number;
+  readonly recycled: number;
+}
+
+const POOL_EVENTS = ['started', 'tasks', 'overflow', 'aborted', 'crashed', 'recycled'] as const;
 
 type G = Gauge<string>;
 
@@ -46,10 +60,21 @@ export function createMetrics(s: MetricsSources): Registry {
     this.reset();
     this.inc(s.ingestBusy?.() ?? 0);
   } });
+  poolMetrics(s, reg, gauge);
   return reg;
 }
 
 type MakeGauge = (name: string, help: string, labelNames: string[], fill: (g: G) => void) => void;
+
+/** A crashed or recycled worker is otherwise only a log line; overflow says the pool is smaller than the work. */
+function poolMetrics(s: MetricsSources, reg: Registry, gauge: MakeGauge): void {
+  gauge('sitekd_worker_pool_warm', 'warm training worker threads alive', [], (g) => g.set(s.workerPool?.()?.warm ?? 0));
+  new Counter({ name: 'sitekd_worker_pool_events_total', help: 'training worker pool events: workers started, tasks run, tasks in an overflow worker, tasks aborted, workers crashed, workers recycled', labelNames: ['event'], registers: [reg], collect() {
+    this.reset();
+    const p = s.workerPool?.();
+    for (const e of POOL_EVENTS) this.inc({ event: e }, p?.[e] ?? 0);
+  } });
+}
 
 function hubGauges(s: MetricsSources, gauge: MakeGauge): void {
   gauge('sitekd_hub_ready', '1 once the teacher and the generic student exist and the broker connection is up', [], (g) => g.set(s.ready() ? 1 : 0));

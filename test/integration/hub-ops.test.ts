@@ -93,6 +93,10 @@ test('metrics and status follow an agent of s1 online, then killed', async () =>
     assert.equal(sampleValue(samples, 'sitekd_rounds_total', { site: 's1', outcome: 'failed' }), 0);
     assert.equal(sampleValue(samples, 'sitekd_model_version_number', { site: 's1' }), 1);
     assert.equal(sampleValue(samples, 'sitekd_hub_ready', {}), 1);
+    // The teacher and the generic student were trained in the hub's warm pool.
+    assert.ok((sampleValue(samples, 'sitekd_worker_pool_events_total', { event: 'tasks' }) ?? 0) >= 2, 'pool tasks counted');
+    assert.equal(sampleValue(samples, 'sitekd_worker_pool_events_total', { event: 'crashed' }), 0);
+    assert.ok((sampleValue(samples, 'sitekd_worker_pool_warm', {}) ?? 0) >= 1, 'a warm worker');
 
     const st = await runCli(['status', '--broker', hub.url, '--json']);
     assert.equal(st.code, 0, st.stderr);
