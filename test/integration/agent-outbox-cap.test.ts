@@ -46,7 +46,8 @@ async function exercise(
     await h.publishReadings(1_700_000_000_000 + burst * 100_000, 320);
     await sleep(150);
   }
-  await waitFor(() => running.agent.snapshot().uploader.batchesCut >= 6, 30_000, 'six batches cut') // generous: the full suite runs beside other work on 2 cores;
+  // Generous: the full suite runs beside other work on 2 cores.
+  await waitFor(() => running.agent.snapshot().uploader.batchesCut >= 6, 30_000, 'six batches cut');
   const cut = running.agent.snapshot().uploader.batchesCut;
   const depth = running.agent.snapshot().outbox.depth;
   assert.ok(cut - depth >= 2, `${cut} batches cut, ${depth} still queued`);
