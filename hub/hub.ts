@@ -2,54 +2,42 @@
  * The hub's lifecycle: start the broker (embedded aedes unless `broker` names one), connect, subscribe, make or load
  * the teacher and the generic student, publish every site's model, then serve until stop(). It owns every I/O
  * object of the process (hub/main.ts only parses the command line and handles signals), wires the pieces that
- * handle messages and run rounds (hub/hub-services.ts), and publishes the retained hub/status on any change.
+ * handle messages and run rounds (hub/hub-services.ts, connected by hub/hub-wiring.ts), and publishes the retained
+ * hub/status on any change.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { withTimeout, type Clock, type TimerHandle } from '../shared/clock';
+import { withTimeout, type Clock } from '../shared/clock';
 import { DropCounter } from '../shared/drop-counter';
 import { ErrorCode, SitekdError } from '../shared/errors';
 import { acquireStateLock, type StateLock } from '../shared/fs/state-lock';
 import type { Domain, WindowSet } from '../shared/ml/types';
-import { encodeJson } from '../shared/protocol/codec';
 import type { HubStatus } from '../shared/protocol/messages';
-import { hubMemberStatusTopic, hubStatusTopic, isValidSiteId } from '../shared/protocol/topics';
+import { isValidSiteId } from '../shared/protocol/topics';
 import type { MqttTransport } from '../shared/transport/mqtt-transport';
 import type { EmbeddedBroker } from './mqtt/broker';
 import type { HubConfig } from './config';
+import type { HubOptions, HubState } from './hub-options';
 import { connectHub } from './mqtt/connection';
-import { wireHub, type HubServices } from './hub-services';
+import type { HubServices } from './hub-services';
+import { makeOps, sampleStoreOptions, startHubShard, wireServices, type WiringHost } from './hub-wiring';
 import { hubStatus } from './hub-status';
+import { StatusPublisher } from './hub-status-publisher';
 import { loadOrCreateKey, type HubKey } from './models/keys';
 import type { Logger } from '../shared/log';
 import type { MlRunner } from './worker/ml-runner';
 import { MlWorkerPool } from './worker/ml-pool';
-import { channelRanges } from './store/sample-hygiene';
-import { SampleStore, type ImplausibleRecord } from './store/sample-store';
+import { SampleStore } from './store/sample-store';
 import { SiteRegistry } from './sites/site-registry';
 import { loadSourceData } from './models/source-data';
 import { prepareTeacher, type InputLayout, type TeacherBundle } from './models/teacher';
 import { HubOps } from './ops/hub-ops';
 import type { Readiness } from './ops/http-server';
-import { openShardState, startShard, type ShardState } from './shard/hub-shard';
+import { openShardState, type ShardState } from './shard/hub-shard';
 import { hubDir, withSetupLock } from './shard/shared-state';
 import type { Shard } from './shard/shard';
 
-export interface HubOptions {
-  readonly config: HubConfig;
-  readonly log: Logger;
-  readonly hubVersion: string;
-  /** Time for timestamps, timers and deadlines (hub/main.ts passes systemClock). */
-  readonly clock: Clock;
-  /** Runs training tasks (default: the hub's warm pool of `roundConcurrency` worker threads, hub/worker/ml-pool.ts). */
-  readonly run?: MlRunner;
-  /** Called once the embedded broker listens (before the teacher is ready), e.g. to print a free port. */
-  readonly onBrokerListening?: (port: number, url: string) => void;
-  /** Called once the HTTP server (`httpPort`) listens, before the teacher is ready. */
-  readonly onHttpListening?: (url: string) => void;
-}
-
-export type HubState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+export type { HubOptions, HubState } from './hub-options';
 
 export class Hub {
   state: HubState = 'idle';
@@ -88,9 +76,9 @@ export class Hub {
   private services: HubServices | undefined;
   /** Telemetry, rounds, metrics and the HTTP server (hub/ops/). */
   private ops: HubOps | undefined;
-  private statusTimer: TimerHandle | undefined;
   private lock: StateLock | undefined;
-  private statusDebounce: TimerHandle | undefined;
+  /** The retained hub/status: on change, every status interval, `offline` on stop (hub/hub-status-publisher.ts). */
+  private readonly status: StatusPublisher;
   private source: Domain | undefined;
   private input: InputLayout | undefined;
   /** The broker URL the hub connected to. */
@@ -111,6 +99,10 @@ export class Hub {
       this.rejectTeacher = reject;
     });
     this.teacher.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+    this.status = new StatusPublisher({
+      clock: o.clock, log: this.log, hubId: this.c.hubId, transport: () => this.transport, payload: () => this.statusPayload(),
+      live: () => this.state !== 'stopping' && this.state !== 'stopped',
+    });
   }
 
   /**
@@ -145,12 +137,7 @@ export class Hub {
     this.key = await this.hubWide(() => loadOrCreateKey(c.stateDir));
     this.checkNotStopping();
     this.log.info('signing key', { keyId: this.key.keyId, publicKey: this.key.publicKeyFile, created: this.key.created });
-    const train = data.source.train;
-    const storeOptions = {
-      now: this.now, maxWindowsPerSite: c.maxWindowsPerSite, maxBytesTotal: c.maxStoreBytes,
-      hygiene: { source: channelRanges(train.x, train.n, train.channels, train.length) },
-      onImplausible: (r: ImplausibleRecord) => this.log.warn('sample batch quarantined', { site: r.site, batchId: r.batchId, agent: r.agent, code: r.code, reason: r.reason, file: r.file }),
-    };
+    const storeOptions = sampleStoreOptions(c, data.source, this.now, this.log);
     if (c.hubId !== undefined) this.sharded = openShardState(c, c.hubId, storeOptions, this.now);
     const store = (this.store = this.sharded?.store ?? (await SampleStore.open(join(c.stateDir, 'samples'), storeOptions)));
     for (const q of store.quarantined()) this.log.warn('sample store file set aside', { file: q.file, code: q.code, reason: q.reason });
@@ -164,12 +151,12 @@ export class Hub {
     this.transport = conn.transport;
     this.checkNotStopping();
     this.wire();
-    if (this.sharded !== undefined) this.shard = await this.startShard(this.sharded);
+    if (this.sharded !== undefined) this.shard = await startHubShard(this.sharded, this.services as HubServices, this.wiringHost());
     const httpUrl = await this.ops?.listen();
     if (httpUrl !== undefined) this.o.onHttpListening?.(httpUrl);
     this.checkNotStopping();
-    this.publishStatus();
-    this.statusTimer = this.clock.every(c.statusIntervalSeconds * 1000, () => this.publishStatus());
+    this.status.publish();
+    this.status.start(c.statusIntervalSeconds * 1000);
     await this.prepareModels();
     this.checkNotStopping();
     this.services?.triggers.start();
@@ -200,8 +187,7 @@ export class Hub {
     await withTimeout(this.clock, this.starting ?? Promise.resolve(), graceMs).catch(() => undefined);
     this.services?.triggers.stop();
     this.services?.retained.stop();
-    this.statusTimer?.cancel();
-    this.statusDebounce?.cancel();
+    this.status.stop();
     const queue = this.services?.queue;
     if (queue !== undefined && (await withTimeout(this.clock, queue.close(), graceMs)) === 'timeout') {
       this.log.warn('aborting the running round', { afterSeconds: this.c.shutdownTimeoutSeconds });
@@ -214,8 +200,7 @@ export class Hub {
     // Every site made durable, flushed and unlocked: the other hubs take them at once.
     await this.shard?.stop();
     if (this.transport !== undefined) {
-      const offline: HubStatus = { state: 'offline', ts: this.now() };
-      await withTimeout(this.clock, this.transport.publish(this.statusTopic(), encodeJson(offline), { qos: 1, retain: true }), 2000).catch(() => undefined);
+      await this.status.offline(this.now());
       await this.transport.close(!this.transport.connected).catch(() => undefined);
     }
     await this.ops?.close();
@@ -278,26 +263,23 @@ export class Hub {
 
   // ---------------------------------------------------------------------------------------------------------------
 
+  /** Ops first, then the services that answer with its alerts (hub/hub-wiring.ts). */
   private wire(): void {
-    const ops = (this.ops = new HubOps({
-      config: this.c, log: this.log, now: this.now, registry: this.registry as SiteRegistry, store: this.store as SampleStore,
-      sites: () => this.servedSites(), classNames: () => this.input?.classNames, readiness: () => this.readiness(), alive: () => this.state !== 'stopping' && this.state !== 'stopped',
-      ingestBusy: () => this.services?.inbound.stats.busy, workerPool: () => this.pool?.stats(),
-    }));
-    this.services = wireHub({
+    const host = this.wiringHost();
+    this.ops = makeOps(host);
+    this.services = wireServices(host, this.ops);
+  }
+
+  /** The hub as the wiring sees it; called once connected, when every I/O object below is set. */
+  private wiringHost(): WiringHost {
+    return {
       config: this.c, log: this.log, clock: this.clock, now: this.now, run: this.run, transport: this.transport as MqttTransport,
       store: this.store as SampleStore, registry: this.registry as SiteRegistry, key: this.key as HubKey, drops: this.drops,
-      source: this.source as Domain, input: this.input as InputLayout, labelled: this.labelled, abort: this.abort.signal,
+      source: this.source as Domain, input: this.input as InputLayout, labelled: this.labelled, abort: this.abort.signal, pool: this.pool,
       teacher: () => this.teacher, state: () => this.state, servedSites: () => this.servedSites(), servesSite: (site) => this.servesSite(site),
-      scheduleStatus: () => this.scheduleStatus(), publishStatus: () => this.publishStatus(),
-      statusReply: () => ({ ...this.statusPayload(), stats: this.stats(), alerts: ops.alerts() }),
-      siteExtras: (site) => ops.siteExtras(site),
-    });
-    const services = this.services;
-    ops.attach(this.transport as MqttTransport, services.queue, {
-      snapshot: () => ({ hub: { ...this.statusPayload(), alerts: ops.alerts() }, sites: services.sitesReply() }),
-      redistill: (site) => services.redistill(site),
-    });
+      scheduleStatus: () => this.status.schedule(), publishStatus: () => this.status.publish(), readiness: () => this.readiness(),
+      statusPayload: () => this.statusPayload(), stats: () => this.stats(), services: () => this.services,
+    };
   }
 
   private async prepareModels(): Promise<void> {
@@ -312,9 +294,9 @@ export class Hub {
       throw err;
     }
     this.resolveTeacher(this.bundle);
-    this.publishStatus();
+    this.status.publish();
     await Promise.all(this.servedSites().map((site) => this.services?.models.ensure(site)));
-    this.publishStatus();
+    this.status.publish();
   }
 
   private statusPayload(): HubStatus {
@@ -325,43 +307,9 @@ export class Hub {
     return this.c.hubId === undefined || s.state !== 'online' ? s : { ...s, hubId: this.c.hubId };
   }
 
-  /** `hub/status`, or this hub's own `hub/<id>/status` when it is one of several. */
-  private statusTopic(): string {
-    return this.c.hubId === undefined ? hubStatusTopic() : hubMemberStatusTopic(this.c.hubId);
-  }
-
   /** Hub-wide work (the signing key, the teacher): with several hubs on one state directory, once, under a lock. */
   private hubWide<T>(fn: () => Promise<T>): Promise<T> {
     if (this.c.hubId === undefined) return fn();
     return withSetupLock(this.c.stateDir, { clock: this.clock, log: this.log, maxWaitMs: 3_600_000, signal: this.startAbort.signal }, fn);
   }
-
-  private startShard(state: ShardState): Promise<Shard> {
-    const services = this.services as HubServices;
-    return startShard(state, {
-      config: this.c, transport: this.transport as MqttTransport, clock: this.clock, log: this.log,
-      siteBusy: (site) => services.queue.active().some((j) => j.site === site),
-      agentMessage: (topic, p) => services.inbound.handle(topic, p),
-      retainedMessage: (topic, p) => services.retained.handle(topic, p),
-      onChange: (site, taken) => {
-        if (taken) void services.models.ensure(site);
-        this.scheduleStatus();
-      },
-    });
-  }
-
-  private publishStatus(): void {
-    if (this.transport === undefined || this.state === 'stopping' || this.state === 'stopped') return;
-    this.transport.publish(this.statusTopic(), encodeJson(this.statusPayload()), { qos: 1, retain: true }).catch((err: unknown) => this.log.warn('cannot publish hub status', { error: err }));
-  }
-
-  /** Coalesces bursts of changes into one status message. */
-  private scheduleStatus(): void {
-    if (this.statusDebounce !== undefined) return;
-    this.statusDebounce = this.clock.after(250, () => {
-      this.statusDebounce = undefined;
-      this.publishStatus();
-    });
-  }
 }
-

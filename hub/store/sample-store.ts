@@ -16,20 +16,26 @@
  * Every read (and so every round, through split) first judges the batches it loaded for plausibility
  * (hub/store/sample-hygiene.ts); a batch that fails is moved to `quarantine/` (hub/store/sample-quarantine.ts), counted,
  * reported through `onImplausible`, and left out, so the round goes on without it.
+ *
+ * Rebuilding the state at open lives in hub/store/sample-store-open.ts, retention in hub/store/sample-retention.ts, the
+ * per-site state in hub/store/sample-site.ts.
  */
 import * as fs from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ErrorCode, SitekdError } from '../../shared/errors';
 import { SerialQueue } from '../../shared/serial-queue';
-import { quarantineFile, TMP_SUFFIX, writeFileAtomic } from './atomic-file';
+import { quarantineFile, writeFileAtomic } from './atomic-file';
 import { judgeBatches, plausibleRanges, type HygieneSettings } from './sample-hygiene';
 import { countQuarantined, quarantineImplausible, type ImplausibleRecord } from './sample-quarantine';
 import { commitGroup, MAX_GROUP, pickWindows, type GroupHost, type PendingBatch, type SegmentRef } from './group-commit';
 import { decodeSegment, encodeSegment, type Segment } from './sample-segment';
 import { DurableWriter } from './durable-writer';
-import { loadPacks, PackBook, readPackSegment, type PackSegment } from './sample-packs';
+import { PackBook, readPackSegment, type PackSegment } from './sample-packs';
 import { SeenIds } from './seen-ids';
-import { checkOptions, checkReadOptions, encodeSiteDir, isSiteDir, metaJson, parseMeta } from './sample-store-checks';
+import { checkOptions, checkReadOptions, metaJson } from './sample-store-checks';
+import { loadAtOpen } from './sample-store-open';
+import { enforceRetention } from './sample-retention';
+import { attachSegment, detachSegment, newSite, type SiteState } from './sample-site';
 import {
   assemble, describeShape, emptySet, sameShape, splitSet, type AddResult, type ReadOptions, type RoundSplit, type SampleBatch, type SampleSet, type Shape,
 } from './sample-set';
@@ -59,15 +65,6 @@ export interface QuarantineRecord {
 }
 
 
-interface SiteState {
-  readonly site: string;
-  readonly dir: string;
-  shape: Shape;
-  readonly segments: SegmentRef[]; // by seq, oldest first
-  windows: number;
-  bytes: number;
-}
-
 export class SampleStore {
   private readonly bySite = new Map<string, SiteState>();
   private readonly bad: QuarantineRecord[] = [];
@@ -95,16 +92,10 @@ export class SampleStore {
     const { seen, problems } = await SeenIds.open(join(dir, 'seen-ids.log'), opts.maxSeenIds);
     const store = new SampleStore(dir, opts, seen, await PackBook.open(dir), writer ?? new DurableWriter(), writer === undefined);
     for (const reason of problems) store.bad.push({ file: join(dir, 'seen-ids.log'), code: ErrorCode.STORE_CORRUPT, reason });
-    for (const e of await fs.readdir(join(dir, 'sites'), { withFileTypes: true })) if (e.isDirectory()) await store.loadSite(e.name);
-    await store.loadPacks();
-    let repaired = false;
-    for (const st of store.bySite.values()) {
-      for (const s of st.segments.filter((s) => !seen.has(st.site, s.batchId))) {
-        seen.remember({ site: st.site, batchId: s.batchId, seq: s.seq, n: s.n });
-        repaired = true;
-      }
-    }
-    if (repaired) await seen.compact();
+    await loadAtOpen({
+      dir, bySite: store.bySite, packs: store.packs, siteFor: (site, dirName, shape) => store.siteFor(site, dirName, shape),
+      quarantine: (file, reason) => store.quarantine(file, reason), quarantinePacked: (x, reason, held) => store.quarantinePacked(x, reason, held),
+    }, seen);
     store.implausibleAtOpen = await countQuarantined(dir);
     await store.enforceRetention(undefined);
     await store.packs.settle();
@@ -156,13 +147,13 @@ export class SampleStore {
       packs: this.packs,
       writer: this.writer,
       site: (site, dirName, shape) => this.siteFor(site, dirName, shape), hasSite: (site) => this.bySite.has(site),
-      attach: (site, ref) => this.attach(this.bySite.get(site) as SiteState, ref),
+      attach: (site, ref) => attachSegment(this.bySite.get(site) as SiteState, ref),
       enforceRetention: (keep) => this.enforceRetention(keep),
     };
   }
 
   /** The site's state, created (directory + meta.json) by its first batch; `INPUT_SHAPE` if the shape differs. */
-  private async siteFor(site: string, dirName: string, shape: Shape): Promise<{ dir: string }> {
+  private async siteFor(site: string, dirName: string, shape: Shape): Promise<SiteState> {
     let st = this.bySite.get(site);
     if (st === undefined) {
       st = newSite(site, join(this.dir, 'sites', dirName), shape);
@@ -251,35 +242,6 @@ export class SampleStore {
     if (this.ownsWriter) await this.writer.close();
   }
 
-  private async loadSite(dirName: string): Promise<void> {
-    const dir = join(this.dir, 'sites', dirName);
-    const metaFile = join(dir, 'meta.json');
-    const metaText = await fs.readFile(metaFile, 'utf8').catch(() => undefined);
-    const meta = metaText === undefined ? undefined : parseMeta(metaText, dirName);
-    if (metaText !== undefined && meta === undefined) await this.quarantine(metaFile, 'meta.json is not valid');
-    let st: SiteState | undefined = meta === undefined ? undefined : newSite(meta.site, dir, meta);
-    for (const name of (await fs.readdir(dir)).sort()) {
-      const file = join(dir, name);
-      if (name.endsWith(TMP_SUFFIX)) await fs.rm(file, { force: true }); // an interrupted write, never acknowledged
-      if (!name.endsWith('.seg')) continue;
-      const bytes = await fs.readFile(file).catch(() => new Uint8Array(0)); // unreadable: quarantined as too short
-      const res = decodeSegment(bytes);
-      if (!res.ok) {
-        await this.quarantine(file, res.reason);
-        continue;
-      }
-      const h = res.segment.header;
-      const mine = isSiteDir(h.site, dirName);
-      if (st === undefined && mine) st = newSite(h.site, dir, h); // no usable meta.json: the oldest segment fixes the shape
-      const problem = st === undefined || !mine ? `segment belongs to site ${h.site}` : segmentProblem(st, h);
-      if (problem !== undefined || st === undefined) await this.quarantine(file, problem ?? 'no site');
-      else this.attach(st, { file, batchId: h.batchId, seq: h.seq, n: h.n, bytes: bytes.length });
-    }
-    if (st === undefined) return; // nothing usable in this directory
-    if (meta === undefined) await writeFileAtomic(metaFile, metaJson(st.site, st.shape));
-    this.bySite.set(st.site, st);
-  }
-
   /** The loaded batches that pass the plausibility check; the others are quarantined (module comment). */
   private async screen<T extends { seg: Segment; ref: SegmentRef }>(st: SiteState, loaded: T[]): Promise<T[]> {
     const batches = loaded.map(({ seg }) => ({ n: seg.header.n, windows: seg.windows, logits: seg.logits }));
@@ -291,7 +253,7 @@ export class SampleStore {
         kept.push(l);
         continue;
       }
-      this.detach(st, l.ref);
+      detachSegment(st, l.ref);
       const h = l.seg.header;
       const info = { site: st.site, batchId: h.batchId, agent: h.agent, reason: v.reason, at: this.opts.now() };
       const { pack, offset } = l.ref; // a packed batch is written out as a segment file of its own; the pack keeps a tombstone
@@ -304,29 +266,12 @@ export class SampleStore {
     return kept;
   }
 
-  private attach(st: SiteState, ref: SegmentRef): void {
-    st.segments.push(ref);
-    // New batches come in sequence order: sorting thousands of segments on every commit would cost the hot path.
-    const prev = st.segments[st.segments.length - 2];
-    if (prev !== undefined && prev.seq > ref.seq) st.segments.sort((a, b) => a.seq - b.seq);
-    st.windows += ref.n;
-    st.bytes += ref.bytes;
-  }
-
-  private detach(st: SiteState, ref: SegmentRef): void {
-    const i = st.segments.indexOf(ref);
-    if (i < 0) return;
-    st.segments.splice(i, 1);
-    st.windows -= ref.n;
-    st.bytes -= ref.bytes;
-  }
-
   private async load(st: SiteState, ref: SegmentRef): Promise<Segment | undefined> {
     const bytes = ref.offset === undefined ? await fs.readFile(ref.file).catch(() => undefined) : await readPackSegment(ref.file, ref.offset, ref.bytes);
     const res = bytes === undefined ? { ok: false as const, reason: 'file is missing' } : decodeSegment(bytes);
     const problem = !res.ok ? res.reason : res.segment.header.batchId !== ref.batchId ? 'batch id changed on disk' : undefined;
     if (problem === undefined && res.ok) return res.segment;
-    this.detach(st, ref);
+    detachSegment(st, ref);
     if (ref.pack === undefined || ref.offset === undefined) await this.quarantine(ref.file, problem ?? 'unreadable');
     else await this.quarantinePacked({ pack: ref.pack, file: ref.file, offset: ref.offset, bytes: Buffer.from(bytes ?? new Uint8Array(0)) }, problem ?? 'unreadable', true);
     return undefined;
@@ -346,55 +291,9 @@ export class SampleStore {
     this.bad.push({ file, code: ErrorCode.STORE_CORRUPT, reason });
   }
 
-  /** The segments of `packs/`, checked like segment files: corrupt, foreign or repeated ones are quarantined. */
-  private async loadPacks(): Promise<void> {
-    await loadPacks(this.packs, (x, reason) => this.quarantinePacked(x, reason, false), async (h, x) => {
-      let st = this.bySite.get(h.site);
-      try {
-        st ??= (await this.siteFor(h.site, encodeSiteDir(h.site), h)) as SiteState;
-      } catch (err) {
-        return (err as Error).message;
-      }
-      const problem = segmentProblem(st, h);
-      if (problem === undefined) this.attach(st, { file: x.file, pack: x.pack, offset: x.offset, batchId: h.batchId, seq: h.seq, n: h.n, bytes: x.bytes.length });
-      return problem;
-    });
-  }
-
+  /** Retention after each commit and at open (hub/store/sample-retention.ts). */
   private async enforceRetention(keep: SegmentRef | undefined): Promise<void> {
-    for (const st of this.bySite.values()) {
-      while (st.windows > this.opts.maxWindowsPerSite && st.segments.length > 1) await this.evict(st, st.segments[0] as SegmentRef);
-    }
-    let total = this.stats().bytes;
-    if (total <= this.opts.maxBytesTotal) return await this.packs.flush();
-    while (total > this.opts.maxBytesTotal) {
-      // The largest site pays first, so a quiet site does not lose its few windows to a chatty one.
-      const victims = [...this.bySite.values()].filter((st) => st.segments.some((s) => s !== keep)).sort((a, b) => b.bytes - a.bytes);
-      const st = victims[0];
-      const ref = st?.segments.find((s) => s !== keep);
-      if (st === undefined || ref === undefined) return;
-      await this.evict(st, ref);
-      total -= ref.bytes;
-    }
-    await this.packs.flush();
+    const { maxWindowsPerSite, maxBytesTotal } = this.opts;
+    await enforceRetention({ bySite: this.bySite, maxWindowsPerSite, maxBytesTotal, packs: this.packs, evicted: () => this.evictedSegments++ }, keep);
   }
-
-  private async evict(st: SiteState, ref: SegmentRef): Promise<void> {
-    this.detach(st, ref);
-    this.evictedSegments++;
-    // Its id stays in the seen log, so a resend is still a duplicate. A failed unlink (or a lost tombstone) only
-    // leaves the batch until the next open, which evicts it again.
-    if (ref.pack !== undefined && ref.offset !== undefined) await this.packs.release(ref.pack, ref.offset, false);
-    else await fs.rm(ref.file, { force: true }).catch(() => undefined);
-  }
-}
-
-/** Why a segment read at open cannot join its site's state, if it cannot. */
-function segmentProblem(st: SiteState, h: Shape & { readonly batchId: string }): string | undefined {
-  if (!sameShape(st.shape, h)) return `shape ${describeShape(h)} differs from the site's ${describeShape(st.shape)}`;
-  return st.segments.some((s) => s.batchId === h.batchId) ? `batch ${h.batchId} stored twice` : undefined;
-}
-
-function newSite(site: string, dir: string, s: Shape): SiteState {
-  return { site, dir, shape: { channels: s.channels, windowLength: s.windowLength, numClasses: s.numClasses }, segments: [], windows: 0, bytes: 0 };
 }
