@@ -6,6 +6,7 @@
  * Names and units follow Prometheus conventions (seconds, bytes, `_total`); docs/operate.md lists them.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { MlPoolStats } from '../worker/ml-pool';
 import { versionNumber } from '../models/versioning';
 import type { SiteRegistry } from '../sites/site-registry';
 import type { SampleStore } from '../store/sample-store';
@@ -27,17 +28,8 @@ export interface MetricsSources {
   workerPool?(): WorkerPoolFigures | undefined;
 }
 
-export interface WorkerPoolFigures {
-  readonly warm: number;
-  readonly started: number;
-  readonly tasks: number;
-  readonly overflow: number;
-  readonly aborted: number;
-  readonly crashed: number;
-  readonly recycled: number;
-}
-
 const POOL_EVENTS = ['started', 'tasks', 'overflow', 'aborted', 'crashed', 'recycled'] as const;
+export type WorkerPoolFigures = Pick<MlPoolStats, 'warm' | (typeof POOL_EVENTS)[number]>;
 
 type G = Gauge<string>;
 
