@@ -6,34 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import * as path from 'node:path';
-import { encode } from '../../shared/protocol/codec';
 import { runRound, type RoundOutcome, type RoundSettings } from '../../hub/jobs/round';
-import { runMlTask } from '../../hub/worker/ml-runner';
-import { SiteIntake, startAdaptHub, type AdaptHub } from '../../lab/adapt-hub';
-import { makeBatch, makeFixture, testLogger, type Fixture } from './hub-fixture';
+import type { AdaptHub, SiteIntake } from '../../lab/adapt-hub';
+import { fedAdaptSite } from './adapt-site-fixture';
+import type { Fixture } from './hub-fixture';
 
 let fx: Fixture;
 let hub: AdaptHub;
 let intake: SiteIntake;
-let stored = 0;
-let uniform = 0;
+let stored: number;
+let uniform: number;
 const logs: string[] = [];
 
 before(async () => {
-  fx = makeFixture('cross-fit');
-  const log = testLogger(logs);
-  hub = await startAdaptHub({ data: fx.dataDir, source: 'site-0', seed: 0, stateDir: fx.stateDir, run: runMlTask, log, backend: 'wasm', epochs: 1, teacherEpochs: 1 });
-  intake = await SiteIntake.open(path.join(fx.dir, 'site'), 'site-1', hub.input, log);
-  const d = fx.domains[1]!;
-  for (let b = 0; b * 6 + 6 <= d.train.n; b++) {
-    // Every third batch's windows were chosen for uncertainty (selectedBy 1), as the agent's selector may do.
-    const selectedBy = new Array<0 | 1>(6).fill(b % 3 === 2 ? 1 : 0);
-    const batch = makeBatch(d, { site: 'site-1', agent: 'gw-1', batchId: `gw-1-${String(b).padStart(9, '0')}`, from: b * 6, n: 6, selectedBy });
-    assert.equal(await intake.deliver('gw-1', encode(batch), batch.batchId), 6);
-    stored += 6;
-    uniform += b % 3 === 2 ? 0 : 6;
-  }
+  // Every third batch's windows were chosen for uncertainty (selectedBy 1), as the agent's selector may do.
+  ({ fx, hub, intake, stored, uniform } = await fedAdaptSite('cross-fit', logs, (b) => (b % 3 === 2 ? 1 : 0)));
 });
 
 after(async () => {

@@ -7,13 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import * as path from 'node:path';
 import { decodeCnnArtifact } from '../../shared/artifact/cnn-artifact';
-import { encode } from '../../shared/protocol/codec';
 import { runRound, type RoundOutcome } from '../../hub/jobs/round';
-import { runMlTask } from '../../hub/worker/ml-runner';
-import { SiteIntake, startAdaptHub, type AdaptHub } from '../../lab/adapt-hub';
-import { makeBatch, makeFixture, testLogger, type Fixture } from './hub-fixture';
+import type { AdaptHub, SiteIntake } from '../../lab/adapt-hub';
+import { fedAdaptSite } from './adapt-site-fixture';
+import type { Fixture } from './hub-fixture';
 
 let fx: Fixture;
 let hub: AdaptHub;
@@ -21,15 +19,7 @@ let intake: SiteIntake;
 const logs: string[] = [];
 
 before(async () => {
-  fx = makeFixture('warm-start');
-  const log = testLogger(logs);
-  hub = await startAdaptHub({ data: fx.dataDir, source: 'site-0', seed: 0, stateDir: fx.stateDir, run: runMlTask, log, backend: 'wasm', epochs: 1, teacherEpochs: 1 });
-  intake = await SiteIntake.open(path.join(fx.dir, 'site'), 'site-1', hub.input, log);
-  const d = fx.domains[1]!;
-  for (let b = 0; b * 6 + 6 <= d.train.n; b++) {
-    const batch = makeBatch(d, { site: 'site-1', agent: 'gw-1', batchId: `gw-1-${String(b).padStart(9, '0')}`, from: b * 6, n: 6 });
-    assert.equal(await intake.deliver('gw-1', encode(batch), batch.batchId), 6);
-  }
+  ({ fx, hub, intake } = await fedAdaptSite('warm-start', logs));
 });
 
 after(async () => {
