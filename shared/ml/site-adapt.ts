@@ -13,8 +13,8 @@
  * previous round) instead of the predictions. Measured against UNI-KD rounds by `npm run bench:adaptation`
  * (bench/results/adaptation-har.md).
  */
-import { mapChunks, toChannelsLast, windowsTensor, type Rows } from './batches';
-import { classify, featuresEval, type Cnn } from './cnn';
+import { gatherRows, mapChunks, toChannelsLast, windowsTensor, type Rows } from './batches';
+import { classify, type Cnn } from './cnn';
 import { bnReluPoolEval, BN_EPS } from './ops';
 import { constantVar, type VarMap } from './params';
 import { tf, type Tensor2D, type Tensor3D } from './tf';
@@ -45,9 +45,8 @@ export function adaptToSite(base: Cnn, ws: WindowSet, o: SiteAdaptOptions): Site
   const rows = toChannelsLast(ws);
   const net = cloneCnn(base);
   try {
-    siteBatchNorm(net, rows);
-    const originalLogits = predictRows(net, rows);
-    const features = featureRows(net, rows);
+    const features = siteBatchNorm(net, rows);
+    const originalLogits = headRows(net, features);
     const k = net.spec.numClasses;
     const start = o.init !== undefined ? hardWeights(nearest(features, checkInit(o.init, k, features.width)), k) : softmaxRows(originalLogits);
     let centroids = centroidsOf(features, start, k);
@@ -86,58 +85,64 @@ function cloneCnn(base: Cnn): Cnn {
   return { ...base, vars };
 }
 
-/** Population BN statistics of the site, block by block (chunked sums, so any number of windows fits). */
-function siteBatchNorm(net: Cnn, rows: Rows): void {
+/**
+ * Population BN statistics of the site, block by block (chunked sums, so any number of windows fits), and the site's
+ * features under them. Each block's input is the previous block's output already normalised with the site's
+ * statistics, kept per chunk, so every block runs once (not once per later block, and not again for the features).
+ */
+function siteBatchNorm(net: Cnn, rows: Rows): Rows {
   const { windowLength: len, inChannels: c } = net.spec;
-  net.blocks.forEach((_, i) => {
-    const k = i + 1;
-    const cout = net.blocks[i]!.cout;
-    const sum = new Float64Array(cout);
-    const sq = new Float64Array(cout);
-    let count = 0;
+  let h: Tensor3D[] = [];
+  try {
     for (let from = 0; from < rows.n; from += CHUNK) {
-      const idx = Array.from({ length: Math.min(CHUNK, rows.n - from) }, (_, j) => from + j);
-      const [s, q, m] = tf.tidy(() => {
-        const y = convOutput(net, windowsTensor(rows, idx, len, c), i);
-        return [tf.sum(y, [0, 1]).dataSync(), tf.sum(tf.square(y), [0, 1]).dataSync(), y.shape[0] * y.shape[1]] as const;
-      });
-      for (let j = 0; j < cout; j++) {
-        sum[j]! += s[j]!;
-        sq[j]! += q[j]!;
-      }
-      count += m;
+      h.push(windowsTensor(rows, Array.from({ length: Math.min(CHUNK, rows.n - from) }, (_, j) => from + j), len, c));
     }
-    const mean = Float32Array.from(sum, (v) => v / count);
-    // Unbiased, like the running variance PyTorch keeps (docs/unikd.md §7.5).
-    const variance = Float32Array.from(sq, (v, j) => Math.max(BN_EPS, (v - count * mean[j]! ** 2) / Math.max(1, count - 1)));
-    tf.tidy(() => {
-      net.vars[`fe.bn${k}.mean`]!.assign(tf.tensor1d(mean));
-      net.vars[`fe.bn${k}.var`]!.assign(tf.tensor1d(variance));
+    net.blocks.forEach((b, i) => {
+      const k = i + 1;
+      const w = net.vars[`fe.conv${k}.w`]! as tf.Tensor as Tensor3D;
+      const sum = new Float64Array(b.cout);
+      const sq = new Float64Array(b.cout);
+      let count = 0;
+      const ys = h.map((x) => {
+        const y = tf.conv1d(x, w, b.stride, b.pad === 0 ? 'valid' : [[0, 0], [0, 0], [b.pad, b.pad], [0, 0]]) as Tensor3D;
+        const [s, q] = tf.tidy(() => [tf.sum(y, [0, 1]).dataSync(), tf.sum(tf.square(y), [0, 1]).dataSync()] as const);
+        for (let j = 0; j < b.cout; j++) {
+          sum[j]! += s[j]!;
+          sq[j]! += q[j]!;
+        }
+        count += y.shape[0] * y.shape[1];
+        return y;
+      });
+      for (const x of h) x.dispose();
+      h = ys;
+      const mean = Float32Array.from(sum, (v) => v / count);
+      // Unbiased, like the running variance PyTorch keeps (docs/unikd.md §7.5).
+      const variance = Float32Array.from(sq, (v, j) => Math.max(BN_EPS, (v - count * mean[j]! ** 2) / Math.max(1, count - 1)));
+      tf.tidy(() => {
+        net.vars[`fe.bn${k}.mean`]!.assign(tf.tensor1d(mean));
+        net.vars[`fe.bn${k}.var`]!.assign(tf.tensor1d(variance));
+      });
+      const v = (name: string): tf.Tensor => net.vars[`fe.bn${k}.${name}`]!;
+      h = ys.map((y) => tf.tidy(() => bnReluPoolEval(y, v('gamma'), v('beta'), v('mean'), v('var'))));
+      for (const y of ys) y.dispose();
     });
-  });
-}
-
-/** Block `upTo`'s convolution output, with blocks before it in eval mode. */
-function convOutput(net: Cnn, x: Tensor3D, upTo: number): Tensor3D {
-  let h = x;
-  for (let i = 0; ; i++) {
-    const b = net.blocks[i]!;
-    const k = i + 1;
-    const w = net.vars[`fe.conv${k}.w`]! as tf.Tensor as Tensor3D;
-    const y = tf.conv1d(h, w, b.stride, b.pad === 0 ? 'valid' : [[0, 0], [0, 0], [b.pad, b.pad], [0, 0]]) as Tensor3D;
-    if (i === upTo) return y;
-    h = bnReluPoolEval(y, net.vars[`fe.bn${k}.gamma`]!, net.vars[`fe.bn${k}.beta`]!, net.vars[`fe.bn${k}.mean`]!, net.vars[`fe.bn${k}.var`]!);
+    const parts = h.map((x) => tf.tidy(() => tf.mean(x, 1).dataSync() as Float32Array));
+    const width = net.blocks.at(-1)!.cout;
+    const data = new Float32Array(rows.n * width);
+    let at = 0;
+    for (const p of parts) {
+      data.set(p, at);
+      at += p.length;
+    }
+    return { n: rows.n, width, data };
+  } finally {
+    for (const x of h) x.dispose();
   }
 }
 
-function featureRows(net: Cnn, rows: Rows): Rows {
-  const { windowLength: len, inChannels: c } = net.spec;
-  return mapChunks(rows, CHUNK, (idx) => featuresEval(net, windowsTensor(rows, idx, len, c)));
-}
-
-function predictRows(net: Cnn, rows: Rows): Rows {
-  const { windowLength: len, inChannels: c } = net.spec;
-  return mapChunks(rows, CHUNK, (idx) => classify(net, featuresEval(net, windowsTensor(rows, idx, len, c))) as Tensor2D);
+/** Logits of the net's (original) head for feature rows. */
+function headRows(net: Cnn, f: Rows): Rows {
+  return mapChunks(f, CHUNK, (idx) => classify(net, gatherRows(f, idx, [f.width]) as Tensor2D));
 }
 
 function softmaxRows(r: Rows): Rows {
