@@ -105,7 +105,7 @@ function siteBatchNorm(net: Cnn, rows: Rows): Rows {
       let count = 0;
       const ys = h.map((x) => {
         const y = tf.conv1d(x, w, b.stride, b.pad === 0 ? 'valid' : [[0, 0], [0, 0], [b.pad, b.pad], [0, 0]]) as Tensor3D;
-        const [s, q] = tf.tidy(() => [tf.sum(y, [0, 1]).dataSync(), tf.sum(tf.square(y), [0, 1]).dataSync()] as const);
+        const [s, q] = download(tf.tidy(() => [tf.sum(y, [0, 1]), tf.sum(tf.square(y), [0, 1])])) as [Float32Array, Float32Array];
         for (let j = 0; j < b.cout; j++) {
           sum[j]! += s[j]!;
           sq[j]! += q[j]!;
@@ -126,7 +126,7 @@ function siteBatchNorm(net: Cnn, rows: Rows): Rows {
       h = ys.map((y) => tf.tidy(() => bnReluPoolEval(y, v('gamma'), v('beta'), v('mean'), v('var'))));
       for (const y of ys) y.dispose();
     });
-    const parts = h.map((x) => tf.tidy(() => tf.mean(x, 1).dataSync() as Float32Array));
+    const parts = h.map((x) => download([tf.tidy(() => tf.mean(x, 1))])[0]!);
     const width = net.blocks.at(-1)!.cout;
     const data = new Float32Array(rows.n * width);
     let at = 0;
@@ -137,6 +137,18 @@ function siteBatchNorm(net: Cnn, rows: Rows): Rows {
     return { n: rows.n, width, data };
   } finally {
     for (const x of h) x.dispose();
+  }
+}
+
+/**
+ * The values of `ts`, which are disposed. (A typed array returned from tf.tidy is walked value by value as a tensor
+ * container: 32k values per chunk cost more than the chunk's pooling.)
+ */
+function download(ts: readonly tf.Tensor[]): Float32Array[] {
+  try {
+    return ts.map((t) => t.dataSync() as Float32Array);
+  } finally {
+    for (const t of ts) t.dispose();
   }
 }
 
