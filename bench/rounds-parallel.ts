@@ -93,7 +93,7 @@ async function controlRow(r: number): Promise<string> {
  * CPU seconds together ÷ alone (a + b): 1.00 means the two rounds did no more work side by side than one after the
  * other, so a wall-time ratio above 1 is the cores being busy with something else (the machine is shared).
  */
-interface Repeat { readonly row: string; readonly alone: readonly number[]; readonly both: readonly number[] }
+interface Repeat { readonly row: string; readonly alone: readonly number[]; readonly both: readonly number[]; readonly cpu: number }
 
 async function repeatRow(hub: AdaptHub, intakes: readonly SiteIntake[], label: string, run: MlRunner, r: number): Promise<Repeat> {
   const [a, b] = intakes as [SiteIntake, SiteIntake];
@@ -104,7 +104,7 @@ async function repeatRow(hub: AdaptHub, intakes: readonly SiteIntake[], label: s
   const f = (xs: readonly number[]): string => xs.map((x) => x.toFixed(2)).join(' / ');
   const row = `| ${r + 1} | ${label} | ${f(alone)} | ${f(both)} | ${f(both.map((s, i) => s / (alone[i] as number)))} | ${(cBoth / (ca + cb)).toFixed(2)} |`;
   process.stderr.write(`${row}\n`);
-  return { row, alone, both };
+  return { row, alone, both, cpu: cBoth / (ca + cb) };
 }
 
 const median = (xs: readonly number[]): number => {
@@ -124,6 +124,15 @@ function medianRow(label: string, reps: readonly Repeat[]): string {
   const both = [at('both', 0), at('both', 1)];
   const f = (xs: readonly number[]): string => xs.map((x) => x.toFixed(2)).join(' / ');
   return `| median of ${reps.length} | ${label} | ${f(alone)} | ${f(both)} | **${f(both.map((x, i) => x / (alone[i] as number)))}** | |`;
+}
+
+/**
+ * The paired figure: each repeat's together ÷ alone (measured seconds apart), then the median of those per round. A
+ * busy minute that falls on some repeats' "together" moves the ratio of medians above; it moves only those repeats here.
+ */
+function pairedRow(label: string, reps: readonly Repeat[]): string {
+  const ratio = (i: number): number => median(reps.map((x) => (x.both[i] as number) / (x.alone[i] as number)));
+  return `| median of ${reps.length} per-repeat ratios | ${label} | | | **${ratio(0).toFixed(2)} / ${ratio(1).toFixed(2)}** | ${median(reps.map((x) => x.cpu)).toFixed(2)} |`;
 }
 
 async function main(): Promise<void> {
@@ -159,7 +168,7 @@ async function main(): Promise<void> {
         reps.get(label)?.push(x);
       }
     }
-    for (const [label, xs] of reps) rows.push(medianRow(label, xs));
+    for (const [label, xs] of reps) rows.push(medianRow(label, xs), pairedRow(label, xs));
     for (const i of intakes) await i.close();
     const flags = v['fresh-workers'] ? ' --fresh-workers' : v['pool-only'] ? ' --pool-only' : '';
     const cmd = `npm run bench:rounds-parallel -- --sites ${v.sites} --windows ${v.windows} --round-recipe ${v['round-recipe']} --repeats ${v.repeats}${flags}`;

@@ -56,6 +56,8 @@ interface Slot {
   busy: boolean;
   dead: boolean;
   tasks: number;
+  /** When its last task started (the pool's task counter): the idle worker with the oldest takes the next task. */
+  lastUsed: number;
   memory?: TaskMemory;
 }
 
@@ -105,6 +107,7 @@ export class MlWorkerPool {
     const slot = ownCap ? undefined : this.idleSlot();
     if (slot === undefined) return this.runFresh(task, opts);
     slot.busy = true;
+    slot.lastUsed = this.counts.tasks;
     slot.worker.ref();
     const outcome = await runOnWorker(slot.worker, task, opts);
     slot.busy = false;
@@ -125,9 +128,18 @@ export class MlWorkerPool {
     return outcome.output;
   }
 
+  /**
+   * Tasks rotate over the workers: a pool not yet full starts another worker rather than reuse an idle one, and of the
+   * idle workers the one idle longest takes the task. Every warm worker then stays warm — JIT-compiled as well as set
+   * up — so when two rounds do run at once the second is not the first task of a cold worker (measured by
+   * `npm run bench:rounds-parallel`: with "first idle" every task alone went to the same worker, and the other one's
+   * round together was the slower one in every repeat).
+   */
   private idleSlot(): Slot | undefined {
-    for (const s of this.slots) if (!s.busy && !s.dead) return s;
-    return this.closed || this.slots.size >= this.o.size ? undefined : this.spawn();
+    if (!this.closed && this.slots.size < this.o.size) return this.spawn();
+    let best: Slot | undefined;
+    for (const s of this.slots) if (!s.busy && !s.dead && (best === undefined || s.lastUsed < best.lastUsed)) best = s;
+    return best;
   }
 
   private async runFresh<T extends WorkerTask>(task: T, opts: RunOptions): Promise<WorkerOutput<T>> {
@@ -147,7 +159,7 @@ export class MlWorkerPool {
 
   private spawn(): Slot {
     const worker = startWorker(this.workerOptions());
-    const slot: Slot = { worker, busy: false, dead: false, tasks: 0 };
+    const slot: Slot = { worker, busy: false, dead: false, tasks: 0, lastUsed: 0 };
     // A worker that dies while idle (e.g. out of memory while starting) leaves the pool; its task-time deaths are
     // reported to that task by runOnWorker. Without an 'error' listener an idle crash would throw in the hub.
     worker.on('error', (err) => this.log.warn('training worker crashed while idle', { error: err.message }));

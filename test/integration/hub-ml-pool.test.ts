@@ -95,6 +95,15 @@ test('two tasks at once take two warm workers; a third, or another heap cap, get
   assert.equal(p.stats().started, 2, 'no warm worker was replaced');
 });
 
+test('tasks one after another rotate over the warm workers, so none of them stays cold', async () => {
+  const p = pool({ size: 2 });
+  for (let i = 0; i < 4; i++) await p.run(trainTask(i));
+  const { threadIds, memory, started, overflow } = p.stats();
+  assert.equal(started, 2);
+  assert.equal(overflow, 0);
+  assert.deepEqual(Object.keys(memory).map(Number).sort(), [...threadIds].sort(), 'each warm worker ran tasks and reported its memory');
+});
+
 test('an aborted task stops at once: its worker is terminated and replaced, the next task runs', async () => {
   const p = pool();
   await p.run(trainTask(1));
