@@ -77,11 +77,16 @@ export function mapChunks(rows: Rows, chunk: number, fn: (idx: Int32Array) => Te
     parts.push(out.dataSync() as Float32Array);
     out.dispose();
   }
-  const data = new Float32Array(rows.n * width);
+  return joinRows(parts, width);
+}
+
+/** Consecutive parts of rows of one width as one Rows. */
+export function joinRows(parts: readonly Float32Array[], width: number): Rows {
+  const data = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {
     data.set(p, off);
     off += p.length;
   }
-  return { n: rows.n, width, data };
+  return { n: data.length / width, width, data };
 }

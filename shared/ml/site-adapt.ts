@@ -13,7 +13,7 @@
  * previous round) instead of the predictions. Measured against UNI-KD rounds by `npm run bench:adaptation`
  * (bench/results/adaptation-har.md).
  */
-import { gatherRows, mapChunks, toChannelsLast, windowsTensor, type Rows } from './batches';
+import { gatherRows, joinRows, mapChunks, toChannelsLast, windowsTensor, type Rows } from './batches';
 import { classify, type Cnn } from './cnn';
 import { bnReluPoolEval, BN_EPS } from './ops';
 import { constantVar, type VarMap } from './params';
@@ -126,15 +126,7 @@ function siteBatchNorm(net: Cnn, rows: Rows): Rows {
       h = ys.map((y) => tf.tidy(() => bnReluPoolEval(y, v('gamma'), v('beta'), v('mean'), v('var'))));
       for (const y of ys) y.dispose();
     });
-    const parts = h.map((x) => download([tf.tidy(() => tf.mean(x, 1))])[0]!);
-    const width = net.blocks.at(-1)!.cout;
-    const data = new Float32Array(rows.n * width);
-    let at = 0;
-    for (const p of parts) {
-      data.set(p, at);
-      at += p.length;
-    }
-    return { n: rows.n, width, data };
+    return joinRows(h.map((x) => download([tf.tidy(() => tf.mean(x, 1))])[0]!), net.blocks.at(-1)!.cout);
   } finally {
     for (const x of h) x.dispose();
   }
