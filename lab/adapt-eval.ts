@@ -67,7 +67,7 @@ export async function runAdaptEval(r: AdaptEvalRequest): Promise<AdaptEvalResult
   try {
     const hub = await startAdaptHub({
       data: manifest.dir, source: r.source.join(','), seed: r.seed, backend: r.backend, epochs: r.epochs, teacherEpochs: r.teacherEpochs,
-      roundRecipe: r.roundRecipe, holdoutFraction: r.holdoutFraction, gateConfidence: r.gateConfidence, minTrainWindows: r.minTrainWindows, gateSplit: r.gateSplit, stateDir: join(dir, 'hub'), run: r.run ?? runMlTask, log: r.log,
+      roundRecipe: r.roundRecipe, holdoutFraction: r.holdoutFraction, gateConfidence: r.gateConfidence, minTrainWindows: r.minTrainWindows, gateSplit: r.gateSplit, gateReference: r.gateReference, stateDir: join(dir, 'hub'), run: r.run ?? runMlTask, log: r.log,
     });
     const sites: SiteResult[] = [];
     for (const [index, domain] of domains.entries()) {
@@ -103,7 +103,7 @@ export const adaptEvalCommand = defineCommand(adaptEvalSpec, async (a, { io, log
   const backend = (await chooseBackend(a.backend ?? (io.env.SITEKD_BACKEND as BackendPreference | undefined) ?? 'wasm', io, log)).name;
   const res = await runAdaptEval({
     data: a.data, source: a.source, sites: a.sites, windows: a.windows, rounds: a.rounds, seed: a.seed, epochs: a.epochs, teacherEpochs: a['teacher-epochs'],
-    roundRecipe: a['round-recipe'], randomShare: a['random-share'], holdoutFraction: a['holdout-fraction'], gateConfidence: a['gate-confidence'], minTrainWindows: a['min-train-windows'], gateSplit: a['gate-split'],
+    roundRecipe: a['round-recipe'], randomShare: a['random-share'], holdoutFraction: a['holdout-fraction'], gateConfidence: a['gate-confidence'], minTrainWindows: a['min-train-windows'], gateSplit: a['gate-split'], gateReference: a['gate-reference'],
     backend, log, onSite: (s) => io.stdout.write(`${renderSite(s).join('\n')}\n\n`),
   });
   io.stdout.write(`${renderSummary(res.summary).join('\n')}\n`);

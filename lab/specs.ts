@@ -92,6 +92,7 @@ export const adaptEvalSpec = {
     'gate-confidence': opt.number({ description: "the hub's gate: one-sided confidence that a candidate is not worse", placeholder: 'p', min: 0.5, max: 0.999, defaultLabel: "the hub's" }),
     'min-train-windows': opt.int({ description: "the hub's round: fewer windows to adapt to (per fold when cross-fitting) skip the round", min: 2, max: 10_000_000, defaultLabel: "the hub's" }),
     'gate-split': opt.choice(['cross-fit', 'holdout'], { description: "how the hub's site-adapt round gets its gate's evidence", placeholder: 'name', defaultLabel: "the hub's (cross-fit)" }),
+    'gate-reference': opt.choice(['adapted-teacher', 'teacher'], { description: "the model the hub's gate judges candidates against", placeholder: 'name', defaultLabel: "the hub's (adapted-teacher)" }),
     'random-share': opt.number({ description: "share of the agent's returned windows sampled uniformly (the rest: its most uncertain)", placeholder: 'x', min: 0, max: 1, defaultLabel: "the agent's" }),
     json: opt.flag({ description: 'end with one line of JSON holding the summary and every figure' }),
     backend: opt.choice(BACKEND_PREFERENCES, {

@@ -119,7 +119,7 @@ test('adapt-eval on a non-HAR data set: a table per site, then one JSON line who
   else assert.equal(j.oracleGapClosed, null);
 });
 
-test('adapt-eval refuses a site that is also a source, and more rounds than windows, as usage errors', () => {
+test('adapt-eval refuses a site that is also a source, more rounds than windows and an unknown gate reference, as usage errors', () => {
   const data = join(dir, 'data');
   const both = sitekd('adapt-eval', '--data', data, '--source', 'site-0,site-1', '--sites', 'site-1', '--windows', '10');
   assert.equal(both.code, 64);
@@ -127,6 +127,9 @@ test('adapt-eval refuses a site that is also a source, and more rounds than wind
   const few = sitekd('adapt-eval', '--data', data, '--source', 'site-0', '--sites', 'site-1', '--windows', '2', '--rounds', '3');
   assert.equal(few.code, 64);
   assert.match(few.stderr, /SITEKD_ERR_CLI_USAGE: --windows 2 cannot feed 3 rounds/);
+  const reference = sitekd('adapt-eval', '--data', data, '--source', 'site-0', '--sites', 'site-1', '--windows', '10', '--gate-reference', 'oracle');
+  assert.equal(reference.code, 64);
+  assert.match(reference.stderr, /SITEKD_ERR_CLI_USAGE: .*gate-reference/);
   const unknown = sitekd('adapt-eval', '--data', data, '--source', 'site-0', '--sites', 'nope', '--windows', '10');
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /SITEKD_ERR_DATA_UNKNOWN_DOMAIN/);
