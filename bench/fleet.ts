@@ -12,7 +12,7 @@ import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../sha
 import { decode, encode } from '../shared/protocol/codec';
 import { AgentStatusSchema, JobEventSchema, PredictionSchema } from '../shared/protocol/messages';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
-import { runBench, writeReport } from './timing';
+import { benchArgs, runBench, writeReport } from './timing';
 import { freePort, startChild, stopChild, type Child } from '../fleet/processes';
 
 const MEASURE_S = Number(process.env.SITEKD_BENCH_SECONDS ?? 120);
@@ -153,6 +153,7 @@ function reportLines(f: Figures): string[] {
 }
 
 async function main(): Promise<void> {
+  benchArgs({ options: {} }); // no options: --help, or a usage error for any
   const state = mkdtempSync(join(tmpdir(), 'sitekd-bench-fleet-'));
   const logs = join(state, 'logs');
   mkdirSync(logs, { recursive: true });

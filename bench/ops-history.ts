@@ -6,6 +6,7 @@
  */
 import { SiteHistory } from '../hub/ops/site-history';
 import type { Telemetry } from '../shared/protocol/messages';
+import { benchArgs } from './timing';
 
 const T0 = 1_800_000_000_000;
 const DAY_MINUTES = 1440;
@@ -30,5 +31,6 @@ function run(sites: number, agents: number): string {
   return `| ${sites} | ${agents} | ${n} | ${us.toFixed(2)} | ${(reply / 1024).toFixed(0)} KiB | ${(file / 1024 / 1024).toFixed(1)} MiB |`;
 }
 
+benchArgs({ options: {} }); // no options: --help, or a usage error for any
 const rows = [run(1, 10), run(100, 20)];
 console.log(['| sites | agents per site | telemetry messages (24 h) | µs per message | one site\'s /api/history | ops-history.json |', '|---|---|---|---|---|---|', ...rows].join('\n'));

@@ -4,7 +4,7 @@
  * file, so a profile of the hub under load says where its main thread goes without a browser.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './timing';
 
 interface ProfileNode {
   readonly id: number;
@@ -16,7 +16,7 @@ interface Profile {
   readonly timeDeltas: readonly number[];
 }
 
-const { values: o, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' } } });
+const { values: o, positionals } = benchArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' } } });
 const file = positionals[0];
 if (file === undefined) throw new Error('usage: scale-profile FILE.cpuprofile [--top N]');
 const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;

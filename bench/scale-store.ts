@@ -7,11 +7,10 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { SampleStore, type SampleBatch } from '../hub/store/sample-store';
-import { runBench } from './timing';
+import { benchArgs, runBench } from './timing';
 
-const { values: o } = parseArgs({ options: { batches: { type: 'string', default: '20000' }, rate: { type: 'string', default: '4000' }, sites: { type: 'string', default: '500' } } });
+const { values: o } = benchArgs({ options: { batches: { type: 'string', default: '20000' }, rate: { type: 'string', default: '4000' }, sites: { type: 'string', default: '500' } } });
 const [N, RATE, SITES] = [Number(o.batches), Number(o.rate), Number(o.sites)];
 
 function batch(i: number): SampleBatch {

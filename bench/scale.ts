@@ -14,13 +14,12 @@
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { freePort } from '../fleet/processes';
 import { LoadFleet } from './scale-agents';
 import { auditStore, procStats, startHubChild, startMosquitto, stop, writeData, type MosquittoProc, type Proc } from './scale-hub';
-import { loadNote, runBench } from './timing';
+import { benchArgs, loadNote, runBench } from './timing';
 
-const { values: a } = parseArgs({
+const { values: a } = benchArgs({
   options: {
     agents: { type: 'string', default: '50' }, seconds: { type: 'string', default: '60' }, broker: { type: 'string' },
     rate: { type: 'string', default: '1' }, windows: { type: 'string', default: '1' }, sites: { type: 'string' },
