@@ -28,7 +28,7 @@ import type { Figures, RoundRow, SiteResult } from './adapt-report';
 export interface SiteRunOptions {
   readonly hub: AdaptHub;
   readonly domain: Domain;
-  /** Position of the site in the run (seeds the agent). */
+  /** Position of the site in the run (names the oracle; the agent's seed comes from the domain id). */
   readonly index: number;
   readonly samplingRateHz: number;
   readonly windows: number;
@@ -91,7 +91,9 @@ export async function runSite(o: SiteRunOptions): Promise<SiteResult> {
   let serving = serve(generic, nextVersion(undefined, sha256Hex(generic)), scoreArtifact(generic, o.domain.test), shape);
   const genericFigures = serving.figures;
   const agent = new SiteAgent({
-    stream, config, model: serving.loaded, seed: deriveSeed(o.seed, o.index),
+    // Seeded by the domain id, not the site's position in --sites: the agent's batch ids decide the cross-fitted folds,
+    // so a site's figures must not depend on which other sites are in the run (docs/adaptation.md §4).
+    stream, config, model: serving.loaded, seed: deriveSeed(o.seed, domainSeed(o.domain.id)),
     deliver: (payload, batchId) => intake.deliver(AGENT_ID, payload, batchId),
   });
   const rows: RoundRow[] = [];
@@ -153,4 +155,9 @@ async function oracle(o: SiteRunOptions): Promise<Figures> {
     meta: { kind: 'student', version: `oracle-${o.index + 1}`, algorithm: 'source-only', source: o.domain.id, seed: s.seed, metrics: {} },
   });
   return scoreArtifact(res.artifact, o.domain.test);
+}
+
+/** A 32-bit number from a domain id (its SHA-256), so an id seeds the same agent in every run. */
+function domainSeed(id: string): number {
+  return createHash('sha256').update(id).digest().readUInt32LE(0);
 }
