@@ -7,6 +7,7 @@
  * (hub/worker/ml-runner.ts `runMlTask`, what the hub did before the pool); `--fresh-workers` or `--pool-only` runs one.
  * Options: --data DIR, --source IDS, --sites A,B, --windows N, --round-recipe site-adapt|unikd, --repeats R, --append (add
  * this run to the results file instead of replacing it), --phases (each round's timing by phase on stderr).
+ * Each runner ends with the ratio of the medians and the median of the per-repeat ratios (docs/scaling.md).
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
