@@ -7,15 +7,14 @@
  */
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadScenarios, resolveDataDir } from '../shared/data/har';
 import { renderAccuracy } from './accuracy-report';
 import { runPool } from './pool';
 import type { ScenarioJob, ScenarioJobResult } from './scenario-worker';
-import { loadNote, runBench, writeReport } from './timing';
+import { benchArgs, loadNote, runBench, writeReport } from './timing';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = benchArgs({
     options: {
       epochs: { type: 'string', default: '10' }, seeds: { type: 'string', default: '0,1,2' }, presets: { type: 'string', default: 'code,paper' },
       workers: { type: 'string', default: '2' }, 'teacher-epochs': { type: 'string' }, teachers: { type: 'string', default: '1' }, data: { type: 'string' },

@@ -9,13 +9,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { resolveDataDir } from '../shared/data/har';
 import { selectBackend, type BackendPreference } from '../shared/ml/backend';
 import { createLogger } from '../shared/log';
 import { runAdaptEval, resultJson, type AdaptEvalResult } from '../lab/adapt-eval';
 import { renderSite, renderSummary } from '../lab/adapt-report';
-import { loadNote, runBench } from './timing';
+import { benchArgs, loadNote, runBench } from './timing';
 
 interface Config {
   readonly windows: number;
@@ -88,7 +87,7 @@ function render(done: readonly Done[], meta: { command: string; startedAt: strin
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = benchArgs({
     options: {
       data: { type: 'string' }, source: { type: 'string', default: '2,7,12,9,6' }, sites: { type: 'string', default: '11,13,16,18,23' },
       windows: { type: 'string', default: '300,100' }, rounds: { type: 'string', default: '2' }, seeds: { type: 'string', default: '0,1' },

@@ -12,7 +12,6 @@
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { loadDomain, loadManifest, resolveDataDir } from '../shared/data/har';
 import { createLogger } from '../shared/log';
@@ -24,7 +23,7 @@ import { MlWorkerPool } from '../hub/worker/ml-pool';
 import { runMlTask, type MlRunner } from '../hub/worker/ml-runner';
 import type { RoundRecipe } from '../hub/worker/ml-worker-protocol';
 import { SiteIntake, startAdaptHub, type AdaptHub } from '../lab/adapt-hub';
-import { loadNote, runBench } from './timing';
+import { benchArgs, loadNote, runBench } from './timing';
 
 async function feed(intake: SiteIntake, domainId: string, dataDir: string, windows: number): Promise<void> {
   const d = loadDomain(loadManifest(dataDir), domainId).train;
@@ -137,7 +136,7 @@ function pairedRow(label: string, reps: readonly Repeat[]): string {
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: {
+  const { values: v } = benchArgs({ options: {
     data: { type: 'string' }, source: { type: 'string', default: '2,7,12,9,6' }, sites: { type: 'string', default: '11,13' },
     windows: { type: 'string', default: '300' }, 'round-recipe': { type: 'string', default: 'unikd' }, repeats: { type: 'string', default: '2' },
     'fresh-workers': { type: 'boolean', default: false }, 'pool-only': { type: 'boolean', default: false }, append: { type: 'boolean', default: false }, phases: { type: 'boolean', default: false },

@@ -5,12 +5,11 @@
  * bench/speed-steps.ts. Options: --backends tensorflow,wasm,cpu  --no-runs  --out FILE.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { BackendName } from '../shared/ml/backend';
 import { PYTORCH_MS } from './references';
 import { benchBackend, taskLabels } from './speed-steps';
 import { wholeRuns } from './speed-runs';
-import { loadNote, runBench, writeReport, type Timed } from './timing';
+import { benchArgs, loadNote, runBench, type Timed, writeReport } from './timing';
 
 type Results = Record<string, Record<string, Timed> | string>;
 
@@ -81,7 +80,7 @@ function header(runs: boolean, startedAt: string, loadBefore: string): string[] 
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { backends: { type: 'string', default: 'tensorflow,wasm,cpu' }, runs: { type: 'boolean', default: true }, out: { type: 'string' } }, allowNegative: true });
+  const { values } = benchArgs({ options: { backends: { type: 'string', default: 'tensorflow,wasm,cpu' }, runs: { type: 'boolean', default: true }, out: { type: 'string' } }, allowNegative: true });
   const loadBefore = loadNote();
   const startedAt = new Date().toISOString();
   const backends: Results = {};

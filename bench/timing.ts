@@ -67,29 +67,15 @@ export function writeReport(out: string, lines: readonly string[]): void {
 }
 
 /** Runs a bench's main: a failure prints its stack and sets exit status 1. */
-/**
- * Runs a bench's main. `--help` / `-h` prints the bench's own module comment (what it measures, its options) instead;
- * an option the bench does not know is a usage error (exit 64) naming it, not a stack trace.
- */
 export function runBench(main: () => Promise<void>): void {
-  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
-    process.stdout.write(`${benchHelp(require.main?.filename)}\n`);
-    return;
-  }
   main().catch((err: unknown) => {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
-      process.stderr.write(`${(err as Error).message}\nRun with --help for the options.\n`);
-      process.exitCode = 64;
-      return;
-    }
     process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;
   });
 }
 
 /** The first doc comment of a compiled bench file, without its comment markers. */
-export function benchHelp(file: string | undefined): string {
+function benchHelp(file: string | undefined): string {
   const text = file === undefined ? '' : readFileSync(file, 'utf8');
   const m = /\/\*\*([\s\S]*?)\*\//.exec(text);
   if (m === null) return 'no description';
@@ -97,8 +83,8 @@ export function benchHelp(file: string | undefined): string {
 }
 
 /**
- * `parseArgs` for a bench that reads its options at load time: `--help` prints the bench's module comment and exits 0,
- * an unknown or malformed option exits 64 with the parser's message.
+ * `parseArgs` for every bench: `--help` prints the bench's own module comment (what it measures, its options) and
+ * exits 0; an unknown or malformed option exits 64 with the parser's message, before any work.
  */
 export function benchArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {

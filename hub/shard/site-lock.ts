@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { readValidJson } from '../../shared/fs/json-file';
 import { isPidAlive } from '../../shared/fs/state-lock';
 
 const LeaseSchema = z.strictObject({
@@ -141,14 +142,9 @@ export class SiteLocks {
   }
 }
 
+/** A missing file is no owner; an unreadable one counts as stale. */
 function readLease(file: string): Lease | undefined {
-  try {
-    const parsed = LeaseSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    // A missing file is no owner; an unreadable one counts as stale.
-    return undefined;
-  }
+  return readValidJson(file, LeaseSchema);
 }
 
 function enter(mutex: string): boolean {

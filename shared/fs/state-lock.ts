@@ -19,6 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { ErrorCode, SitekdError } from '../errors';
+import { readValidJson } from './json-file';
 
 export const LOCK_FILE = 'sitekd.lock';
 
@@ -84,12 +85,7 @@ function tryCreate(file: string, info: LockInfo): boolean {
 }
 
 function readOwner(file: string): LockInfo | undefined {
-  try {
-    const parsed = LockInfoSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  return readValidJson(file, LockInfoSchema);
 }
 
 /** Why the lock may be taken over, or undefined when its owner may still be running. */
