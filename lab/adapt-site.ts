@@ -15,6 +15,7 @@ import { evaluate } from '../shared/ml/evaluate';
 import { specFor } from '../shared/ml/model-spec';
 import type { Domain, WindowSet } from '../shared/ml/types';
 import { deriveSeed } from '../shared/random';
+import { sha256Hex } from '../shared/protocol/chunks';
 import { isValidSiteId } from '../shared/protocol/topics';
 import { parseAgentConfig } from '../agent/config';
 import { loadModel, type LoadedModel } from '../agent/model-probe';
@@ -52,10 +53,6 @@ export function scoreArtifact(bytes: Uint8Array, ws: WindowSet): Figures {
   } finally {
     for (const v of Object.values(net.vars)) v.dispose();
   }
-}
-
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** The site's model as the agent holds it, and as the hub's round sees it. */

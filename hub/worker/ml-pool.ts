@@ -133,7 +133,7 @@ export class MlWorkerPool {
    * idle workers the one idle longest takes the task. Every warm worker then stays warm — JIT-compiled as well as set
    * up — so when two rounds do run at once the second is not the first task of a cold worker (measured by
    * `npm run bench:rounds-parallel`: with "first idle" every task alone went to the same worker, and the other one's
-   * round together was the slower one in every repeat).
+   * round together was the slower one in most repeats).
    */
   private idleSlot(): Slot | undefined {
     if (!this.closed && this.slots.size < this.o.size) return this.spawn();
