@@ -4,7 +4,8 @@
  * rounds, 300 and 100 windows, seeds 0 and 1. Writes bench/results/adaptation-har.md after every configuration, so a
  * long run that is stopped keeps what it measured.
  * Options: --data DIR, --source IDS, --sites IDS, --windows 300,100, --rounds 2, --seeds 0,1, --backend wasm, --out FILE,
- * --round-recipe site-adapt|unikd (the hub's default otherwise; unikd writes adaptation-har-unikd.md).
+ * --round-recipe site-adapt|unikd (the hub's default otherwise; unikd writes adaptation-har-unikd.md),
+ * --adapt-source-prior X (the hub's `adaptSourcePrior`, its default otherwise).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -63,7 +64,7 @@ function render(done: readonly Done[], meta: { command: string; startedAt: strin
     `Command: \`${meta.command}\``,
     `Run ${meta.startedAt}, Node ${process.version}, backend ${meta.backend}, ${cpus().length} cores` +
       (first ? `; hub settings: student epochs ${first.settings.epochs}, teacher epochs ${first.settings.teacherEpochs}, preset ${first.settings.preset}, ` +
-        `round recipe ${first.settings.roundRecipe}, gate reference ${first.settings.gateReference}, gate split ${first.settings.gateSplit}, gate confidence ${first.settings.gateConfidence}, ` +
+        `round recipe ${first.settings.roundRecipe}, gate reference ${first.settings.gateReference}, adapt source prior ${first.settings.adaptSourcePrior}, gate split ${first.settings.gateSplit}, gate confidence ${first.settings.gateConfidence}, ` +
         `margin ${first.settings.gateMargin}, held-out fraction ${first.settings.holdoutFraction}, min train windows ${first.settings.minTrainWindows}; ` +
         `agent randomShare ${first.settings.randomShare}.` : '.'),
     '',
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     options: {
       data: { type: 'string' }, source: { type: 'string', default: '2,7,12,9,6' }, sites: { type: 'string', default: '11,13,16,18,23' },
       windows: { type: 'string', default: '300,100' }, rounds: { type: 'string', default: '2' }, seeds: { type: 'string', default: '0,1' },
-      backend: { type: 'string', default: 'wasm' }, out: { type: 'string' }, 'round-recipe': { type: 'string' },
+      backend: { type: 'string', default: 'wasm' }, out: { type: 'string' }, 'round-recipe': { type: 'string' }, 'adapt-source-prior': { type: 'string' },
     },
   });
   const data = resolveDataDir(v.data);
@@ -101,7 +102,9 @@ async function main(): Promise<void> {
   const log = createLogger({ stream: process.stderr, level: 'warn' });
   const recipe = v['round-recipe'];
   if (recipe !== undefined && recipe !== 'site-adapt' && recipe !== 'unikd') throw new Error(`--round-recipe must be site-adapt or unikd, got ${recipe}`);
-  const recipeFlag = recipe === undefined ? '' : ` --round-recipe ${recipe}`;
+  const prior = v['adapt-source-prior'] === undefined ? undefined : Number(v['adapt-source-prior']);
+  if (prior !== undefined && !(prior >= 0 && prior <= 1)) throw new Error(`--adapt-source-prior must be in [0, 1], got ${v['adapt-source-prior']}`);
+  const recipeFlag = (recipe === undefined ? '' : ` --round-recipe ${recipe}`) + (prior === undefined ? '' : ` --adapt-source-prior ${prior}`);
   const out = v.out ?? resolve(__dirname, `../../bench/results/adaptation-har${recipe === 'unikd' ? '-unikd' : ''}.md`);
   mkdirSync(join(out, '..'), { recursive: true });
   const meta = {
@@ -114,7 +117,7 @@ async function main(): Promise<void> {
     const start = loadNote();
     const t0 = performance.now();
     const result = await runAdaptEval({
-      data, source: list(v.source), sites: list(v.sites), windows: config.windows, rounds: Number(v.rounds), seed: config.seed, backend, log, roundRecipe: recipe as 'site-adapt' | 'unikd' | undefined,
+      data, source: list(v.source), sites: list(v.sites), windows: config.windows, rounds: Number(v.rounds), seed: config.seed, backend, log, roundRecipe: recipe as 'site-adapt' | 'unikd' | undefined, adaptSourcePrior: prior,
       onSite: (s) => process.stderr.write(`${config.windows} windows, seed ${config.seed}, site ${s.site}: ${s.generic.macroF1.toFixed(1)} → ${s.final.macroF1.toFixed(1)} (oracle ${s.oracle.macroF1.toFixed(1)})\n`),
     });
     done.push({ config, command, result, wallSeconds: (performance.now() - t0) / 1000, load: { start, end: loadNote() } });

@@ -152,6 +152,11 @@ export const HubConfigSchema = z
     /** Nearest-centroid rounds of `site-adapt` after its soft start. */
     adaptIterations: z.number().int().min(0).max(100).default(1),
     /**
+     * Share of the model's own (source) batch-norm statistics that `site-adapt` keeps against the site's (0: the site's
+     * alone). docs/adaptation.md §1 has what each value measured.
+     */
+    adaptSourcePrior: z.number().min(0).max(1).default(0.25),
+    /**
      * How a `site-adapt` round gets the gate's evidence: `cross-fit` (two folds by batch hash, each judged by a
      * candidate and reference adapted to the other fold; the published student adapted to all windows) or `holdout`
      * (`holdoutFraction` of the batches never adapted to). docs/adaptation.md §2 says why cross-fitting is sound and

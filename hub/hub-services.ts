@@ -126,7 +126,7 @@ function createWatcher(ctx: HubContext, files: ModelFiles, rollback: Constructor
   const c = ctx.config;
   return new RolloutWatcher({
     store: ctx.store, registry: ctx.registry, files, run: ctx.run, rollback, now: ctx.now, log: ctx.log, signal: ctx.abort,
-    referenceFor: async () => ({ bytes: (await ctx.teacher()).teacher.bytes, ...(c.gateReference === 'adapted-teacher' ? { adaptIterations: c.adaptIterations } : {}) }),
+    referenceFor: async () => ({ bytes: (await ctx.teacher()).teacher.bytes, ...(c.gateReference === 'adapted-teacher' ? { adapt: { iterations: c.adaptIterations, sourcePrior: c.adaptSourcePrior } } : {}) }),
     referenceName: c.gateReference,
     settings: {
       enabled: c.rollbackOnEvidence, confidence: c.rollbackConfidence, margin: c.rollbackMargin, minWindows: c.rollbackMinWindows,

@@ -37,9 +37,10 @@ export interface HubOverrides {
   readonly minTrainWindows?: number | undefined;
   readonly gateSplit?: GateSplit | undefined;
   readonly gateReference?: 'adapted-teacher' | 'teacher' | undefined;
+  readonly adaptSourcePrior?: number | undefined;
 }
 
-const HUB_OVERRIDE_KEYS = ['backend', 'epochs', 'teacherEpochs', 'roundRecipe', 'holdoutFraction', 'gateConfidence', 'minTrainWindows', 'gateSplit', 'gateReference'] as const satisfies ReadonlyArray<keyof HubOverrides>;
+const HUB_OVERRIDE_KEYS = ['backend', 'epochs', 'teacherEpochs', 'roundRecipe', 'holdoutFraction', 'gateConfidence', 'minTrainWindows', 'gateSplit', 'gateReference', 'adaptSourcePrior'] as const satisfies ReadonlyArray<keyof HubOverrides>;
 
 export interface AdaptHubOptions extends HubOverrides {
   readonly data: string;

@@ -26,6 +26,11 @@ export interface RoundRow {
   readonly servingBefore: Figures;
   /** The round's candidate (absent when the round was skipped). */
   readonly candidate?: Figures;
+  /**
+   * The candidate's features with a centroid head from the site's train labels (benchmark only,
+   * shared/ml/site-adapt.ts `labelledCentroidHead`): what the best centroid head could do on those features.
+   */
+  readonly candidateLabelledHead?: Figures;
   readonly versionAfter: string;
   readonly servingAfter: Figures;
   readonly gate?: { readonly candidateAgreement: number; readonly currentAgreement: number; readonly reasons: readonly string[] };
@@ -115,12 +120,12 @@ export function renderSite(s: SiteResult): string[] {
     `${s.testWindows} labelled test windows; the agent cut ${s.stream.windowsCut} windows from ${s.stream.readings} readings ` +
       `(${s.stream.loops.toFixed(2)} loops of the train recording) and returned ${s.stream.returned} in ${s.stream.batches} batches. ` +
       `Generic student ${f1(s.generic)}, oracle (trained with the site's train labels) ${f1(s.oracle)}; macro-F1 (accuracy), %.`, '',
-    '| round | returned | train / judged / set aside | serving before | candidate | published | serving after | gate agreement: candidate / current | seconds: total (reference + student + evaluate) |',
-    '|---:|---:|---:|---|---:|:---:|---|---:|---:|',
+    '| round | returned | train / judged / set aside | serving before | candidate | candidate, labelled head | published | serving after | gate agreement: candidate / current | seconds: total (reference + student + evaluate) |',
+    '|---:|---:|---:|---|---:|---:|:---:|---|---:|---:|',
   ];
   for (const r of s.rounds) {
     const t = r.timing;
-    lines.push(`| ${r.round} | ${r.returned} | ${r.trainWindows} / ${r.heldOut} / ${r.setAside} | ${r.versionBefore}: ${f1(r.servingBefore)} | ${f1(r.candidate)} | ` +
+    lines.push(`| ${r.round} | ${r.returned} | ${r.trainWindows} / ${r.heldOut} / ${r.setAside} | ${r.versionBefore}: ${f1(r.servingBefore)} | ${f1(r.candidate)} | ${f1(r.candidateLabelledHead)} | ` +
       `${r.outcome === 'published' ? 'yes' : r.outcome === 'rejected' ? 'no' : `skipped: ${r.reason ?? ''}`} | ${r.versionAfter}: ${f1(r.servingAfter)} | ` +
       `${r.gate ? `${pct(r.gate.candidateAgreement)} / ${pct(r.gate.currentAgreement)}` : '–'} | ` +
       `${t ? `${t.total.toFixed(1)} (${t.reference.toFixed(1)} + ${t.student.toFixed(1)} + ${t.evaluate.toFixed(1)})` : '–'} |`);

@@ -13,6 +13,8 @@ import { ErrorCode, SitekdError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { evaluate } from '../shared/ml/evaluate';
 import { specFor } from '../shared/ml/model-spec';
+import { disposeVars } from '../shared/ml/params';
+import { labelledCentroidHead } from '../shared/ml/site-adapt';
 import type { Domain, WindowSet } from '../shared/ml/types';
 import { deriveSeed } from '../shared/random';
 import { sha256Hex } from '../shared/protocol/chunks';
@@ -44,14 +46,19 @@ export interface SiteRunOptions {
 
 const AGENT_ID = 'gw-1';
 
-/** Macro-F1 and accuracy of a model artifact on labelled windows. */
-export function scoreArtifact(bytes: Uint8Array, ws: WindowSet): Figures {
+/**
+ * Macro-F1 and accuracy of a model artifact on labelled windows; with `labelledHead`, of its features under a centroid
+ * head from those windows' labels instead of its own head (benchmark only: RoundRow.candidateLabelledHead).
+ */
+export function scoreArtifact(bytes: Uint8Array, ws: WindowSet, labelledHead?: WindowSet): Figures {
   const net = cnnFromArtifact(decodeCnnArtifact(bytes));
+  const scored = labelledHead === undefined ? net : labelledCentroidHead(net, labelledHead);
   try {
-    const s = evaluate(net, ws);
+    const s = evaluate(scored, ws);
     return { macroF1: s.macroF1, accuracy: s.accuracy };
   } finally {
-    for (const v of Object.values(net.vars)) v.dispose();
+    if (scored !== net) disposeVars(scored.vars);
+    disposeVars(net.vars);
   }
 }
 
@@ -131,10 +138,11 @@ async function oneRound(
   }
   const artifact = out.output.artifact;
   const candidate = scoreArtifact(artifact, o.domain.test);
+  const candidateLabelledHead = scoreArtifact(artifact, o.domain.test, o.domain.train);
   const next = out.gate.pass ? serve(artifact, nextVersion(serving.current.version, sha256Hex(artifact)), candidate, shape) : serving;
   const ev = out.output.evaluation;
   const row: RoundRow = {
-    ...before, outcome: out.gate.pass ? 'published' : 'rejected', trainWindows: out.trainWindows, heldOut: out.heldOut, setAside: out.setAside, candidate,
+    ...before, outcome: out.gate.pass ? 'published' : 'rejected', trainWindows: out.trainWindows, heldOut: out.heldOut, setAside: out.setAside, candidate, candidateLabelledHead,
     versionAfter: next.current.version, servingAfter: next.figures, timing: out.timing, trainSeconds: out.output.trainSeconds,
     gate: { candidateAgreement: ev.candidateAgreement, currentAgreement: ev.currentAgreement, reasons: out.gate.reasons },
   };

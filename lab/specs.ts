@@ -93,6 +93,7 @@ export const adaptEvalSpec = {
     'min-train-windows': opt.int({ description: "the hub's round: fewer windows to adapt to (per fold when cross-fitting) skip the round", min: 2, max: 10_000_000, defaultLabel: "the hub's" }),
     'gate-split': opt.choice(['cross-fit', 'holdout'], { description: "how the hub's site-adapt round gets its gate's evidence", placeholder: 'name', defaultLabel: "the hub's (cross-fit)" }),
     'gate-reference': opt.choice(['adapted-teacher', 'teacher'], { description: "the model the hub's gate judges candidates against", placeholder: 'name', defaultLabel: "the hub's (adapted-teacher)" }),
+    'adapt-source-prior': opt.number({ description: "the hub's site-adapt: share of the model's own batch-norm statistics kept against the site's", placeholder: 'x', min: 0, max: 1, defaultLabel: "the hub's (0.25)" }),
     'random-share': opt.number({ description: "share of the agent's returned windows sampled uniformly (the rest: its most uncertain)", placeholder: 'x', min: 0, max: 1, defaultLabel: "the agent's" }),
     json: opt.flag({ description: 'end with one line of JSON holding the summary and every figure' }),
     backend: opt.choice(BACKEND_PREFERENCES, {

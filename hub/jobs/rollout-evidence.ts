@@ -5,6 +5,7 @@
  * the returned logits. Windows of an agent whose returned logits are not what the hub's own copy of N computes are
  * left out (rollout-figures.ts `agentsServing`): such an agent does not really serve N.
  */
+import type { SiteAdaptSettings } from '../../shared/ml/site-adapt';
 import { ErrorCode, SitekdError } from '../../shared/errors';
 import type { BackendPreference } from '../../shared/ml/backend';
 import type { ModelFiles } from '../models/model-files';
@@ -16,10 +17,10 @@ import { matches, pairedCounts, type PairedCounts } from './gate';
 import type { RolloutWatch } from '../sites/model-history';
 import { agentsServing, argmaxRows, classMix, logitsMatch, meanConfidence, totalVariation } from './rollout-figures';
 
-/** The watch's judge: a model artifact, adapted to the judged windows first when `adaptIterations` is set. */
+/** The watch's judge: a model artifact, adapted to the judged windows first when `adapt` is set. */
 export interface Reference {
   readonly bytes: Uint8Array;
-  readonly adaptIterations?: number;
+  readonly adapt?: SiteAdaptSettings;
 }
 
 export interface EvidenceDeps {
@@ -73,7 +74,7 @@ export async function gatherEvidence(d: EvidenceDeps, site: string, w: RolloutWa
   if (post.n === 0) return { counts: pairedCounts([], []), claimed: 0, excludedWindows: 0, excludedAgents: [], servingConfidence: null, previousConfidence: null, classMixShift: null };
   const reference = await d.referenceFor(site);
   const out = await d.run(
-    { kind: 'predict', backend: d.backend, models: [rolledOut.bytes, previous.bytes, reference.bytes], windows: sampleSetToWindowSet(post), ...(reference.adaptIterations !== undefined ? { adaptLast: reference.adaptIterations } : {}) },
+    { kind: 'predict', backend: d.backend, models: [rolledOut.bytes, previous.bytes, reference.bytes], windows: sampleSetToWindowSet(post), ...(reference.adapt !== undefined ? { adaptLast: reference.adapt } : {}) },
     d.signal !== undefined ? { signal: d.signal } : {},
   );
   const [nLogits, pLogits, refLogits] = out.logits as [Float32Array, Float32Array, Float32Array];

@@ -38,6 +38,7 @@ export interface RoundSettings {
   /** How the candidate is made, and the nearest-centroid rounds of `site-adapt` (hub/worker/ml-worker-protocol.ts). */
   readonly roundRecipe: RoundRecipe;
   readonly adaptIterations: number;
+  readonly adaptSourcePrior: number;
   /**
    * How `site-adapt` rounds get the gate's evidence: `cross-fit` (two folds, each judged by a candidate adapted to the
    * other; the published student adapted to all windows: hub/jobs/cross-fit.ts) or `holdout` (a held-out share never
@@ -167,7 +168,7 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
   const phaseEnd = { reference: read, candidate: read };
   const output = await d.run(
     {
-      kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adaptIterations: s.adaptIterations, ...(s.roundRecipe === 'unikd' ? { source: d.source } : {}),
+      kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adapt: { iterations: s.adaptIterations, sourcePrior: s.adaptSourcePrior }, ...(s.roundRecipe === 'unikd' ? { source: d.source } : {}),
       target: p.target, heldOut: p.heldOut, ...(p.crossFit ? { crossFit: p.crossFit } : {}), ...(r.labelled ? { labelled: r.labelled } : {}),
       teacher: r.teacher.teacher.bytes, generic: r.teacher.generic.bytes, current: current.bytes, seed: s.seed + versionNumber(current.version),
       hparams: { ...s.hparams, epochs: s.epochs }, unikd: UNIKD_PRESETS[s.preset],

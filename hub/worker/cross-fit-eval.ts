@@ -6,7 +6,7 @@
  */
 import type { Cnn } from '../../shared/ml/cnn';
 import { disposeVars } from '../../shared/ml/params';
-import { adaptToSite } from '../../shared/ml/site-adapt';
+import { adaptToSite, type SiteAdaptSettings } from '../../shared/ml/site-adapt';
 import { argmaxRows, predictLogits } from '../../shared/ml/train';
 import type { WindowSet } from '../../shared/ml/types';
 import { matches } from '../jobs/gate';
@@ -17,7 +17,7 @@ export interface CrossFitNets {
   readonly generic: Cnn;
   readonly current: Cnn;
   readonly reference: GateReference;
-  readonly iterations: number;
+  readonly adapt: SiteAdaptSettings;
   /** Warm-start centroids of the candidate (the serving student's, when a `site-adapt` round made it). */
   readonly init?: Float32Array | undefined;
 }
@@ -30,8 +30,8 @@ export function crossFitAgreement(folds: readonly [WorkerFold, WorkerFold], m: C
 
 function judgeFold(judged: WindowSet, adaptTo: WindowSet, m: CrossFitNets): PairedVectors {
   if (judged.n === 0) return { candidate: new Uint8Array(0), current: new Uint8Array(0) };
-  const ref = m.reference === 'teacher' ? m.teacher : adaptToSite(m.teacher, adaptTo, { iterations: m.iterations }).net;
-  const cand = adaptToSite(m.generic, adaptTo, { iterations: m.iterations, ...(m.init !== undefined ? { init: m.init } : {}) }).net;
+  const ref = m.reference === 'teacher' ? m.teacher : adaptToSite(m.teacher, adaptTo, m.adapt).net;
+  const cand = adaptToSite(m.generic, adaptTo, { ...m.adapt, ...(m.init !== undefined ? { init: m.init } : {}) }).net;
   try {
     const truth = argmaxRows(predictLogits(ref, judged));
     return { candidate: matches(argmaxRows(predictLogits(cand, judged)), truth), current: matches(argmaxRows(predictLogits(m.current, judged)), truth) };

@@ -8,6 +8,7 @@ import type { CnnArtifactMeta } from '../../shared/artifact/cnn-artifact';
 import type { HParams } from '../../shared/ml/algorithms/algorithm';
 import type { UniKdOptions } from '../../shared/ml/algorithms/unikd-options';
 import type { BackendPreference } from '../../shared/ml/backend';
+import type { SiteAdaptSettings } from '../../shared/ml/site-adapt';
 import type { CnnSpec } from '../../shared/ml/model-spec';
 import type { WindowSet } from '../../shared/ml/types';
 import type { PredictOutput, PredictTask } from './predict-protocol';
@@ -58,8 +59,8 @@ export interface RedistillTask {
   readonly seed: number;
   readonly hparams: Partial<HParams>;
   readonly unikd: Partial<UniKdOptions>;
-  /** Nearest-centroid rounds of `site-adapt` (and of the adapted-teacher reference). */
-  readonly adaptIterations: number;
+  /** How `site-adapt` adapts (and the adapted-teacher reference). */
+  readonly adapt: SiteAdaptSettings;
   readonly meta: Omit<CnnArtifactMeta, 'hparams' | 'options' | 'backend'>;
   /**
    * Whose argmax the gate compares with on the held-out windows: `teacher` (the hub's teacher as it is) or

@@ -65,7 +65,7 @@ function runTrain(task: TrainTask, backend: string): TrainOutput {
  * the teacher's version and the site's windows), costs no training, and no candidate is distilled from it.
  */
 function referenceNet(task: RedistillTask, teacher: Cnn): Cnn {
-  const net = task.reference === 'teacher' ? teacher : adaptToSite(teacher, task.target, { iterations: task.adaptIterations }).net;
+  const net = task.reference === 'teacher' ? teacher : adaptToSite(teacher, task.target, task.adapt).net;
   post({ type: 'progress', phase: 'reference', epoch: 1, epochs: 1, losses: {} });
   return net;
 }
@@ -81,7 +81,7 @@ function crossFitted(task: RedistillTask, folds: NonNullable<RedistillTask['cros
   const generic = loadNet(task.generic);
   try {
     const init = warmStart(task, current, generic);
-    const agrees = crossFitAgreement(folds, { teacher, generic, current, reference: task.reference, iterations: task.adaptIterations, init });
+    const agrees = crossFitAgreement(folds, { teacher, generic, current, reference: task.reference, adapt: task.adapt, init });
     post({ type: 'progress', phase: 'reference', epoch: 1, epochs: 1, losses: {} });
     return agrees;
   } finally {
@@ -106,7 +106,7 @@ function candidateNet(task: RedistillTask, teacher: Cnn, current: Cnn): { net: C
   const started = performance.now();
   const generic = loadNet(task.generic);
   const init = warmStart(task, current, generic);
-  const a = adaptToSite(generic, task.target, { iterations: task.adaptIterations, ...(init !== undefined ? { init } : {}) });
+  const a = adaptToSite(generic, task.target, { ...task.adapt, ...(init !== undefined ? { init } : {}) });
   disposeVars(generic.vars);
   const warm = init !== undefined;
   post({ type: 'progress', phase: 'candidate', epoch: 1, epochs: 1, losses: {} });

@@ -4,6 +4,7 @@
  * (hub/jobs/rollout-watcher.ts) sends the version under watch, the one it replaced and a reference model.
  */
 import type { BackendPreference } from '../../shared/ml/backend';
+import type { SiteAdaptSettings } from '../../shared/ml/site-adapt';
 import type { WindowSet } from '../../shared/ml/types';
 
 export interface PredictTask {
@@ -14,10 +15,10 @@ export interface PredictTask {
   /** Channels-first, as WindowSet always is. */
   readonly windows: WindowSet;
   /**
-   * Adapt the last model to `windows` first (shared/ml/site-adapt.ts, label-free, with this many nearest-centroid
-   * rounds): how the gate's `adapted-teacher` reference is made.
+   * Adapt the last model to `windows` first (shared/ml/site-adapt.ts, label-free, with these settings): how the gate's
+   * `adapted-teacher` reference is made.
    */
-  readonly adaptLast?: number;
+  readonly adaptLast?: SiteAdaptSettings;
 }
 
 export interface PredictOutput {

@@ -1,9 +1,12 @@
 /**
  * Label-free adaptation of a trained CNN to one site's windows, without gradient steps:
- *  1. **Batch-norm statistics of the site** (AdaBN): every BN layer's running mean and variance are replaced by the
+ *  1. **Batch-norm statistics of the site** (AdaBN): every BN layer's running mean and variance become the
  *     population statistics of the site's windows, block by block (block k's statistics are taken after blocks < k
- *     already normalise with the site's). A sensor mounted differently shifts and scales the early activations; this
- *     puts them back where the trained weights expect them.
+ *     already normalise with their adapted ones). A sensor mounted differently shifts and scales the early activations; this
+ *     puts them back where the trained weights expect them. `sourcePrior` keeps that share of the model's own
+ *     (source) statistics: the moments of the mixture `sourcePrior · source + (1 − sourcePrior) · site`. A few hundred
+ *     windows carry whatever mix of activities the site happened to record, and full replacement moves the class
+ *     boundaries with that mix (docs/adaptation.md §1 has the measurement).
  *  2. **A centroid head**: the classifier is replaced by one unit-length centroid per class of the site's features,
  *     found by clustering that starts from the model's own predictions (soft-weighted centroids, then `iterations`
  *     rounds of nearest-centroid labels, by cosine). Logits are `scale · f · ĉ_k`, so the argmax is the nearest
@@ -14,7 +17,7 @@
  * (bench/results/adaptation-har.md).
  */
 import { gatherRows, joinRows, mapChunks, toChannelsLast, windowsTensor, type Rows } from './batches';
-import { classify, type Cnn } from './cnn';
+import { classify, featuresEval, type Cnn } from './cnn';
 import { bnReluPoolEval, BN_EPS } from './ops';
 import { constantVar, type VarMap } from './params';
 import { tf, type Tensor2D, type Tensor3D } from './tf';
@@ -22,9 +25,15 @@ import { argmaxRows } from './train';
 import type { WindowSet } from './types';
 import { ErrorCode, SitekdError } from '../errors';
 
-export interface SiteAdaptOptions {
+/** How a model is adapted to a site (hub config `adaptIterations`, `adaptSourcePrior`). */
+export interface SiteAdaptSettings {
   /** Nearest-centroid rounds after the soft start (0: soft centroids only). */
   readonly iterations: number;
+  /** Share (0..1) of the model's own batch-norm statistics kept against the site's; default 0, the site's alone. */
+  readonly sourcePrior?: number;
+}
+
+export interface SiteAdaptOptions extends SiteAdaptSettings {
   /** Centroids `[numClasses, features]` of an earlier adaptation to start from. */
   readonly init?: Float32Array;
 }
@@ -42,10 +51,12 @@ const CHUNK = 256;
 /** A copy of `base` adapted to `ws` (see the module comment). `base` is left as it is. */
 export function adaptToSite(base: Cnn, ws: WindowSet, o: SiteAdaptOptions): SiteAdaptResult {
   if (ws.n < 2) throw new SitekdError(ErrorCode.DISTILL_TOO_FEW_SAMPLES, `site adaptation needs at least 2 windows, got ${ws.n}`);
+  const prior = o.sourcePrior ?? 0;
+  if (!(prior >= 0 && prior <= 1)) throw new SitekdError(ErrorCode.CONFIG_INVALID, `sourcePrior must be in [0, 1], got ${prior}`);
   const rows = toChannelsLast(ws);
   const net = cloneCnn(base);
   try {
-    const features = siteBatchNorm(net, rows);
+    const features = siteBatchNorm(net, rows, prior);
     const originalLogits = headRows(net, features);
     const k = net.spec.numClasses;
     const start = o.init !== undefined ? hardWeights(nearest(features, checkInit(o.init, k, features.width)), k) : softmaxRows(originalLogits);
@@ -62,6 +73,25 @@ export function adaptToSite(base: Cnn, ws: WindowSet, o: SiteAdaptOptions): Site
     for (const v of Object.values(net.vars)) v.dispose();
     throw err;
   }
+}
+
+/**
+ * Benchmarks only: a copy of `net` whose head is the class centroids of labelled windows' features (nearest centroid
+ * by cosine, as adaptToSite's head), everything else as it is. It shows what the best centroid head could do with
+ * `net`'s features, so a benchmark can tell a head that clustered badly from features that do not separate the
+ * classes. `ws` must be labelled.
+ */
+export function labelledCentroidHead(net: Cnn, ws: WindowSet): Cnn {
+  const y = ws.y;
+  if (y === undefined || y.length !== ws.n) throw new SitekdError(ErrorCode.INPUT_SHAPE, 'a labelled centroid head needs one label per window');
+  const k = net.spec.numClasses;
+  if (y.some((l) => l >= k)) throw new SitekdError(ErrorCode.INPUT_SHAPE, `labels must be below ${k}, the model's classes`);
+  const rows = toChannelsLast(ws);
+  const { windowLength: len, inChannels: c } = net.spec;
+  const features = mapChunks(rows, CHUNK, (idx) => featuresEval(net, windowsTensor(rows, idx, len, c)));
+  const copy = cloneCnn(net);
+  setHead(copy, centroidsOf(features, hardWeights(y, k), k), 1);
+  return copy;
 }
 
 /** The unit centroids of a head made by adaptToSite (its weight columns, normalised), for warm starts. */
@@ -89,8 +119,9 @@ function cloneCnn(base: Cnn): Cnn {
  * Population BN statistics of the site, block by block (chunked sums, so any number of windows fits), and the site's
  * features under them. Each block's input is the previous block's output already normalised with the site's
  * statistics, kept per chunk, so every block runs once (not once per later block, and not again for the features).
+ * `prior` mixes in the net's own statistics (see the module comment).
  */
-function siteBatchNorm(net: Cnn, rows: Rows): Rows {
+function siteBatchNorm(net: Cnn, rows: Rows, prior: number): Rows {
   const { windowLength: len, inChannels: c } = net.spec;
   let h: Tensor3D[] = [];
   try {
@@ -118,9 +149,10 @@ function siteBatchNorm(net: Cnn, rows: Rows): Rows {
       const mean = Float32Array.from(sum, (v) => v / count);
       // Unbiased, like the running variance PyTorch keeps (docs/unikd.md §7.5).
       const variance = Float32Array.from(sq, (v, j) => Math.max(BN_EPS, (v - count * mean[j]! ** 2) / Math.max(1, count - 1)));
+      const mixed = mixMoments(net, k, { mean, variance }, prior);
       tf.tidy(() => {
-        net.vars[`fe.bn${k}.mean`]!.assign(tf.tensor1d(mean));
-        net.vars[`fe.bn${k}.var`]!.assign(tf.tensor1d(variance));
+        net.vars[`fe.bn${k}.mean`]!.assign(tf.tensor1d(mixed.mean));
+        net.vars[`fe.bn${k}.var`]!.assign(tf.tensor1d(mixed.variance));
       });
       const v = (name: string): tf.Tensor => net.vars[`fe.bn${k}.${name}`]!;
       h = ys.map((y) => tf.tidy(() => bnReluPoolEval(y, v('gamma'), v('beta'), v('mean'), v('var'))));
@@ -130,6 +162,18 @@ function siteBatchNorm(net: Cnn, rows: Rows): Rows {
   } finally {
     for (const x of h) x.dispose();
   }
+}
+
+/** Mean and variance of the mixture `prior · (block k's current statistics) + (1 − prior) · site`. */
+function mixMoments(net: Cnn, k: number, site: { mean: Float32Array; variance: Float32Array }, prior: number): { mean: Float32Array; variance: Float32Array } {
+  if (prior === 0) return site;
+  const [m0, v0] = download([net.vars[`fe.bn${k}.mean`]!.clone(), net.vars[`fe.bn${k}.var`]!.clone()]) as [Float32Array, Float32Array];
+  const mean = Float32Array.from(site.mean, (m, j) => prior * m0[j]! + (1 - prior) * m);
+  const variance = Float32Array.from(site.variance, (v, j) => {
+    const second = prior * (v0[j]! + m0[j]! ** 2) + (1 - prior) * (v + site.mean[j]! ** 2);
+    return Math.max(BN_EPS, second - mean[j]! ** 2);
+  });
+  return { mean, variance };
 }
 
 /**

@@ -48,7 +48,7 @@ function trainTask(seed: number, epochs = 1): TrainTask {
 function redistillTask(net: Uint8Array): RedistillTask {
   return {
     kind: 'redistill', backend: 'wasm', spec: SPEC, recipe: 'site-adapt', source: SRC, target: TGT, heldOut: HELD, teacher: net, generic: net, current: net,
-    seed: 0, hparams: {}, unikd: {}, adaptIterations: 2, reference: 'adapted-teacher',
+    seed: 0, hparams: {}, unikd: {}, adapt: { iterations: 2, sourcePrior: 0.25 }, reference: 'adapted-teacher',
     meta: { kind: 'student', version: '2-00000000', algorithm: 'site-adapt', source: 'site-0', seed: 0, metrics: {} },
   };
 }
@@ -59,7 +59,7 @@ test('tasks run in order on one warm worker, as a fresh worker would, and tfjs m
   const p = pool();
   const net = (await p.run(trainTask(1))).artifact;
   const thread = p.stats().threadIds[0];
-  const predict: PredictTask = { kind: 'predict', backend: 'wasm', models: [net, net], windows: HELD, adaptLast: 2 };
+  const predict: PredictTask = { kind: 'predict', backend: 'wasm', models: [net, net], windows: HELD, adaptLast: { iterations: 2, sourcePrior: 0.25 } };
   const seen: number[] = [];
   for (let round = 0; round < 3; round++) {
     const r = await p.run(redistillTask(net));

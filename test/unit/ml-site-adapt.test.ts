@@ -12,7 +12,7 @@ import { generateSites } from '../../shared/data/synthetic';
 import { evaluate } from '../../shared/ml/evaluate';
 import { parseCnnSpec } from '../../shared/ml/model-spec';
 import { disposeVars, exportVars } from '../../shared/ml/params';
-import { adaptToSite, centroidsOfHead } from '../../shared/ml/site-adapt';
+import { adaptToSite, centroidsOfHead, labelledCentroidHead } from '../../shared/ml/site-adapt';
 import { tf } from '../../shared/ml/tf';
 import { argmaxRows, predictLogits, train } from '../../shared/ml/train';
 import type { WindowSet } from '../../shared/ml/types';
@@ -54,6 +54,33 @@ test('site adaptation: block 1 BN holds the mean and unbiased variance of the si
   disposeVars(base.vars);
 });
 
+test('site adaptation with a source prior: BN holds the mixture moments of the base\'s and the site\'s statistics; 1 keeps the base\'s', async () => {
+  await useBackend('cpu');
+  const base = createCnn(SPEC, createRng(5));
+  // Source statistics that are not the site's, so the mixture is visible.
+  tf.tidy(() => {
+    base.vars['fe.bn1.mean']!.assign(tf.tensor1d([0.5, -0.3, 0.2, 1.1]));
+    base.vars['fe.bn1.var']!.assign(tf.tensor1d([2, 0.5, 1.5, 3]));
+  });
+  const ws = windows(200, 6, 0.7);
+  const site = adaptToSite(base, ws, { iterations: 0 }).net;
+  const mixed = adaptToSite(base, ws, { iterations: 0, sourcePrior: 0.25 }).net;
+  const read = (net: Cnn, name: string): Float32Array => (net.vars[name] as tf.Tensor).dataSync() as Float32Array;
+  const [m0, v0, ms, vs] = [read(base, 'fe.bn1.mean'), read(base, 'fe.bn1.var'), read(site, 'fe.bn1.mean'), read(site, 'fe.bn1.var')];
+  const mean = Float32Array.from(ms, (m, j) => 0.25 * m0[j]! + 0.75 * m);
+  const variance = Float32Array.from(vs, (v, j) => 0.25 * (v0[j]! + m0[j]! ** 2) + 0.75 * (v + ms[j]! ** 2) - mean[j]! ** 2);
+  assertClose(mixed.vars['fe.bn1.mean'] as tf.Tensor, mean, 1e-5, 'bn1 mean');
+  assertClose(mixed.vars['fe.bn1.var'] as tf.Tensor, variance, 1e-4, 'bn1 var');
+  const kept = adaptToSite(base, ws, { iterations: 0, sourcePrior: 1 }).net;
+  for (const k of [1, 2, 3]) {
+    for (const stat of ['mean', 'var']) assertClose(kept.vars[`fe.bn${k}.${stat}`] as tf.Tensor, read(base, `fe.bn${k}.${stat}`), 1e-6, `bn${k} ${stat} kept`);
+  }
+  for (const bad of [-0.1, 1.5, Number.NaN]) {
+    assert.throws(() => adaptToSite(base, ws, { iterations: 0, sourcePrior: bad }), (e: unknown) => isSitekdError(e, ErrorCode.CONFIG_INVALID));
+  }
+  for (const net of [site, mixed, kept, base]) disposeVars(net.vars);
+});
+
 test('site adaptation: predictions are the nearest unit centroid by cosine; the head gives the centroids back; no tensor is left', async () => {
   await useBackend('cpu');
   const base = createCnn(SPEC, createRng(3));
@@ -76,6 +103,34 @@ test('site adaptation: predictions are the nearest unit centroid by cosine; the 
   });
   disposeVars(a.net.vars);
   assert.equal(liveTensors(), live, 'only the returned network stays alive');
+  disposeVars(base.vars);
+});
+
+test('labelled centroid head (benchmarks): the nearest class centroid of the labelled features, by cosine; the rest of the net as it was', async () => {
+  await useBackend('cpu');
+  const base = createCnn(SPEC, createRng(11));
+  const before = weightsOf(base);
+  const ws: WindowSet = { ...windows(60, 12), y: Uint8Array.from({ length: 60 }, (_, i) => (i * 7) % 3) };
+  const live = liveTensors();
+  const head = labelledCentroidHead(base, ws);
+  assert.equal(weightsOf(base), before, 'the net is not changed');
+  for (const name of Object.keys(base.vars).filter((n) => !n.startsWith('clf.'))) assertClose(head.vars[name] as tf.Tensor, (base.vars[name] as tf.Tensor).dataSync() as Float32Array, 0, name);
+  const k = SPEC.numClasses;
+  const feats = tf.tidy(() => featuresEval(base, windowsTensor(toChannelsLast(ws), Array.from({ length: ws.n }, (_, i) => i), 32, 3)).arraySync());
+  const sums = Array.from({ length: k }, () => new Array<number>(SPEC.finalChannels).fill(0));
+  feats.forEach((row, i) => {
+    const n = Math.hypot(...row);
+    row.forEach((v, j) => (sums[ws.y![i]!]![j]! += v / n));
+  });
+  const predicted = argmaxRows(predictLogits(head, ws));
+  feats.forEach((row, i) => {
+    const cos = sums.map((c) => row.reduce((s, v, j) => s + v * c[j]!, 0) / Math.hypot(...c));
+    assert.equal(predicted[i], cos.indexOf(Math.max(...cos)), `window ${i}`);
+  });
+  disposeVars(head.vars);
+  assert.equal(liveTensors(), live, 'nothing leaks');
+  assert.throws(() => labelledCentroidHead(base, windows(10, 13)), (e: unknown) => isSitekdError(e, ErrorCode.INPUT_SHAPE));
+  assert.throws(() => labelledCentroidHead(base, { ...windows(3, 13), y: Uint8Array.from([0, 1, 3]) }), (e: unknown) => isSitekdError(e, ErrorCode.INPUT_SHAPE));
   disposeVars(base.vars);
 });
 
