@@ -15,7 +15,7 @@ import { selectBackend, type BackendPreference } from '../shared/ml/backend';
 import { createLogger } from '../shared/log';
 import { runAdaptEval, resultJson, type AdaptEvalResult } from '../lab/adapt-eval';
 import { renderSite, renderSummary } from '../lab/adapt-report';
-import { benchArgs, loadNote, runBench } from './timing';
+import { benchArgs, benchUsage, loadNote, runBench } from './timing';
 
 interface Config {
   readonly windows: number;
@@ -95,16 +95,17 @@ async function main(): Promise<void> {
       backend: { type: 'string', default: 'wasm' }, out: { type: 'string' }, 'round-recipe': { type: 'string' }, 'adapt-source-prior': { type: 'string' },
     },
   });
+  const recipe = v['round-recipe'];
+  if (recipe !== undefined && recipe !== 'site-adapt' && recipe !== 'unikd') benchUsage(`--round-recipe must be site-adapt or unikd, got ${recipe}`);
+  const priorText = v['adapt-source-prior'];
+  const prior = priorText === undefined ? undefined : priorText.trim() === '' ? Number.NaN : Number(priorText);
+  if (prior !== undefined && !(prior >= 0 && prior <= 1)) benchUsage(`--adapt-source-prior must be in [0, 1], got ${v['adapt-source-prior']}`);
+  const recipeFlag = (recipe === undefined ? '' : ` --round-recipe ${recipe}`) + (prior === undefined ? '' : ` --adapt-source-prior ${prior}`);
   const data = resolveDataDir(v.data);
   const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
   const configs: Config[] = list(v.windows).flatMap((w) => list(v.seeds).map((seed) => ({ windows: Number(w), seed: Number(seed) })));
   const backend = (await selectBackend(v.backend as BackendPreference)).name;
   const log = createLogger({ stream: process.stderr, level: 'warn' });
-  const recipe = v['round-recipe'];
-  if (recipe !== undefined && recipe !== 'site-adapt' && recipe !== 'unikd') throw new Error(`--round-recipe must be site-adapt or unikd, got ${recipe}`);
-  const prior = v['adapt-source-prior'] === undefined ? undefined : Number(v['adapt-source-prior']);
-  if (prior !== undefined && !(prior >= 0 && prior <= 1)) throw new Error(`--adapt-source-prior must be in [0, 1], got ${v['adapt-source-prior']}`);
-  const recipeFlag = (recipe === undefined ? '' : ` --round-recipe ${recipe}`) + (prior === undefined ? '' : ` --adapt-source-prior ${prior}`);
   const out = v.out ?? resolve(__dirname, `../../bench/results/adaptation-har${recipe === 'unikd' ? '-unikd' : ''}.md`);
   mkdirSync(join(out, '..'), { recursive: true });
   const meta = {

@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { freePort } from '../fleet/processes';
 import { LoadFleet } from './scale-agents';
 import { auditStore, procStats, startHubChild, startMosquitto, stop, writeData, type MosquittoProc, type Proc } from './scale-hub';
-import { benchArgs, loadNote, runBench } from './timing';
+import { benchArgs, benchUsage, loadNote, runBench } from './timing';
 
 const { values: a } = benchArgs({
   options: {
@@ -30,7 +30,7 @@ const { values: a } = benchArgs({
 });
 const num = (name: string, v: string | undefined, min: number): number => {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number ≥ ${min}, got ${String(v)}`);
+  if (!Number.isFinite(n) || n < min) benchUsage(`--${name} must be a number ≥ ${min}, got ${String(v)}`);
   return n;
 };
 const agents = num('agents', a.agents, 1);

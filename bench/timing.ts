@@ -94,7 +94,12 @@ export function benchArgs<T extends ParseArgsConfig>(config: T): ReturnType<type
   try {
     return parseArgs(config);
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\nRun with --help for the options.\n`);
-    process.exit(64);
+    return benchUsage((err as Error).message);
   }
+}
+
+/** A bad option value: the message and exit 64, as benchArgs does for options it cannot parse. */
+export function benchUsage(message: string): never {
+  process.stderr.write(`${message}\nRun with --help for the options.\n`);
+  process.exit(64);
 }
