@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   const priorText = v['adapt-source-prior'];
   const prior = priorText === undefined ? undefined : priorText.trim() === '' ? Number.NaN : Number(priorText);
   if (prior !== undefined && !(prior >= 0 && prior <= 1)) benchUsage(`--adapt-source-prior must be in [0, 1], got ${v['adapt-source-prior']}`);
-  const recipeFlag = (recipe === undefined ? '' : ` --round-recipe ${recipe}`) + (prior === undefined ? '' : ` --adapt-source-prior ${prior}`);
+  const flags = (recipe === undefined ? '' : ` --round-recipe ${recipe}`) + (prior === undefined ? '' : ` --adapt-source-prior ${prior}`);
   const data = resolveDataDir(v.data);
   const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
   const configs: Config[] = list(v.windows).flatMap((w) => list(v.seeds).map((seed) => ({ windows: Number(w), seed: Number(seed) })));
@@ -109,12 +109,12 @@ async function main(): Promise<void> {
   const out = v.out ?? resolve(__dirname, `../../bench/results/adaptation-har${recipe === 'unikd' ? '-unikd' : ''}.md`);
   mkdirSync(join(out, '..'), { recursive: true });
   const meta = {
-    command: `npm run bench:adaptation -- --source ${v.source} --sites ${v.sites} --windows ${v.windows} --rounds ${v.rounds} --seeds ${v.seeds}${recipeFlag}${backend === 'wasm' ? '' : ` --backend ${backend}`}`,
+    command: `npm run bench:adaptation -- --source ${v.source} --sites ${v.sites} --windows ${v.windows} --rounds ${v.rounds} --seeds ${v.seeds}${flags}${backend === 'wasm' ? '' : ` --backend ${backend}`}`,
     startedAt: new Date().toISOString(), backend, dataset: basename(data),
   };
   const done: Done[] = [];
   for (const config of configs) {
-    const command = `sitekd adapt-eval --data ${v.data ?? '../shared/data/HAR'} --source ${v.source} --sites ${v.sites} --windows ${config.windows} --rounds ${v.rounds} --seed ${config.seed}${recipeFlag} --json`;
+    const command = `sitekd adapt-eval --data ${v.data ?? '../shared/data/HAR'} --source ${v.source} --sites ${v.sites} --windows ${config.windows} --rounds ${v.rounds} --seed ${config.seed}${flags} --json`;
     const start = loadNote();
     const t0 = performance.now();
     const result = await runAdaptEval({

@@ -26,7 +26,7 @@ import { SampleStore } from '../hub/store/sample-store';
 import type { MlRunner } from '../hub/worker/ml-runner';
 import type { RoundRecipe } from '../hub/worker/ml-worker-protocol';
 
-/** Overrides of the hub's defaults (its worker's backend, epochs, round recipe, held-out share, gate confidence, minimum training windows, gate split, gate reference); undefined keeps the default. */
+/** Overrides of the hub's defaults (its worker's backend, epochs, round recipe, held-out share, gate confidence, minimum training windows, gate split, gate reference, adaptation's source prior); undefined keeps the default. */
 export interface HubOverrides {
   readonly backend?: BackendPreference | undefined;
   readonly epochs?: number | undefined;

@@ -12,6 +12,7 @@ import type { HParams } from '../../shared/ml/algorithms/algorithm';
 import { UNIKD_PRESETS } from '../../shared/ml/algorithms/unikd-options';
 import type { BackendPreference } from '../../shared/ml/backend';
 import { specFor } from '../../shared/ml/model-spec';
+import type { SiteAdaptSettings } from '../../shared/ml/site-adapt';
 import type { WindowSet } from '../../shared/ml/types';
 import { ErrorCode, SitekdError } from '../../shared/errors';
 import { decideGate, pairedCounts, type GateDecision } from './gate';
@@ -152,6 +153,12 @@ async function prepare(d: RoundDeps, site: string): Promise<Prepared> {
   }
 }
 
+
+/** How the hub's config adapts a model to a site, as the worker takes it (candidate, gate reference, rollout watch). */
+export function siteAdaptSettings(s: Pick<RoundSettings, 'adaptIterations' | 'adaptSourcePrior'>): SiteAdaptSettings {
+  return { iterations: s.adaptIterations, sourcePrior: s.adaptSourcePrior };
+}
+
 /** One round's decision (see the module comment). Throws MODEL_SPEC_MISMATCH for stored windows the models cannot take. */
 export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutcome> {
   const s = d.settings;
@@ -168,7 +175,7 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
   const phaseEnd = { reference: read, candidate: read };
   const output = await d.run(
     {
-      kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adapt: { iterations: s.adaptIterations, sourcePrior: s.adaptSourcePrior }, ...(s.roundRecipe === 'unikd' ? { source: d.source } : {}),
+      kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adapt: siteAdaptSettings(s), ...(s.roundRecipe === 'unikd' ? { source: d.source } : {}),
       target: p.target, heldOut: p.heldOut, ...(p.crossFit ? { crossFit: p.crossFit } : {}), ...(r.labelled ? { labelled: r.labelled } : {}),
       teacher: r.teacher.teacher.bytes, generic: r.teacher.generic.bytes, current: current.bytes, seed: s.seed + versionNumber(current.version),
       hparams: { ...s.hparams, epochs: s.epochs }, unikd: UNIKD_PRESETS[s.preset],

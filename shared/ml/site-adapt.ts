@@ -17,11 +17,11 @@
  * (bench/results/adaptation-har.md).
  */
 import { gatherRows, joinRows, mapChunks, toChannelsLast, windowsTensor, type Rows } from './batches';
-import { classify, featuresEval, type Cnn } from './cnn';
+import { classify, type Cnn } from './cnn';
 import { bnReluPoolEval, BN_EPS } from './ops';
 import { constantVar, type VarMap } from './params';
 import { tf, type Tensor2D, type Tensor3D } from './tf';
-import { argmaxRows } from './train';
+import { argmaxRows, featureRows } from './train';
 import type { WindowSet } from './types';
 import { ErrorCode, SitekdError } from '../errors';
 
@@ -86,9 +86,7 @@ export function labelledCentroidHead(net: Cnn, ws: WindowSet): Cnn {
   if (y === undefined || y.length !== ws.n) throw new SitekdError(ErrorCode.INPUT_SHAPE, 'a labelled centroid head needs one label per window');
   const k = net.spec.numClasses;
   if (y.some((l) => l >= k)) throw new SitekdError(ErrorCode.INPUT_SHAPE, `labels must be below ${k}, the model's classes`);
-  const rows = toChannelsLast(ws);
-  const { windowLength: len, inChannels: c } = net.spec;
-  const features = mapChunks(rows, CHUNK, (idx) => featuresEval(net, windowsTensor(rows, idx, len, c)));
+  const features = featureRows(net, toChannelsLast(ws));
   const copy = cloneCnn(net);
   setHead(copy, centroidsOf(features, hardWeights(y, k), k), 1);
   return copy;
@@ -167,7 +165,8 @@ function siteBatchNorm(net: Cnn, rows: Rows, prior: number): Rows {
 /** Mean and variance of the mixture `prior · (block k's current statistics) + (1 − prior) · site`. */
 function mixMoments(net: Cnn, k: number, site: { mean: Float32Array; variance: Float32Array }, prior: number): { mean: Float32Array; variance: Float32Array } {
   if (prior === 0) return site;
-  const [m0, v0] = download([net.vars[`fe.bn${k}.mean`]!.clone(), net.vars[`fe.bn${k}.var`]!.clone()]) as [Float32Array, Float32Array];
+  const m0 = net.vars[`fe.bn${k}.mean`]!.dataSync() as Float32Array;
+  const v0 = net.vars[`fe.bn${k}.var`]!.dataSync() as Float32Array;
   const mean = Float32Array.from(site.mean, (m, j) => prior * m0[j]! + (1 - prior) * m);
   const variance = Float32Array.from(site.variance, (v, j) => {
     const second = prior * (v0[j]! + m0[j]! ** 2) + (1 - prior) * (v + site.mean[j]! ** 2);

@@ -45,10 +45,15 @@ export interface TrainResult {
   readonly trainSeconds: number;
 }
 
+/** Eval-mode features `[n, finalChannels]` of channels-last rows, in chunks. */
+export function featureRows(net: Cnn, rows: Rows): Rows {
+  const { windowLength: len, inChannels: c } = net.spec;
+  return mapChunks(rows, 128, (idx) => featuresEval(net, windowsTensor(rows, idx, len, c)));
+}
+
 /** Teacher features and logits of every row, eval mode, in chunks. */
 export function teacherOutputs(teacher: Cnn, rows: Rows): { features: Rows; logits: Rows } {
-  const { windowLength: len, inChannels: c } = teacher.spec;
-  const features = mapChunks(rows, 128, (idx) => featuresEval(teacher, windowsTensor(rows, idx, len, c)));
+  const features = featureRows(teacher, rows);
   const logits = mapChunks(features, 512, (idx) => {
     const f = tf.tensor2d(features.data.subarray(idx[0]! * features.width, (idx[idx.length - 1]! + 1) * features.width), [idx.length, features.width]);
     return classify(teacher, f);
