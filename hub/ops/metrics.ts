@@ -77,7 +77,8 @@ function hubGauges(s: MetricsSources, gauge: MakeGauge): void {
   });
   gauge('sitekd_hub_resident_memory_bytes', "the hub process's resident set size", [], (g) => g.set(process.memoryUsage().rss));
   gauge('sitekd_hub_heap_used_bytes', "the hub process's V8 heap in use", [], (g) => g.set(process.memoryUsage().heapUsed));
-  gauge('sitekd_store_bytes', 'bytes of the sample store on disk (all sites)', [], (g) => g.set(s.store.stats().bytes));
+  gauge('sitekd_store_bytes', 'bytes of the batches the sample store holds (all sites; what maxStoreBytes bounds)', [], (g) => g.set(s.store.stats().bytes));
+  gauge('sitekd_store_disk_bytes', "bytes of the sample store's files on disk, evicted batches still in packs included", [], (g) => g.set(s.store.stats().diskBytes));
 }
 
 function siteGauges(s: MetricsSources, gauge: MakeGauge): void {

@@ -24,7 +24,7 @@ export class SiteStores implements SampleStoreApi {
   /** One durable-write thread for every site's store. */
   private readonly writer = new DurableWriter();
   /** Counters of sites handed over, so the hub's totals do not go backwards. */
-  private readonly gone = { evictedSegments: 0, quarantined: [] as QuarantineRecord[] };
+  private readonly gone = { evictedSegments: 0, compactedPacks: 0, quarantined: [] as QuarantineRecord[] };
 
   constructor(
     private readonly siteDir: (site: string) => string,
@@ -46,7 +46,9 @@ export class SiteStores implements SampleStoreApi {
     if (store === undefined) return;
     this.open.delete(site);
     await store.close();
-    this.gone.evictedSegments += store.stats().evictedSegments;
+    const { evictedSegments, compactedPacks } = store.stats();
+    this.gone.evictedSegments += evictedSegments;
+    this.gone.compactedPacks += compactedPacks;
     this.gone.quarantined.push(...store.quarantined());
   }
 
@@ -87,7 +89,10 @@ export class SiteStores implements SampleStoreApi {
   }
 
   stats(): Stats {
-    const total: Stats = { sites: 0, segments: 0, windows: 0, bytes: 0, evictedSegments: this.gone.evictedSegments, quarantined: this.gone.quarantined.length, implausible: 0 };
+    const total: Stats = {
+      sites: 0, segments: 0, windows: 0, bytes: 0, diskBytes: 0, evictedSegments: this.gone.evictedSegments, compactedPacks: this.gone.compactedPacks,
+      quarantined: this.gone.quarantined.length, implausible: 0,
+    };
     for (const s of this.open.values()) {
       const x = s.stats();
       for (const k of Object.keys(total) as (keyof Stats)[]) total[k] += x[k];

@@ -86,6 +86,7 @@ export async function commitGroup(host: GroupHost, group: readonly PendingBatch[
   } catch (err) {
     return await failAll(err);
   }
+  host.packs.created(pack, prepared.length, bytes.length);
   host.packs.hold(pack, prepared.length);
   for (const x of prepared) host.attach(x.p.site, x.ref);
   // Retention runs before anyone is told: a read that follows the ack sees the store within its caps.

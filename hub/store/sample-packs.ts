@@ -12,6 +12,9 @@
  * at open. An eviction's tombstone is appended without fsync: if a crash loses it, the batch comes back at open and the
  * store's retention, which runs at open, evicts it again. A quarantine's tombstone is fsynced. Segment files of older
  * stores (`sites/<site>/<seq>.seg`) are still read, evicted and quarantined as before.
+ *
+ * A pack that holds few live batches is rewritten (hub/store/pack-compaction.ts): the book says which packs are
+ * `sparse`, and `retire`s them once their batches live in a new pack.
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -85,6 +88,7 @@ export async function readPackSegment(file: string, offset: number, length: numb
 export class PackBook {
   private readonly live = new Map<string, number>(); // pack name → batches still in the store
   private readonly dead = new Map<string, Set<number>>(); // pack name → offsets of batches that left
+  private readonly written = new Map<string, { frames: number; bytes: number }>(); // pack name → what was written in it
   private pendingDead: string[] = [];
   private deadLines = 0;
 
@@ -104,6 +108,32 @@ export class PackBook {
 
   isDead(pack: string, offset: number): boolean {
     return this.dead.get(pack)?.has(offset) ?? false;
+  }
+
+  /** A pack of `frames` batches and `bytes` bytes is on disk (just written, or found at open); it holds none of the store's yet. */
+  created(pack: string, frames: number, bytes: number): void {
+    this.written.set(pack, { frames, bytes });
+    this.hold(pack, 0);
+  }
+
+  /** Bytes of the pack files on disk. */
+  get bytes(): number {
+    let total = 0;
+    for (const w of this.written.values()) total += w.bytes;
+    return total;
+  }
+
+  /**
+   * Packs whose live batches are at most a `share` of those written in them (and at least one: a pack with none is
+   * deleted anyway), oldest first (names start with the time).
+   */
+  sparse(share: number): string[] {
+    return [...this.live].filter(([p, n]) => n > 0 && n <= share * (this.written.get(p)?.frames ?? 0)).map(([p]) => p).sort();
+  }
+
+  /** The pack's batches now live elsewhere: it is deleted and its tombstones forgotten. */
+  async retire(pack: string): Promise<void> {
+    await this.drop(pack);
   }
 
   /** The pack now holds `n` more batches of the store. */
@@ -153,8 +183,18 @@ export class PackBook {
   private async drop(pack: string): Promise<void> {
     this.live.delete(pack);
     this.dead.delete(pack);
+    this.written.delete(pack);
     // Tombstones of a deleted pack are dropped at the next compaction; a failed unlink leaves a pack of dead batches.
     await fs.rm(join(this.dir, pack), { force: true }).catch(() => undefined);
+  }
+
+  /**
+   * A second copy of a batch the store holds (never held): tombstoned with the next flush, not fsynced; if a crash
+   * loses the tombstone, the next open finds the copy and buries it again.
+   */
+  buryCopy(pack: string, offset: number): void {
+    this.markDead(pack, offset);
+    this.pendingDead.push(`${pack} ${offset}\n`);
   }
 
   /** A segment that cannot be read (never held): tombstoned durably so it is not judged again at every open. */
@@ -180,7 +220,7 @@ export interface PackSegment {
 /**
  * Every segment of every pack not tombstoned, in pack order (oldest first), and the unreadable rest of a pack whose
  * framing breaks (`bytes` from `offset` to its end). Deletes leftover temporary files: a pack not yet renamed was
- * never acknowledged. Each pack is registered with the book (holding none yet).
+ * never acknowledged. Each pack is registered with the book (`created`, holding none yet).
  */
 export async function scanPacks(book: PackBook): Promise<{ segments: PackSegment[]; broken: PackSegment[] }> {
   const segments: PackSegment[] = [];
@@ -190,20 +230,25 @@ export async function scanPacks(book: PackBook): Promise<{ segments: PackSegment
     if (name.endsWith(TMP_SUFFIX)) await fs.rm(file, { force: true });
     if (!name.endsWith(PACK_SUFFIX)) continue;
     const buf = await fs.readFile(file).catch(() => Buffer.alloc(0));
-    book.hold(name, 0);
     const { frames, brokenAt } = readFrames(buf);
+    book.created(name, frames.length + (brokenAt === undefined ? 0 : 1), buf.length);
     for (const f of frames) if (!book.isDead(name, f.offset)) segments.push({ pack: name, file, offset: f.offset, bytes: f.bytes });
     if (brokenAt !== undefined && !book.isDead(name, brokenAt)) broken.push({ pack: name, file, offset: brokenAt, bytes: buf.subarray(brokenAt) });
   }
   return { segments, broken };
 }
 
+/** What `join` answers for a segment the store already holds byte for byte (a compaction's copy, or its original). */
+export const SAME_BATCH = Symbol('the same batch again');
+
 /**
- * Loads every pack at open: each readable segment is offered to `join` (the store attaches it to its site, or says why
- * it cannot), the others go to `quarantine` with the reason; the book holds the ones joined.
+ * Loads every pack at open: each readable segment is offered to `join` (the store attaches it to its site, says why
+ * it cannot, or that it holds this very batch already), the unreadable and refused ones go to `quarantine` with the
+ * reason, a second copy is tombstoned; the book holds the ones joined.
  */
 export async function loadPacks(
-  book: PackBook, quarantine: (x: PackSegment, reason: string) => Promise<void>, join: (h: SegmentHeader, x: PackSegment) => Promise<string | undefined>,
+  book: PackBook, quarantine: (x: PackSegment, reason: string) => Promise<void>,
+  join: (h: SegmentHeader, x: PackSegment) => Promise<string | typeof SAME_BATCH | undefined>,
 ): Promise<void> {
   const { segments, broken } = await scanPacks(book);
   for (const b of broken) await quarantine(b, 'pack framing broken (truncated or corrupted)');
@@ -211,6 +256,7 @@ export async function loadPacks(
     const res = decodeSegment(x.bytes);
     const problem = res.ok ? await join(res.segment.header, x) : res.reason;
     if (problem === undefined) book.hold(x.pack, 1);
+    else if (problem === SAME_BATCH) book.buryCopy(x.pack, x.offset);
     else await quarantine(x, problem);
   }
 }

@@ -9,7 +9,8 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { TMP_SUFFIX, writeFileAtomic } from './atomic-file';
 import { decodeSegment } from './sample-segment';
-import { loadPacks, type PackBook, type PackSegment } from './sample-packs';
+import { loadPacks, readPackSegment, SAME_BATCH, type PackBook, type PackSegment } from './sample-packs';
+import type { SegmentRef } from './group-commit';
 import type { SeenIds } from './seen-ids';
 import { encodeSiteDir, isSiteDir, metaJson, parseMeta } from './sample-store-checks';
 import type { Shape } from './sample-set';
@@ -71,7 +72,11 @@ async function loadSite(host: OpenHost, dirName: string): Promise<void> {
   host.bySite.set(st.site, st);
 }
 
-/** The segments of `packs/`, checked like segment files: corrupt, foreign or repeated ones are quarantined. */
+/**
+ * The segments of `packs/`, checked like segment files: corrupt, foreign or repeated ones are quarantined, except a
+ * byte-for-byte copy of a batch already loaded: a compaction stopped between writing its pack and deleting the old
+ * ones (hub/store/pack-compaction.ts) left it, and it is tombstoned quietly.
+ */
 async function loadPackedSegments(host: OpenHost): Promise<void> {
   await loadPacks(host.packs, (x, reason) => host.quarantinePacked(x, reason, false), async (h, x) => {
     let st = host.bySite.get(h.site);
@@ -80,8 +85,16 @@ async function loadPackedSegments(host: OpenHost): Promise<void> {
     } catch (err) {
       return (err as Error).message;
     }
+    const twin = st.segments.find((s) => s.batchId === h.batchId);
+    if (twin !== undefined && (await sameBytes(twin, x.bytes))) return SAME_BATCH;
     const problem = segmentProblem(st, h);
     if (problem === undefined) attachSegment(st, { file: x.file, pack: x.pack, offset: x.offset, batchId: h.batchId, seq: h.seq, n: h.n, bytes: x.bytes.length });
     return problem;
   });
+}
+
+async function sameBytes(ref: SegmentRef, bytes: Uint8Array): Promise<boolean> {
+  if (ref.bytes !== bytes.length) return false;
+  const held = ref.offset === undefined ? await fs.readFile(ref.file).catch(() => undefined) : await readPackSegment(ref.file, ref.offset, ref.bytes);
+  return held !== undefined && Buffer.from(held).equals(bytes);
 }

@@ -35,6 +35,7 @@ import { SeenIds } from './seen-ids';
 import { checkOptions, checkReadOptions, metaJson } from './sample-store-checks';
 import { loadAtOpen } from './sample-store-open';
 import { enforceRetention } from './sample-retention';
+import { compactPacks } from './pack-compaction';
 import { attachSegment, detachSegment, newSite, type SiteState } from './sample-site';
 import {
   assemble, describeShape, emptySet, sameShape, splitSet, type AddResult, type ReadOptions, type RoundSplit, type SampleBatch, type SampleSet, type Shape,
@@ -72,6 +73,7 @@ export class SampleStore {
   private implausibleAtOpen = 0;
   private readonly queue = new SerialQueue();
   private evictedSegments = 0;
+  private compactedPacks = 0;
   private readonly waiting: PendingBatch[] = [];
   private commitQueued = false;
   private committing = 0;
@@ -219,11 +221,22 @@ export class SampleStore {
     return splitSet(await this.read(site, options), holdoutFraction, by);
   }
 
-  stats(): { sites: number; segments: number; windows: number; bytes: number; evictedSegments: number; quarantined: number; implausible: number } {
-    let [segments, windows, bytes] = [0, 0, 0];
-    for (const st of this.bySite.values()) [segments, windows, bytes] = [segments + st.segments.length, windows + st.windows, bytes + st.bytes];
+  /**
+   * `bytes`: of the batches held (what `maxBytesTotal` bounds); `diskBytes`: of the files holding them, packs with their
+   * evicted batches still in them included (a pack is rewritten once three quarters of its batches are gone:
+   * hub/store/pack-compaction.ts).
+   */
+  stats(): { sites: number; segments: number; windows: number; bytes: number; diskBytes: number; evictedSegments: number; compactedPacks: number; quarantined: number; implausible: number } {
+    let [segments, windows, bytes, segmentFiles] = [0, 0, 0, 0];
+    for (const st of this.bySite.values()) {
+      [segments, windows, bytes] = [segments + st.segments.length, windows + st.windows, bytes + st.bytes];
+      for (const s of st.segments) if (s.pack === undefined) segmentFiles += s.bytes;
+    }
     const implausible = this.implausibleAtOpen + this.implausible.length;
-    return { sites: this.bySite.size, segments, windows, bytes, evictedSegments: this.evictedSegments, quarantined: this.bad.length, implausible };
+    return {
+      sites: this.bySite.size, segments, windows, bytes, diskBytes: this.packs.bytes + segmentFiles, evictedSegments: this.evictedSegments,
+      compactedPacks: this.compactedPacks, quarantined: this.bad.length, implausible,
+    };
   }
 
   /** Batches of `site` quarantined as implausible since open (hub/store/sample-hygiene.ts). */
@@ -291,9 +304,10 @@ export class SampleStore {
     this.bad.push({ file, code: ErrorCode.STORE_CORRUPT, reason });
   }
 
-  /** Retention after each commit and at open (hub/store/sample-retention.ts). */
+  /** Retention, then compaction of the packs it left sparse, after each commit and at open (hub/store/sample-retention.ts, pack-compaction.ts). */
   private async enforceRetention(keep: SegmentRef | undefined): Promise<void> {
     const { maxWindowsPerSite, maxBytesTotal } = this.opts;
     await enforceRetention({ bySite: this.bySite, maxWindowsPerSite, maxBytesTotal, packs: this.packs, evicted: () => this.evictedSegments++ }, keep);
+    this.compactedPacks += await compactPacks({ bySite: this.bySite, packs: this.packs, writer: this.writer, now: this.opts.now });
   }
 }

@@ -16,7 +16,7 @@ import { createMetrics } from '../../hub/ops/metrics';
 import { SiteRegistry } from '../../hub/sites/site-registry';
 import type { Telemetry } from '../../shared/protocol/messages';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text';
-import { open, tempDir } from '../helpers/sample-store-fixtures';
+import { makeBatch, open, tempDir } from '../helpers/sample-store-fixtures';
 
 const T0 = 1_800_000_000_000;
 const thresholds = { driftAlertThreshold: 0.15, roundsFailingAlert: 2 };
@@ -42,6 +42,7 @@ test('rounds by outcome, durations, failing runs and alerts, as metrics and as d
   let now = T0;
   const registry = await SiteRegistry.open(path.join(dir, 'registry.json'), { now: () => now, staleAfterMs: 60_000 });
   const store = await open(path.join(dir, 'samples'));
+  await store.addBatch('s1', makeBatch('m-1'));
   await registry.setModelVersion('s1', '1-00000000');
   registry.handleStatus('s1', 'gw-1', { state: 'online', agentVersion: '0.1.0', modelVersion: '1-00000000', backend: 'wasm' });
   registry.handleStatus('s1', 'gw-2', { state: 'online', agentVersion: '0.1.0', modelVersion: '1-00000000', backend: 'wasm' });
@@ -75,6 +76,8 @@ test('rounds by outcome, durations, failing runs and alerts, as metrics and as d
   assert.equal(sampleValue(s, 'sitekd_agent_outbox_depth', { site: 's1', agent: 'gw-2' }), undefined, 'no telemetry, no series');
   assert.equal(sampleValue(s, 'sitekd_model_version_age_seconds', { site: 's1' }), 30);
   assert.equal(sampleValue(s, 'sitekd_jobs', { state: 'queued' }), 1);
+  assert.equal(sampleValue(s, 'sitekd_store_bytes', {}), store.stats().bytes);
+  assert.equal(sampleValue(s, 'sitekd_store_disk_bytes', {}), store.stats().bytes + 4, 'one pack: the batch and its length prefix');
   assert.deepEqual(siteAlerts('s1', registry.agents('s1'), view, thresholds).map((a) => [a.kind, a.agent]), [
     ['drift', 'gw-1'], ['agent-offline', 'gw-2'], ['rounds-failing', undefined],
   ]);

@@ -82,3 +82,51 @@ test('batches evicted from a pack stay evicted after a restart; a pack with none
   assert.deepEqual((await again.read('site1')).batchIds, ['b-2', 'b-2', 'b-3', 'b-3'], 'b-1 stays evicted though the cap was raised');
   assert.deepEqual(await again.addBatch('site1', makeBatch('b-1')), { stored: 0, duplicate: true });
 });
+
+/** Bytes of the store's pack files on disk. */
+async function packBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const f of await packFiles(dir)) total += (await fs.stat(path.join(dir, 'packs', f))).size;
+  return total;
+}
+
+/** Thirty groups, each one batch of a quiet site and ten of a busy one; each site keeps its last four batches. */
+async function quietAndBusy(dir: string): Promise<void> {
+  const store = await open(dir, { maxWindowsPerSite: 8 });
+  for (let g = 0; g < 30; g++) {
+    // The first batch commits alone; the other nine busy ones and the quiet one share the next group's pack.
+    await Promise.all([...Array.from({ length: 10 }, (_, i) => store.addBatch('busy', makeBatch(`b-${g}-${i}`))), store.addBatch('quiet', makeBatch(`q-${g}`))]);
+  }
+  await store.close();
+}
+
+test('packs that few live batches pin are compacted: the pack files stay within twice the live bytes, and every batch reads back', async (t) => {
+  const dir = await tempDir(t);
+  await quietAndBusy(dir);
+  const store = await open(dir, { maxWindowsPerSite: 8 });
+  const live = store.stats().bytes;
+  const disk = await packBytes(dir);
+  // Without compaction each of the quiet site's last four batches keeps its group's pack (10 batches) on disk.
+  assert.ok(disk <= 2 * live, `pack files ${disk} bytes for ${live} live bytes`);
+  assert.equal(store.stats().diskBytes, disk, 'the store knows what its packs take on disk');
+  assert.deepEqual((await store.read('quiet')).batchIds, ['q-26', 'q-26', 'q-27', 'q-27', 'q-28', 'q-28', 'q-29', 'q-29']);
+  assert.deepEqual((await store.read('busy')).batchIds, ['b-29-6', 'b-29-6', 'b-29-7', 'b-29-7', 'b-29-8', 'b-29-8', 'b-29-9', 'b-29-9']);
+  assert.deepEqual(store.quarantined(), []);
+  assert.deepEqual(await store.addBatch('quiet', makeBatch('q-3')), { stored: 0, duplicate: true }, 'a compacted batch is still known');
+});
+
+test('a compaction stopped before deleting the old packs leaves each batch twice; the store opens with one copy, nothing quarantined', async (t) => {
+  const dir = await tempDir(t);
+  await quietAndBusy(dir);
+  const packs = await packFiles(dir);
+  // Each pack again under a name that sorts first: every batch is now on disk twice, byte for byte, as after such a stop.
+  for (const [i, f] of packs.entries()) await fs.copyFile(path.join(dir, 'packs', f), path.join(dir, 'packs', `000000000000000-${String(i).padStart(8, '0')}.pack`));
+  const store = await open(dir, { maxWindowsPerSite: 8 });
+  assert.deepEqual(store.quarantined(), []);
+  assert.deepEqual((await store.read('quiet')).batchIds, ['q-26', 'q-26', 'q-27', 'q-27', 'q-28', 'q-28', 'q-29', 'q-29']);
+  assert.equal(store.count('busy'), 8);
+  assert.equal((await packFiles(dir)).length, packs.length, 'the packs whose every batch was a second copy are deleted');
+  const again = await open(dir, { maxWindowsPerSite: 8 });
+  assert.deepEqual((await again.read('quiet')).batchIds, ['q-26', 'q-26', 'q-27', 'q-27', 'q-28', 'q-28', 'q-29', 'q-29']);
+  assert.deepEqual(again.quarantined(), []);
+});
