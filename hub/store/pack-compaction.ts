@@ -4,12 +4,14 @@
  * busy site's evicted ones on disk: with thirty groups of ten busy batches and one quiet one, the pack files came to 5.6
  * times the batches the store held (test/unit/hub-sample-packs.test.ts), and `maxBytesTotal` bounded only the latter.
  *
- * So after retention, packs whose live batches are at most a quarter of those written in them are rewritten: their
- * live batches, byte for byte, go into one new pack (written durably, like a group's), the store's references move to
- * it, and the old packs are deleted. Each batch is rewritten only when three quarters of its pack are gone, so the
- * bytes rewritten stay below a third of those written. A crash between the new pack's write and the old ones' deletion
- * leaves every batch in two packs; the store's open keeps one and tombstones the other, identical copy
- * (hub/store/sample-store-open.ts). Runs inside the store's queue, so no read or commit sees a half-moved batch.
+ * So after retention, once the pack files take more than twice the bytes of the batches the store holds, the packs
+ * whose live batches are at most a quarter of those written in them are rewritten, the emptiest first: their live
+ * batches, byte for byte, go into one new pack (written durably, like a group's), the store's references move to it,
+ * and the old packs are deleted. Below twice nothing is rewritten: when every site is about as busy, packs die whole
+ * in the order they were written, and rewriting each one's last quarter just before it goes would only cost reads and
+ * writes. A crash between the new pack's write and the old ones' deletion leaves those batches in two packs; the
+ * store's open keeps one and tombstones the other, identical copy (hub/store/sample-store-open.ts). Runs inside the
+ * store's queue, so no read or commit sees a half-moved batch.
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,6 +22,8 @@ import type { SiteState } from './sample-site';
 
 /** A pack is rewritten once its live batches are at most this share of those written in it. */
 export const SPARSE_SHARE = 0.25;
+/** Compaction starts once the pack files take more than this many times the bytes of the batches held. */
+export const DISK_FACTOR = 2;
 /** Live bytes moved in one pass at most, so a pass never holds the store's queue for long. */
 const PASS_BYTES = 32 * 1024 * 1024;
 
@@ -32,6 +36,9 @@ export interface CompactionHost {
 
 /** Rewrites the sparse packs (module comment); returns how many packs were retired. A failed write changes nothing. */
 export async function compactPacks(h: CompactionHost): Promise<number> {
+  let held = 0;
+  for (const st of h.bySite.values()) held += st.bytes;
+  if (h.packs.bytes <= DISK_FACTOR * held) return 0;
   const sparse = h.packs.sparse(SPARSE_SHARE);
   if (sparse.length === 0) return 0;
   const byPack = new Map<string, Array<{ st: SiteState; ref: SegmentRef }>>(sparse.map((p) => [p, []]));

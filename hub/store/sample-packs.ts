@@ -89,6 +89,7 @@ export class PackBook {
   private readonly live = new Map<string, number>(); // pack name → batches still in the store
   private readonly dead = new Map<string, Set<number>>(); // pack name → offsets of batches that left
   private readonly written = new Map<string, { frames: number; bytes: number }>(); // pack name → what was written in it
+  private diskBytes = 0;
   private pendingDead: string[] = [];
   private deadLines = 0;
 
@@ -112,23 +113,23 @@ export class PackBook {
 
   /** A pack of `frames` batches and `bytes` bytes is on disk (just written, or found at open); it holds none of the store's yet. */
   created(pack: string, frames: number, bytes: number): void {
+    this.diskBytes += bytes - (this.written.get(pack)?.bytes ?? 0);
     this.written.set(pack, { frames, bytes });
     this.hold(pack, 0);
   }
 
   /** Bytes of the pack files on disk. */
   get bytes(): number {
-    let total = 0;
-    for (const w of this.written.values()) total += w.bytes;
-    return total;
+    return this.diskBytes;
   }
 
   /**
    * Packs whose live batches are at most a `share` of those written in them (and at least one: a pack with none is
-   * deleted anyway), oldest first (names start with the time).
+   * deleted anyway), the emptiest first.
    */
   sparse(share: number): string[] {
-    return [...this.live].filter(([p, n]) => n > 0 && n <= share * (this.written.get(p)?.frames ?? 0)).map(([p]) => p).sort();
+    const kept = (p: string, n: number): number => n / Math.max(1, this.written.get(p)?.frames ?? 0);
+    return [...this.live].filter(([p, n]) => n > 0 && kept(p, n) <= share).sort(([p, n], [q, m]) => kept(p, n) - kept(q, m) || (p < q ? -1 : 1)).map(([p]) => p);
   }
 
   /** The pack's batches now live elsewhere: it is deleted and its tombstones forgotten. */
@@ -183,6 +184,7 @@ export class PackBook {
   private async drop(pack: string): Promise<void> {
     this.live.delete(pack);
     this.dead.delete(pack);
+    this.diskBytes -= this.written.get(pack)?.bytes ?? 0;
     this.written.delete(pack);
     // Tombstones of a deleted pack are dropped at the next compaction; a failed unlink leaves a pack of dead batches.
     await fs.rm(join(this.dir, pack), { force: true }).catch(() => undefined);

@@ -130,3 +130,11 @@ test('a compaction stopped before deleting the old packs leaves each batch twice
   assert.deepEqual((await again.read('quiet')).batchIds, ['q-26', 'q-26', 'q-27', 'q-27', 'q-28', 'q-28', 'q-29', 'q-29']);
   assert.deepEqual(again.quarantined(), []);
 });
+
+test('when every site is as busy, packs die whole in order and none is rewritten', async (t) => {
+  const dir = await tempDir(t);
+  const store = await open(dir, { maxWindowsPerSite: 8 });
+  for (let g = 0; g < 30; g++) await Promise.all(Array.from({ length: 9 }, (_, i) => store.addBatch(`s${i % 3}`, makeBatch(`b-${g}-${i}`))));
+  assert.equal(store.stats().compactedPacks, 0);
+  assert.ok(store.stats().diskBytes <= 2 * store.stats().bytes);
+});
