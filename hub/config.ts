@@ -230,7 +230,7 @@ export const HubConfigSchema = z
 
     // Store and registry
     maxWindowsPerSite: z.number().int().min(1).max(100_000_000).default(50_000),
-    /** Bytes of the batches held; their files on disk stay within twice that (hub/store/pack-compaction.ts). */
+    /** Bytes of the batches held; their pack files are compacted once they take more than twice that (hub/store/pack-compaction.ts). */
     maxStoreBytes: z.number().int().min(1024 * 1024).max(2 ** 50).default(4 * 1024 ** 3),
     /**
      * Sample batches waiting to be made durable beyond which a new one is answered `SITEKD_ERR_HUB_BUSY` with
