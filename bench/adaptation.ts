@@ -65,7 +65,7 @@ function render(done: readonly Done[], meta: { command: string; startedAt: strin
     `Run ${meta.startedAt}, Node ${process.version}, backend ${meta.backend}, ${cpus().length} cores` +
       (first ? `; hub settings: student epochs ${first.settings.epochs}, teacher epochs ${first.settings.teacherEpochs}, preset ${first.settings.preset}, ` +
         `round recipe ${first.settings.roundRecipe}, gate reference ${first.settings.gateReference}, adapt source prior ${first.settings.adaptSourcePrior}, gate split ${first.settings.gateSplit}, gate confidence ${first.settings.gateConfidence}, ` +
-        `margin ${first.settings.gateMargin}, held-out fraction ${first.settings.holdoutFraction}, min train windows ${first.settings.minTrainWindows}; ` +
+        `margin ${first.settings.gateMargin}, minimum gain ${first.settings.gateMinGain}, held-out fraction ${first.settings.holdoutFraction}, min train windows ${first.settings.minTrainWindows}; ` +
         `agent randomShare ${first.settings.randomShare}.` : '.'),
     '',
     'Each site streams its train recording through the agent\'s window buffer and sample selector (default upload budget) ' +

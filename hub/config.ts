@@ -208,6 +208,11 @@ export const HubConfigSchema = z
      * points of agreement or of accuracy; macro-F1 on a labelled set in the same points). A tie never publishes.
      */
     gateMargin: z.number().min(0).max(0.5).default(0.02),
+    /**
+     * Wins minus losses a candidate needs beyond "not worse", as a share of the judged windows (0.005 = half a point of
+     * agreement or accuracy; at least one window): a near tie costs every agent a new version for nothing.
+     */
+    gateMinGain: z.number().min(0).max(0.5).default(0.005),
     /** Operator-supplied labelled sets, per site: also gate on macro-F1 there. */
     labelledSites: z.record(SiteId, LabelledSiteSchema).default({}),
 
@@ -272,7 +277,7 @@ export const HubConfigSchema = z
     }
   })
   .transform((c) => ({
-    ...c, clientId: c.hubId !== undefined && c.clientId === 'sitekd-hub' ? `sitekd-hub-${c.hubId}` : c.clientId, minHeldOutWindows: Math.max(c.minHeldOutWindows ?? 1, gateMinHeldOut({ confidence: c.gateConfidence, margin: c.gateMargin })) }));
+    ...c, clientId: c.hubId !== undefined && c.clientId === 'sitekd-hub' ? `sitekd-hub-${c.hubId}` : c.clientId, minHeldOutWindows: Math.max(c.minHeldOutWindows ?? 1, gateMinHeldOut({ confidence: c.gateConfidence, margin: c.gateMargin, minGain: c.gateMinGain })) }));
 
 export type HubConfig = DeepReadonly<z.output<typeof HubConfigSchema>>;
 export type HubConfigInput = z.input<typeof HubConfigSchema>;

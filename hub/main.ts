@@ -35,7 +35,7 @@ export function flagsToConfig(a: Partial<HubArgs>): Record<string, unknown> {
     schedule: a.schedule === undefined ? undefined : a.schedule === 'off' || a.schedule === 'none' ? null : a.schedule,
     minNewWindows: a['min-new-windows'], cooldownMinutes: a['cooldown-minutes'], epochs: a.epochs, teacherEpochs: a['teacher-epochs'], seed: a.seed, backend: a.backend,
     labelledSites: a['labelled-sites'] === undefined ? undefined : parseLabelledSites(a['labelled-sites'], a.data), gateReference: a['gate-reference'], roundRecipe: a['round-recipe'],
-    gateConfidence: a['gate-confidence'], gateMargin: a['gate-margin'],
+    gateConfidence: a['gate-confidence'], gateMargin: a['gate-margin'], gateMinGain: a['gate-min-gain'],
   };
 }
 

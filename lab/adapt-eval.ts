@@ -44,7 +44,7 @@ export interface AdaptEvalResult {
   readonly summary: Summary;
   /** Seconds to train the hub's teacher and generic student. */
   readonly hubStartSeconds: number;
-  readonly settings: { readonly epochs: number; readonly teacherEpochs: number; readonly backend: string; readonly preset: string; readonly gateReference: string; readonly adaptSourcePrior: number; readonly holdoutFraction: number; readonly roundRecipe: string; readonly gateSplit: string; readonly gateConfidence: number; readonly gateMargin: number; readonly minTrainWindows: number; readonly randomShare: number };
+  readonly settings: { readonly epochs: number; readonly teacherEpochs: number; readonly backend: string; readonly preset: string; readonly gateReference: string; readonly adaptSourcePrior: number; readonly holdoutFraction: number; readonly roundRecipe: string; readonly gateSplit: string; readonly gateConfidence: number; readonly gateMargin: number; readonly gateMinGain: number; readonly minTrainWindows: number; readonly randomShare: number };
 }
 
 /** Throws CLI_USAGE for requests that cannot measure anything. */
@@ -83,7 +83,7 @@ export async function runAdaptEval(r: AdaptEvalRequest): Promise<AdaptEvalResult
       sites, summary: summarize(sites), hubStartSeconds: hub.startSeconds,
       settings: {
         epochs: c.epochs, teacherEpochs: c.teacherEpochs, backend: c.backend, preset: c.preset, gateReference: c.gateReference, adaptSourcePrior: c.adaptSourcePrior, holdoutFraction: c.holdoutFraction,
-        roundRecipe: c.roundRecipe, gateSplit: c.gateSplit, gateConfidence: c.gateConfidence, gateMargin: c.gateMargin, minTrainWindows: c.minTrainWindows, randomShare: r.randomShare ?? UploadConfigSchema.parse({}).randomShare,
+        roundRecipe: c.roundRecipe, gateSplit: c.gateSplit, gateConfidence: c.gateConfidence, gateMargin: c.gateMargin, gateMinGain: c.gateMinGain, minTrainWindows: c.minTrainWindows, randomShare: r.randomShare ?? UploadConfigSchema.parse({}).randomShare,
       },
     };
   } finally {

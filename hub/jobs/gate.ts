@@ -10,9 +10,11 @@
  * A test passes when both hold:
  *  1. not worse with stated confidence: the one-sided `confidence` lower bound of candidate − current (an exact,
  *     conservative bound built on McNemar's test, hub/jobs/gate-stats.ts) is at least −`margin`;
- *  2. better on the windows: the candidate is right (agrees) on strictly more of the discordant windows than the
- *     current student. A tie is not an improvement, so it does not republish: a new version costs every agent a
- *     download, a verify and a swap, and "as good as before" is not evidence of being better on newer data.
+ *  2. better on the windows: the candidate is right (agrees) on more of the discordant windows than the current
+ *     student, by at least `minGain` of the windows (and at least one window). A tie is not an improvement, nor is one
+ *     window in 700, so neither republishes: a new version costs every agent a download, a verify and a swap, and "as
+ *     good as before" is not evidence of being better on newer data. (`npm start` once republished a site on 2 wins
+ *     against 1 loss of 714 windows.)
  * With labels, macro-F1 must also not fall by more than the margin (accuracy alone can hide a lost minority class).
  *
  * `gateMinHeldOut` is the smallest held-out set on which this can pass at all: below it a round cannot be published
@@ -36,6 +38,8 @@ export interface GateSettings {
   readonly confidence: number;
   /** How much worse (a share, 0..1) the candidate may be at that confidence. */
   readonly margin: number;
+  /** Wins minus losses needed, as a share of the windows (0.005 = half a point); at least one window in any case. */
+  readonly minGain: number;
   /** Fewer held-out windows never pass (at least gateMinHeldOut; an operator may demand more). */
   readonly minHeldOut: number;
 }
@@ -59,6 +63,8 @@ export interface TestFigures {
   readonly pValue: number;
   /** Candidate − current ≥ this with the stated confidence (a share; 0 when the bound is not below 0). */
   readonly lowerBound: number;
+  /** Wins minus losses the test asked for (rule 2 of the module comment). */
+  readonly neededNetWins: number;
   readonly pass: boolean;
 }
 
@@ -100,11 +106,15 @@ export function pairedCounts(candidate: ArrayLike<number>, current: ArrayLike<nu
   return c;
 }
 
+/** Settings of one paired test; without `minGain`, one window more is enough (the rollout watch's test). */
+export type TestSettings = Pick<GateSettings, 'confidence' | 'margin'> & Partial<Pick<GateSettings, 'minGain'>>;
+
 /** The paired test of the module comment on one set of counts. */
-export function pairedTest(c: PairedCounts, s: Pick<GateSettings, 'confidence' | 'margin'>): TestFigures {
+export function pairedTest(c: PairedCounts, s: TestSettings): TestFigures {
   const { lower } = differenceLowerBound(c.candidateOnly, c.currentOnly, c.n, s.confidence);
-  const pass = lower >= -s.margin - 1e-12 && c.candidateOnly > c.currentOnly;
-  return { n: c.n, candidateOnly: c.candidateOnly, currentOnly: c.currentOnly, pValue: mcnemarExactP(c.candidateOnly, c.currentOnly), lowerBound: lower, pass };
+  const neededNetWins = Math.max(1, Math.ceil((s.minGain ?? 0) * c.n - 1e-9));
+  const pass = lower >= -s.margin - 1e-12 && c.candidateOnly - c.currentOnly >= neededNetWins;
+  return { n: c.n, candidateOnly: c.candidateOnly, currentOnly: c.currentOnly, pValue: mcnemarExactP(c.candidateOnly, c.currentOnly), lowerBound: lower, neededNetWins, pass };
 }
 
 /**
@@ -112,7 +122,7 @@ export function pairedTest(c: PairedCounts, s: Pick<GateSettings, 'confidence' |
  * and no loss (a loss only lowers the bound); n grows until some b ≤ n passes. It ends by n = ⌈log2(2 / (1 −
  * confidence))⌉, where n wins out of n put McNemar's bound at ½.
  */
-export function gateMinHeldOut(s: Pick<GateSettings, 'confidence' | 'margin'>): number {
+export function gateMinHeldOut(s: TestSettings): number {
   checkSettings(s);
   for (let n = 1; ; n++) {
     for (let b = n; b >= 1; b--) if (pairedTest({ n, both: 0, candidateOnly: b, currentOnly: 0, neither: n - b }, s).pass) return n;
@@ -150,9 +160,13 @@ function describe(what: string, c: PairedCounts, t: TestFigures, s: Pick<GateSet
 }
 
 function verdict(t: TestFigures, c: PairedCounts): string {
-  if (t.pass) return `pass: not worse with the stated confidence, and right on ${c.candidateOnly - c.currentOnly} more windows`;
+  const net = c.candidateOnly - c.currentOnly;
+  if (t.pass) return `pass: not worse with the stated confidence, and right on ${net} more windows`;
   if (c.candidateOnly === c.currentOnly) return `reject: a tie (${c.candidateOnly} against ${c.currentOnly}) is not an improvement`;
   if (c.candidateOnly < c.currentOnly) return `reject: the candidate loses more windows than it wins (${c.currentOnly} against ${c.candidateOnly})`;
+  if (net < t.neededNetWins) {
+    return `reject: right on only ${net} more of ${c.n} windows (${fmt((100 * net) / c.n)} points); a new version needs ${t.neededNetWins} (gateMinGain)`;
+  }
   return 'reject: not shown to be no worse than the margin at this confidence (too few windows or too many losses)';
 }
 

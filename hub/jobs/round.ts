@@ -35,6 +35,8 @@ export interface RoundSettings {
   /** The gate's one-sided confidence and margin (hub/jobs/gate.ts). */
   readonly gateConfidence: number;
   readonly gateMargin: number;
+  /** Wins minus losses needed, a share of the judged windows (hub/jobs/gate.ts). */
+  readonly gateMinGain: number;
   readonly gateReference: GateReference;
   /** How the candidate is made, and the nearest-centroid rounds of `site-adapt` (hub/worker/ml-worker-protocol.ts). */
   readonly roundRecipe: RoundRecipe;
@@ -199,7 +201,7 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
   const gate = decideGate({
     agreement: pairedCounts(ev.agrees.candidate, ev.agrees.current), reference: ev.reference,
     ...(ev.labelled ? { labelled: { correct: pairedCounts(ev.labelled.correct.candidate, ev.labelled.correct.current), candidateMacroF1: ev.labelled.candidateMacroF1, currentMacroF1: ev.labelled.currentMacroF1 } } : {}),
-    settings: { confidence: s.gateConfidence, margin: s.gateMargin, minHeldOut: s.minHeldOutWindows },
+    settings: { confidence: s.gateConfidence, margin: s.gateMargin, minGain: s.gateMinGain, minHeldOut: s.minHeldOutWindows },
   });
   const ms = (a: number, b: number): number => Math.max(0, b - a) / 1000;
   const refEnd = Math.max(read, phaseEnd.reference);

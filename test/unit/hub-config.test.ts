@@ -87,13 +87,13 @@ test('flags map to config keys: sites split, schedule off; bad flag values are u
 
 test('gate settings: confidence and margin with defaults, and a minimum held-out size never below what the test needs', () => {
   const c = parseHubConfig({ data: '/d', source: '2' });
-  assert.deepEqual([c.gateConfidence, c.gateMargin, c.minHeldOutWindows], [0.95, 0.02, 6]);
+  assert.deepEqual([c.gateConfidence, c.gateMargin, c.gateMinGain, c.minHeldOutWindows], [0.95, 0.02, 0.005, 6]);
   assert.equal(parseHubConfig({ data: '/d', source: '2', minHeldOutWindows: 2 }).minHeldOutWindows, 6, 'raised to the computed minimum');
   assert.equal(parseHubConfig({ data: '/d', source: '2', minHeldOutWindows: 64 }).minHeldOutWindows, 64, 'an operator may demand more');
   assert.equal(parseHubConfig({ data: '/d', source: '2', gateConfidence: 0.99 }).minHeldOutWindows, 8);
-  const f = hubFlags('--gate-confidence', '0.9', '--gate-margin', '0.05');
-  assert.deepEqual([f['gateConfidence'], f['gateMargin']], [0.9, 0.05]);
-  for (const bad of [{ gateConfidence: 1 }, { gateConfidence: 0.4 }, { gateMargin: -0.01 }, { gateMargin: 0.6 }, { gateTolerance: 0 }]) {
+  const f = hubFlags('--gate-confidence', '0.9', '--gate-margin', '0.05', '--gate-min-gain', '0.01');
+  assert.deepEqual([f['gateConfidence'], f['gateMargin'], f['gateMinGain']], [0.9, 0.05, 0.01]);
+  for (const bad of [{ gateConfidence: 1 }, { gateConfidence: 0.4 }, { gateMargin: -0.01 }, { gateMargin: 0.6 }, { gateMinGain: -0.1 }, { gateMinGain: 0.9 }, { gateTolerance: 0 }]) {
     assert.throws(() => parseHubConfig({ data: '/d', source: '2', ...bad }), (e) => isSitekdError(e, 'SITEKD_ERR_CONFIG_INVALID'), JSON.stringify(bad));
   }
   assert.throws(() => hubFlags('--gate-margin', 'lots'), (e) => isSitekdError(e, 'SITEKD_ERR_CLI_USAGE'));

@@ -1,6 +1,6 @@
 /**
  * The rollout gate (hub/jobs/gate.ts) on hand-made paired counts: a clear win, a clear loss, a tie (the issue's
- * 99.4 vs 99.4), a tiny held-out set, all-agree, the margin, the operator's labelled set deciding, and the minimum
+ * 99.4 vs 99.4), a near tie below the minimum gain, a tiny held-out set, all-agree, the margin, the operator's labelled set deciding, and the minimum
  * held-out size checked against the test itself.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ function counts(n: number, wins: number, losses: number, both = n - wins - losse
   return { n, both, candidateOnly: wins, currentOnly: losses, neither: n - both - wins - losses };
 }
 
-const settings = { confidence: 0.95, margin: 0.02, minHeldOut: 6 };
+const settings = { confidence: 0.95, margin: 0.02, minGain: 0.005, minHeldOut: 6 };
 const gate = (agreementCounts: PairedCounts, over: Partial<GateInput> = {}): ReturnType<typeof decideGate> =>
   decideGate({ agreement: agreementCounts, reference: 'adapted-teacher', settings, ...over });
 
@@ -52,6 +52,17 @@ test('a tie is not an improvement: 99.4 vs 99.4 does not republish, however many
   assert.match(d.reasons.join('\n'), /candidate 99\.4% vs current 99\.4%/);
   assert.match(d.reasons.join('\n'), /reject: a tie \(1 against 1\) is not an improvement/);
   assert.equal(gate(counts(5000, 40, 40)).pass, false);
+});
+
+test('a near tie does not republish: one net window of 714 is below the minimum gain, four are enough', () => {
+  // What `npm start` once published: 2 wins against 1 loss on 714 windows, not worse by the bound.
+  const d = gate(counts(714, 2, 1, 700));
+  assert.equal(d.pass, false);
+  assert.equal(d.agreement.neededNetWins, 4, 'half a point of 714 windows, rounded up');
+  assert.match(d.reasons.join('\n'), /reject: right on only 1 more of 714 windows \(0\.1 points\); a new version needs 4 \(gateMinGain\)/);
+  assert.equal(gate(counts(714, 5, 1, 700)).pass, true, '4 more windows: half a point');
+  assert.equal(gate(counts(714, 2, 1, 700), { settings: { ...settings, minGain: 0 } }).pass, true, 'without a minimum, one more window passes');
+  assert.equal(gate(counts(60, 2, 1)).agreement.neededNetWins, 1, 'on few windows, one window is the minimum');
 });
 
 test('all-agree (no discordant window) is a tie too, with p = 1', () => {

@@ -15,7 +15,7 @@ function job(overrides: Partial<Job<RedistillResult>> = {}): Job<RedistillResult
 const result: RedistillResult = {
   outcome: 'published', version: '2-abcdef01', candidateAgreement: 0.9, currentAgreement: 0.8, windows: 500, heldOut: 100,
   seconds: 12.5, trainSeconds: 11, reasons: ['teacher agreement ok'], currentVersion: '1-00000000',
-  gate: { pass: true, decidedBy: 'agreement', agreement: { n: 100, candidateOnly: 12, currentOnly: 2, pValue: 0.006, lowerBound: 0, pass: true } },
+  gate: { pass: true, decidedBy: 'agreement', agreement: { n: 100, candidateOnly: 12, currentOnly: 2, pValue: 0.006, lowerBound: 0, neededNetWins: 1, pass: true } },
 };
 
 test('queue events map to valid wire JobEvents; a gate rejection is `rejected`', () => {
