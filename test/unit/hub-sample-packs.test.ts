@@ -9,8 +9,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { ErrorCode } from '../../shared/errors';
-import { makeBatch, open, packFiles, tempDir, toSegmentFiles } from '../helpers/sample-store-fixtures';
+import { ErrorCode, SitekdError } from '../../shared/errors';
+import { DurableWriter, type DurableRequest } from '../../hub/store/durable-writer';
+import { SampleStore } from '../../hub/store/sample-store';
+import { clock, makeBatch, open, packFiles, tempDir, toSegmentFiles } from '../helpers/sample-store-fixtures';
 
 /** One pack holding b-0 … b-(n-1) of site1 (the first batch alone would be a pack of its own). */
 async function onePack(dir: string, n: number): Promise<string> {
@@ -91,14 +93,23 @@ async function packBytes(dir: string): Promise<number> {
   return total;
 }
 
+/** Fault injection: a disk that refuses every write but a group commit's (pack and seen log together). */
+class CompactionFails extends DurableWriter {
+  override run(job: DurableRequest): Promise<void> {
+    if (job.append === undefined) return Promise.reject(new SitekdError(ErrorCode.STORE_WRITE, 'disk full (injected)'));
+    return super.run(job);
+  }
+}
+
 /** Thirty groups, each one batch of a quiet site and ten of a busy one; each site keeps its last four batches. */
-async function quietAndBusy(dir: string): Promise<void> {
-  const store = await open(dir, { maxWindowsPerSite: 8 });
+async function quietAndBusy(dir: string, writer?: DurableWriter): Promise<SampleStore> {
+  const store = await SampleStore.open(dir, { ...clock, maxWindowsPerSite: 8 }, writer);
   for (let g = 0; g < 30; g++) {
     // The first batch commits alone; the other nine busy ones and the quiet one share the next group's pack.
     await Promise.all([...Array.from({ length: 10 }, (_, i) => store.addBatch('busy', makeBatch(`b-${g}-${i}`))), store.addBatch('quiet', makeBatch(`q-${g}`))]);
   }
   await store.close();
+  return store;
 }
 
 test('packs that few live batches pin are compacted: the pack files stay within twice the live bytes, and every batch reads back', async (t) => {
@@ -130,6 +141,21 @@ test('a compaction stopped before deleting the old packs leaves each batch twice
   const again = await open(dir, { maxWindowsPerSite: 8 });
   assert.deepEqual((await again.read('quiet')).batchIds, ['q-26', 'q-26', 'q-27', 'q-27', 'q-28', 'q-28', 'q-29', 'q-29']);
   assert.deepEqual(again.quarantined(), []);
+});
+
+test('a compaction that cannot write changes nothing: the store goes on, and the next open compacts', async (t) => {
+  const dir = await tempDir(t);
+  const writer = new CompactionFails();
+  t.after(() => writer.close());
+  const store = await quietAndBusy(dir, writer);
+  assert.equal(store.stats().compactedPacks, 0);
+  assert.ok(store.stats().diskBytes > 4 * store.stats().bytes, 'the sparse packs are all still there');
+  assert.deepEqual(store.quarantined(), []);
+  const again = await open(dir, { maxWindowsPerSite: 8 });
+  assert.ok(again.stats().compactedPacks > 0);
+  assert.ok(again.stats().diskBytes <= 2 * again.stats().bytes);
+  assert.deepEqual((await again.read('quiet')).batchIds, ['q-26', 'q-26', 'q-27', 'q-27', 'q-28', 'q-28', 'q-29', 'q-29']);
+  assert.equal(again.count('busy'), 8);
 });
 
 test('a mostly dead pack is left alone while the pack files stay within twice the live bytes', async (t) => {
