@@ -73,7 +73,7 @@ function render(done: readonly Done[], meta: { command: string; startedAt: strin
       'and a candidate the gate passes serves from then on. Macro-F1 (accuracy) in % on each site\'s labelled test split, which the hub never sees. ' +
       'gain = macro-F1 of the model serving after the last round − generic student; worsePublished / missedBetter count published rounds more than 2 points ' +
       'below / rejected candidates more than 2 points above the model serving before the round; oracleGapClosed = meanGain / mean gain of an oracle ' +
-      'student trained with the site\'s train labels. With gate split cross-fit, "train" counts every window the candidate is adapted to ' +
+      'student trained with the site\'s train labels (as many steps as the generic student, median of three seeds; lab/adapt-site.ts). With gate split cross-fit, "train" counts every window the candidate is adapted to ' +
       'and "judged" every uniformly sampled window, each judged by a candidate and reference adapted to the other fold only (docs/adaptation.md §2); ' +
       'the "reference" seconds then cover worker start and the two folds\' models.', '',
     '## Summary', '', ...overview(done), '', '## Must hold (issue 7)', '', ...mustHold(done), '',

@@ -119,7 +119,7 @@ export function renderSite(s: SiteResult): string[] {
     `### Site ${s.site}`, '',
     `${s.testWindows} labelled test windows; the agent cut ${s.stream.windowsCut} windows from ${s.stream.readings} readings ` +
       `(${s.stream.loops.toFixed(2)} loops of the train recording) and returned ${s.stream.returned} in ${s.stream.batches} batches. ` +
-      `Generic student ${f1(s.generic)}, oracle (trained with the site's train labels) ${f1(s.oracle)}; macro-F1 (accuracy), %.`, '',
+      `Generic student ${f1(s.generic)}, oracle (trained with the site's train labels, median of three) ${f1(s.oracle)}; macro-F1 (accuracy), %.`, '',
     '| round | returned | train / judged / set aside | serving before | candidate | candidate, labelled head | published | serving after | gate agreement: candidate / current | seconds: total (reference + student + evaluate) |',
     '|---:|---:|---:|---|---:|---:|:---:|---|---:|---:|',
   ];

@@ -4,7 +4,7 @@
  * `runRound`, the function the hub's redistill job calls), and its decision is applied as the hub and the agent would:
  * a passed candidate becomes the site's next version, serves the agent's next windows and is the current model of
  * the next round; a rejected one changes nothing. Every model is scored on the site's labelled test split, which
- * neither the hub nor the agent sees; so is an oracle student trained with the site's train labels, to show how much
+ * neither the hub nor the agent sees; so is an oracle student trained with the site's train labels (`oracle`), to show how much
  * of the possible gain the label-free loop gets.
  */
 import { createHash } from 'node:crypto';
@@ -150,22 +150,29 @@ async function oneRound(
 }
 
 /**
- * A student of the hub's student spec trained with the site's train labels, in the hub's worker; benchmark only. It
- * takes as many gradient steps as the generic student did on the source (its epochs scaled by source windows / site
- * windows): with the hub's 10 epochs on a site's ~250 windows (80 steps) it was undertrained and unstable, from 52 to
- * 100 % on one site across seeds (HAR site 11, seeds 0, 1, 4–7), which understated the possible gain.
+ * What a student of the hub's student spec reaches when trained with the site's train labels, in the hub's worker;
+ * benchmark only. Each training takes as many gradient steps as the generic student did on the source (its epochs
+ * scaled by source windows / site windows), and the figures are the median of three seeds: with the hub's 10 epochs
+ * on a site's ~250 windows (80 steps) one training ranged from 52 to 100 % on one site across seeds (HAR site 11,
+ * seeds 0, 1, 4–7), and at equal steps a single training still fell to 86.8 once (site 23, seed 0) where the others
+ * reached 100. Either understated the possible gain.
  */
 async function oracle(o: SiteRunOptions): Promise<Figures> {
   const train = o.domain.train;
   if (train.y === undefined) throw new SitekdError(ErrorCode.INPUT_SHAPE, `site ${o.domain.id} has no train labels for the oracle`);
   const s = o.hub.settings;
   const epochs = Math.max(s.epochs, Math.ceil((s.epochs * o.hub.source.train.n) / Math.max(1, train.n)));
-  const res = await o.hub.run({
-    kind: 'train', backend: s.backend, algorithm: 'source-only', spec: specFor(o.hub.input, 'student'), source: train, target: train,
-    seed: s.seed, hparams: { ...s.hparams, epochs },
-    meta: { kind: 'student', version: `oracle-${o.index + 1}`, algorithm: 'source-only', source: o.domain.id, seed: s.seed, metrics: {} },
-  });
-  return scoreArtifact(res.artifact, o.domain.test);
+  const runs: Figures[] = [];
+  for (const k of [0, 1, 2]) {
+    const seed = k === 0 ? s.seed : deriveSeed(s.seed, 1000 + k);
+    const res = await o.hub.run({
+      kind: 'train', backend: s.backend, algorithm: 'source-only', spec: specFor(o.hub.input, 'student'), source: train, target: train,
+      seed, hparams: { ...s.hparams, epochs },
+      meta: { kind: 'student', version: `oracle-${o.index + 1}-${k}`, algorithm: 'source-only', source: o.domain.id, seed, metrics: {} },
+    });
+    runs.push(scoreArtifact(res.artifact, o.domain.test));
+  }
+  return runs.sort((a, b) => a.macroF1 - b.macroF1)[1] as Figures;
 }
 
 /** A 32-bit number from a domain id (its SHA-256), so an id seeds the same agent in every run. */
