@@ -46,8 +46,8 @@ export const hubSpec = {
     'round-recipe': opt.choice(['site-adapt', 'unikd'], { description: "how a round makes a site's candidate: the generic student adapted to the site's windows, or UNI-KD", placeholder: 'name', defaultLabel: 'site-adapt' }),
     'gate-reference': opt.choice(['adapted-teacher', 'teacher'], { description: 'what the gate measures agreement against', placeholder: 'name', defaultLabel: 'adapted-teacher' }),
     'gate-confidence': opt.number({ description: 'one-sided confidence with which the gate must show a candidate is not worse', placeholder: 'p', min: 0.5, max: 0.999, defaultLabel: '0.95' }),
-    'gate-min-gain': opt.number({ description: 'wins minus losses a candidate needs, as a share of the judged windows (at least one window)', placeholder: 'x', min: 0, max: 0.5, defaultLabel: '0.005' }),
     'gate-margin': opt.number({ description: 'how much worse (share of held-out windows) a candidate may be at that confidence; a tie never publishes', placeholder: 'x', min: 0, max: 0.5, defaultLabel: '0.02' }),
+    'gate-min-gain': opt.number({ description: 'wins minus losses a candidate needs, as a share of the judged windows (at least one window)', placeholder: 'x', min: 0, max: 0.5, defaultLabel: '0.005' }),
     ...loggingOptions,
   },
 } as const satisfies CommandSpec;
