@@ -155,7 +155,6 @@ async function prepare(d: RoundDeps, site: string): Promise<Prepared> {
   }
 }
 
-
 /** How the hub's config adapts a model to a site, as the worker takes it (candidate, gate reference, rollout watch). */
 export function siteAdaptSettings(s: Pick<RoundSettings, 'adaptIterations' | 'adaptSourcePrior'>): SiteAdaptSettings {
   return { iterations: s.adaptIterations, sourcePrior: s.adaptSourcePrior };

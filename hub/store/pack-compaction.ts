@@ -74,7 +74,7 @@ export async function compactPacks(h: CompactionHost): Promise<number> {
     const at = x.st.segments.indexOf(x.ref);
     if (at >= 0) x.st.segments[at] = { ...x.ref, file, pack, offset: offsets[i] as number };
   });
-  for (const old of retiring) await h.packs.retire(old);
+  for (const old of retiring) await h.packs.drop(old);
   return retiring.length;
 }
 

@@ -14,7 +14,7 @@
  * stores (`sites/<site>/<seq>.seg`) are still read, evicted and quarantined as before.
  *
  * A pack that holds few live batches is rewritten (hub/store/pack-compaction.ts): the book says which packs are
- * `sparse`, and `retire`s them once their batches live in a new pack.
+ * `sparse`, and `drop`s them once their batches live in a new pack.
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -132,11 +132,6 @@ export class PackBook {
     return [...this.live].filter(([p, n]) => n > 0 && kept(p, n) <= share).sort(([p, n], [q, m]) => kept(p, n) - kept(q, m) || (p < q ? -1 : 1)).map(([p]) => p);
   }
 
-  /** The pack's batches now live elsewhere: it is deleted and its tombstones forgotten. */
-  async retire(pack: string): Promise<void> {
-    await this.drop(pack);
-  }
-
   /** The pack now holds `n` more batches of the store. */
   hold(pack: string, n: number): void {
     this.live.set(pack, (this.live.get(pack) ?? 0) + n);
@@ -151,9 +146,7 @@ export class PackBook {
     const left = (this.live.get(pack) ?? 1) - 1;
     this.live.set(pack, left);
     if (left <= 0) return await this.drop(pack);
-    const line = `${pack} ${offset}\n`;
-    if (durable) await appendDurable(join(this.dir, DEAD_LOG), line).then(() => void this.deadLines++);
-    else this.pendingDead.push(line);
+    await this.tombstone(pack, offset, durable);
   }
 
   /** Appends the tombstones of evictions (no fsync, module comment); rewrites the log when mostly stale. */
@@ -181,7 +174,8 @@ export class PackBook {
     this.deadLines = lines.length;
   }
 
-  private async drop(pack: string): Promise<void> {
+  /** Deletes the pack and forgets its tombstones: its last batch left, or its batches now live in another pack. */
+  async drop(pack: string): Promise<void> {
     this.live.delete(pack);
     this.dead.delete(pack);
     this.diskBytes -= this.written.get(pack)?.bytes ?? 0;
@@ -191,18 +185,19 @@ export class PackBook {
   }
 
   /**
-   * A second copy of a batch the store holds (never held): tombstoned with the next flush, not fsynced; if a crash
-   * loses the tombstone, the next open finds the copy and buries it again.
+   * A segment never held: one that cannot be read is tombstoned `durable`ly, so it is not judged again at every open; a
+   * second copy of a batch the store holds, with the next flush (if a crash loses that, the next open buries it again).
    */
-  buryCopy(pack: string, offset: number): void {
+  async bury(pack: string, offset: number, durable: boolean): Promise<void> {
     this.markDead(pack, offset);
-    this.pendingDead.push(`${pack} ${offset}\n`);
+    await this.tombstone(pack, offset, durable).catch(() => undefined);
   }
 
-  /** A segment that cannot be read (never held): tombstoned durably so it is not judged again at every open. */
-  async bury(pack: string, offset: number): Promise<void> {
-    this.markDead(pack, offset);
-    await appendDurable(join(this.dir, DEAD_LOG), `${pack} ${offset}\n`).then(() => void this.deadLines++, () => undefined);
+  /** Writes a tombstone: appended and fsynced when `durable`, else queued for the next flush. */
+  private async tombstone(pack: string, offset: number, durable: boolean): Promise<void> {
+    const line = `${pack} ${offset}\n`;
+    if (durable) await appendDurable(join(this.dir, DEAD_LOG), line).then(() => void this.deadLines++);
+    else this.pendingDead.push(line);
   }
 
   private markDead(pack: string, offset: number): void {
@@ -258,7 +253,7 @@ export async function loadPacks(
     const res = decodeSegment(x.bytes);
     const problem = res.ok ? await join(res.segment.header, x) : res.reason;
     if (problem === undefined) book.hold(x.pack, 1);
-    else if (problem === SAME_BATCH) book.buryCopy(x.pack, x.offset);
+    else if (problem === SAME_BATCH) await book.bury(x.pack, x.offset, false);
     else await quarantine(x, problem);
   }
 }

@@ -300,7 +300,7 @@ export class SampleStore {
     const file = `${x.file}.${x.offset}.bad`;
     await fs.writeFile(file, x.bytes).catch(() => undefined);
     if (held) await this.packs.release(x.pack, x.offset, true).catch(() => undefined);
-    else await this.packs.bury(x.pack, x.offset);
+    else await this.packs.bury(x.pack, x.offset, true);
     this.bad.push({ file, code: ErrorCode.STORE_CORRUPT, reason });
   }
 
