@@ -4,7 +4,7 @@
  * busy site's evicted ones on disk: with thirty groups of ten busy batches and one quiet one, the pack files came to 5.6
  * times the batches the store held (test/unit/hub-sample-packs.test.ts), and `maxBytesTotal` bounded only the latter.
  *
- * So after retention, once the pack files take more than twice the bytes of the batches the store holds, the packs
+ * So after retention, once the pack files take more than twice the bytes of the batches they hold, the packs
  * whose live batches are at most a quarter of those written in them are rewritten, the emptiest first: their live
  * batches, byte for byte, go into one new pack (written durably, like a group's), the store's references move to it,
  * and the old packs are deleted. Below twice nothing is rewritten: when every site is about as busy, packs die whole
@@ -36,8 +36,9 @@ export interface CompactionHost {
 
 /** Rewrites the sparse packs (module comment); returns how many packs were retired. A failed write changes nothing. */
 export async function compactPacks(h: CompactionHost): Promise<number> {
+  // Live bytes in packs only: an older store's segment files are not in the pack files compared against.
   let held = 0;
-  for (const st of h.bySite.values()) held += st.bytes;
+  for (const st of h.bySite.values()) for (const ref of st.segments) if (ref.pack !== undefined) held += ref.bytes;
   if (h.packs.bytes <= DISK_FACTOR * held) return 0;
   const sparse = h.packs.sparse(SPARSE_SHARE);
   if (sparse.length === 0) return 0;

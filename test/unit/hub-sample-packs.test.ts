@@ -3,7 +3,8 @@
  * batch) still loads and takes new batches in packs; a corrupt or truncated pack loses only what cannot be read, once;
  * a leftover temporary pack is removed; batches evicted from a pack stay evicted across a restart, and a pack whose
  * batches are all gone is deleted; packs a few live batches pin are compacted once the files exceed twice the live
- * bytes (not before), and a compaction cut short opens with one copy of each batch.
+ * bytes (not before; an older store's segment files do not count as live bytes of packs), and a compaction cut short
+ * opens with one copy of each batch.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
@@ -169,4 +170,26 @@ test('a mostly dead pack is left alone while the pack files stay within twice th
   assert.ok(shared !== undefined && (await packFiles(dir)).includes(shared), 'the shared pack, one of its five batches live, is still there');
   assert.ok(store.stats().diskBytes <= 2 * store.stats().bytes);
   assert.equal(store.stats().compactedPacks, 0);
+});
+
+test("an older store's segment files do not hide sparse packs: compaction compares the packs with the batches in them", async (t) => {
+  const dir = await tempDir(t);
+  // An older hub's site of long windows: its four batches, as segment files, outweigh everything packed below.
+  const old = await open(dir, { maxWindowsPerSite: 8 });
+  for (let i = 0; i < 4; i++) await old.addBatch('old', makeBatch(`o-${i}`, { windowLength: 4000 }));
+  await old.close();
+  await toSegmentFiles(dir);
+  await quietAndBusy(dir);
+  const store = await open(dir, { maxWindowsPerSite: 8 });
+  const site = path.join(dir, 'sites', 'old');
+  let segmentBytes = 0;
+  for (const f of (await fs.readdir(site)).filter((f) => f.endsWith('.seg'))) segmentBytes += (await fs.stat(path.join(site, f))).size;
+  assert.equal(store.count('old'), 8);
+  const packed = store.stats().bytes - segmentBytes;
+  // Counted as live bytes of packs, the segment files would allow the sparse packs (5.6 times theirs, above) to stay.
+  assert.ok(segmentBytes > 5 * packed, `segment files ${segmentBytes} bytes, packed batches ${packed}`);
+  const disk = await packBytes(dir);
+  assert.ok(disk <= 2 * packed, `pack files ${disk} bytes for ${packed} live bytes in packs`);
+  assert.equal(store.stats().diskBytes, disk + segmentBytes);
+  assert.deepEqual((await store.read('quiet')).batchIds, ['q-26', 'q-26', 'q-27', 'q-27', 'q-28', 'q-28', 'q-29', 'q-29']);
 });
