@@ -5,7 +5,8 @@
  * long run that is stopped keeps what it measured.
  * Options: --data DIR, --source IDS, --sites IDS, --windows 300,100, --rounds 2, --seeds 0,1, --backend wasm, --out FILE,
  * --round-recipe site-adapt|unikd (the hub's default otherwise; unikd writes adaptation-har-unikd.md),
- * --adapt-source-prior X (the hub's `adaptSourcePrior`, its default otherwise).
+ * --adapt-source-prior X (the hub's `adaptSourcePrior`, its default otherwise), --labelled-per-class K (each site gets an
+ * operator's labelled set of K windows per class of its train split; writes adaptation-har-labelled-K.md).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -66,7 +67,8 @@ function render(done: readonly Done[], meta: { command: string; startedAt: strin
       (first ? `; hub settings: student epochs ${first.settings.epochs}, teacher epochs ${first.settings.teacherEpochs}, preset ${first.settings.preset}, ` +
         `round recipe ${first.settings.roundRecipe}, gate reference ${first.settings.gateReference}, adapt source prior ${first.settings.adaptSourcePrior}, gate split ${first.settings.gateSplit}, gate confidence ${first.settings.gateConfidence}, ` +
         `margin ${first.settings.gateMargin}, minimum gain ${first.settings.gateMinGain}, held-out fraction ${first.settings.holdoutFraction}, min train windows ${first.settings.minTrainWindows}; ` +
-        `agent randomShare ${first.settings.randomShare}.` : '.'),
+        `agent randomShare ${first.settings.randomShare}` +
+        (first.settings.labelledPerClass > 0 ? `; each site's labelled set: ${first.settings.labelledPerClass} windows per class of its train split (the hub gates on it and fits the head to it, fitLabelledHead).` : '.') : '.'),
     '',
     'Each site streams its train recording through the agent\'s window buffer and sample selector (default upload budget) ' +
       'into the hub\'s sample store; the hub\'s round function (hub/jobs/round.ts) runs after every windows/rounds returned windows, ' +
@@ -76,7 +78,10 @@ function render(done: readonly Done[], meta: { command: string; startedAt: strin
       'student trained with the site\'s train labels (as many steps as the generic student, median of three seeds; lab/adapt-site.ts). With gate split cross-fit, "train" counts every window the candidate is adapted to ' +
       'and "judged" every uniformly sampled window, each judged by a candidate and reference adapted to the other fold only (docs/adaptation.md §2); ' +
       'the "reference" seconds then cover worker start and the two folds\' models.', '',
-    '## Summary', '', ...overview(done), '', '## Must hold (issue 7)', '', ...mustHold(done), '',
+    '## Summary', '', ...overview(done), '',
+    ...(first !== undefined && first.settings.labelledPerClass > 0
+      ? ['## Issue 7\'s figures, with labels', '', 'Issue 7 asks these of the label-free loop; here each site also had an operator\'s labelled set, so they show what labels add, not that the issue holds.', '', ...mustHold(done), '']
+      : ['## Must hold (issue 7)', '', ...mustHold(done), '']),
   ];
   for (const d of done) {
     lines.push(`## ${d.config.windows} windows, seed ${d.config.seed}`, '', `\`${d.command}\` — ${d.load.start} at start, ${d.load.end} at the end; ` +
@@ -93,6 +98,7 @@ async function main(): Promise<void> {
       data: { type: 'string' }, source: { type: 'string', default: '2,7,12,9,6' }, sites: { type: 'string', default: '11,13,16,18,23' },
       windows: { type: 'string', default: '300,100' }, rounds: { type: 'string', default: '2' }, seeds: { type: 'string', default: '0,1' },
       backend: { type: 'string', default: 'wasm' }, out: { type: 'string' }, 'round-recipe': { type: 'string' }, 'adapt-source-prior': { type: 'string' },
+      'labelled-per-class': { type: 'string' },
     },
   });
   const recipe = v['round-recipe'];
@@ -100,13 +106,16 @@ async function main(): Promise<void> {
   const priorText = v['adapt-source-prior'];
   const prior = priorText === undefined ? undefined : priorText.trim() === '' ? Number.NaN : Number(priorText);
   if (prior !== undefined && !(prior >= 0 && prior <= 1)) benchUsage(`--adapt-source-prior must be in [0, 1], got ${v['adapt-source-prior']}`);
-  const flags = (recipe === undefined ? '' : ` --round-recipe ${recipe}`) + (prior === undefined ? '' : ` --adapt-source-prior ${prior}`);
+  const perClassText = v['labelled-per-class'];
+  const perClass = perClassText === undefined ? undefined : Number(perClassText);
+  if (perClass !== undefined && !(Number.isInteger(perClass) && perClass >= 1)) benchUsage(`--labelled-per-class must be a whole number from 1, got ${perClassText}`);
+  const flags = (recipe === undefined ? '' : ` --round-recipe ${recipe}`) + (prior === undefined ? '' : ` --adapt-source-prior ${prior}`) + (perClass === undefined ? '' : ` --labelled-per-class ${perClass}`);
   const data = resolveDataDir(v.data);
   const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
   const configs: Config[] = list(v.windows).flatMap((w) => list(v.seeds).map((seed) => ({ windows: Number(w), seed: Number(seed) })));
   const backend = (await selectBackend(v.backend as BackendPreference)).name;
   const log = createLogger({ stream: process.stderr, level: 'warn' });
-  const out = v.out ?? resolve(__dirname, `../../bench/results/adaptation-har${recipe === 'unikd' ? '-unikd' : ''}.md`);
+  const out = v.out ?? resolve(__dirname, `../../bench/results/adaptation-har${recipe === 'unikd' ? '-unikd' : ''}${perClass === undefined ? '' : `-labelled-${perClass}`}.md`);
   mkdirSync(join(out, '..'), { recursive: true });
   const meta = {
     command: `npm run bench:adaptation -- --source ${v.source} --sites ${v.sites} --windows ${v.windows} --rounds ${v.rounds} --seeds ${v.seeds}${flags}${backend === 'wasm' ? '' : ` --backend ${backend}`}`,
@@ -118,7 +127,7 @@ async function main(): Promise<void> {
     const start = loadNote();
     const t0 = performance.now();
     const result = await runAdaptEval({
-      data, source: list(v.source), sites: list(v.sites), windows: config.windows, rounds: Number(v.rounds), seed: config.seed, backend, log, roundRecipe: recipe as 'site-adapt' | 'unikd' | undefined, adaptSourcePrior: prior,
+      data, source: list(v.source), sites: list(v.sites), windows: config.windows, rounds: Number(v.rounds), seed: config.seed, backend, log, roundRecipe: recipe as 'site-adapt' | 'unikd' | undefined, adaptSourcePrior: prior, labelledPerClass: perClass,
       onSite: (s) => process.stderr.write(`${config.windows} windows, seed ${config.seed}, site ${s.site}: ${s.generic.macroF1.toFixed(1)} → ${s.final.macroF1.toFixed(1)} (oracle ${s.oracle.macroF1.toFixed(1)})\n`),
     });
     done.push({ config, command, result, wallSeconds: (performance.now() - t0) / 1000, load: { start, end: loadNote() } });

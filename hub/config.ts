@@ -213,8 +213,13 @@ export const HubConfigSchema = z
      * agreement or accuracy; at least one window): a near tie costs every agent a new version for nothing.
      */
     gateMinGain: z.number().min(0).max(0.5).default(0.005),
-    /** Operator-supplied labelled sets, per site: also gate on macro-F1 there. */
+    /** Operator-supplied labelled sets, per site: the gate decides on them (accuracy and macro-F1 there). */
     labelledSites: z.record(SiteId, LabelledSiteSchema).default({}),
+    /**
+     * Fit a `site-adapt` candidate's classifier head to the site's labelled set when every class has at least 20
+     * windows there (hub/worker/labelled-eval.ts; docs/adaptation.md §1 has what it measured).
+     */
+    fitLabelledHead: z.boolean().default(true),
 
     // Rollout watch and rollback (hub/jobs/rollout-watch.ts)
     /** After a round publishes, watch the new student on fresh windows and roll the site back on evidence against it. */

@@ -37,6 +37,8 @@ export interface AdaptEvalRequest extends HubOverrides {
   readonly onSite?: (r: SiteResult) => void;
   /** The agent's `upload.randomShare`; undefined keeps its default. */
   readonly randomShare?: number | undefined;
+  /** Each site's labelled set for the hub: this many windows per class of its train split; undefined: none. */
+  readonly labelledPerClass?: number | undefined;
 }
 
 export interface AdaptEvalResult {
@@ -44,7 +46,7 @@ export interface AdaptEvalResult {
   readonly summary: Summary;
   /** Seconds to train the hub's teacher and generic student. */
   readonly hubStartSeconds: number;
-  readonly settings: { readonly epochs: number; readonly teacherEpochs: number; readonly backend: string; readonly preset: string; readonly gateReference: string; readonly adaptSourcePrior: number; readonly holdoutFraction: number; readonly roundRecipe: string; readonly gateSplit: string; readonly gateConfidence: number; readonly gateMargin: number; readonly gateMinGain: number; readonly minTrainWindows: number; readonly randomShare: number };
+  readonly settings: { readonly epochs: number; readonly teacherEpochs: number; readonly backend: string; readonly preset: string; readonly gateReference: string; readonly adaptSourcePrior: number; readonly holdoutFraction: number; readonly roundRecipe: string; readonly gateSplit: string; readonly gateConfidence: number; readonly gateMargin: number; readonly gateMinGain: number; readonly minTrainWindows: number; readonly randomShare: number; readonly labelledPerClass: number };
 }
 
 /** Throws CLI_USAGE for requests that cannot measure anything. */
@@ -73,7 +75,7 @@ export async function runAdaptEval(r: AdaptEvalRequest): Promise<AdaptEvalResult
     for (const [index, domain] of domains.entries()) {
       const siteDir = join(dir, 'sites', String(index));
       const res = await runSite({
-        hub, domain, index, samplingRateHz: manifest.samplingRateHz ?? 50, windows: r.windows, rounds: r.rounds, seed: r.seed, randomShare: r.randomShare, dir: siteDir, log: r.log,
+        hub, domain, index, samplingRateHz: manifest.samplingRateHz ?? 50, windows: r.windows, rounds: r.rounds, seed: r.seed, randomShare: r.randomShare, labelledPerClass: r.labelledPerClass, dir: siteDir, log: r.log,
       });
       sites.push(res);
       r.onSite?.(res);
@@ -84,6 +86,7 @@ export async function runAdaptEval(r: AdaptEvalRequest): Promise<AdaptEvalResult
       settings: {
         epochs: c.epochs, teacherEpochs: c.teacherEpochs, backend: c.backend, preset: c.preset, gateReference: c.gateReference, adaptSourcePrior: c.adaptSourcePrior, holdoutFraction: c.holdoutFraction,
         roundRecipe: c.roundRecipe, gateSplit: c.gateSplit, gateConfidence: c.gateConfidence, gateMargin: c.gateMargin, gateMinGain: c.gateMinGain, minTrainWindows: c.minTrainWindows, randomShare: r.randomShare ?? UploadConfigSchema.parse({}).randomShare,
+        labelledPerClass: r.labelledPerClass ?? 0,
       },
     };
   } finally {
@@ -103,7 +106,7 @@ export const adaptEvalCommand = defineCommand(adaptEvalSpec, async (a, { io, log
   const backend = (await chooseBackend(a.backend ?? (io.env.SITEKD_BACKEND as BackendPreference | undefined) ?? 'wasm', io, log)).name;
   const res = await runAdaptEval({
     data: a.data, source: a.source, sites: a.sites, windows: a.windows, rounds: a.rounds, seed: a.seed, epochs: a.epochs, teacherEpochs: a['teacher-epochs'],
-    roundRecipe: a['round-recipe'], randomShare: a['random-share'], holdoutFraction: a['holdout-fraction'], gateConfidence: a['gate-confidence'], minTrainWindows: a['min-train-windows'], gateSplit: a['gate-split'], gateReference: a['gate-reference'], adaptSourcePrior: a['adapt-source-prior'],
+    roundRecipe: a['round-recipe'], randomShare: a['random-share'], holdoutFraction: a['holdout-fraction'], gateConfidence: a['gate-confidence'], minTrainWindows: a['min-train-windows'], gateSplit: a['gate-split'], gateReference: a['gate-reference'], adaptSourcePrior: a['adapt-source-prior'], labelledPerClass: a['labelled-per-class'],
     backend, log, onSite: (s) => io.stdout.write(`${renderSite(s).join('\n')}\n\n`),
   });
   io.stdout.write(`${renderSummary(res.summary).join('\n')}\n`);

@@ -16,7 +16,7 @@ import { specFor } from '../shared/ml/model-spec';
 import { disposeVars } from '../shared/ml/params';
 import { labelledCentroidHead } from '../shared/ml/site-adapt';
 import type { Domain, WindowSet } from '../shared/ml/types';
-import { deriveSeed } from '../shared/random';
+import { createRng, deriveSeed } from '../shared/random';
 import { sha256Hex } from '../shared/protocol/chunks';
 import { isValidSiteId } from '../shared/protocol/topics';
 import { parseAgentConfig } from '../agent/config';
@@ -39,6 +39,8 @@ export interface SiteRunOptions {
   readonly seed: number;
   /** The agent's `upload.randomShare`; undefined keeps its default. */
   readonly randomShare?: number | undefined;
+  /** The site's labelled set for the hub (RoundRequest.labelled): this many windows per class of its train split. */
+  readonly labelledPerClass?: number | undefined;
   /** An empty directory for the site's store and registry. */
   readonly dir: string;
   readonly log: Logger;
@@ -100,11 +102,12 @@ export async function runSite(o: SiteRunOptions): Promise<SiteResult> {
     stream, config, model: serving.loaded, seed: deriveSeed(o.seed, domainSeed(o.domain.id)),
     deliver: (payload, batchId) => intake.deliver(AGENT_ID, payload, batchId),
   });
+  const labelled = o.labelledPerClass === undefined ? undefined : perClass(o.domain.train, o.labelledPerClass, deriveSeed(o.seed, domainSeed(o.domain.id)));
   const rows: RoundRow[] = [];
   try {
     for (let r = 1; r <= o.rounds; r++) {
       await agent.streamUntil(Math.ceil((o.windows * r) / o.rounds));
-      const { row, next } = await oneRound(o, site, r, intake, serving, agent.counters.returned, shape);
+      const { row, next } = await oneRound(o, site, r, intake, serving, agent.counters.returned, shape, labelled);
       rows.push(row);
       if (next !== serving) {
         agent.setModel(next.loaded);
@@ -125,11 +128,11 @@ export async function runSite(o: SiteRunOptions): Promise<SiteResult> {
 }
 
 async function oneRound(
-  o: SiteRunOptions, site: string, r: number, intake: SiteIntake, serving: Serving, returned: number, shape: { channels: number; windowLength: number },
+  o: SiteRunOptions, site: string, r: number, intake: SiteIntake, serving: Serving, returned: number, shape: { channels: number; windowLength: number }, labelled: WindowSet | undefined,
 ): Promise<{ row: RoundRow; next: Serving }> {
   const out = await runRound(
     { store: intake.store, source: o.hub.source.train, input: o.hub.input, run: o.hub.run, settings: o.hub.settings, now: () => performance.now() },
-    { site, jobId: `r${r}`, teacher: o.hub.bundle, current: async () => serving.current, report: () => undefined, signal: new AbortController().signal },
+    { site, jobId: `r${r}`, teacher: o.hub.bundle, current: async () => serving.current, labelled, report: () => undefined, signal: new AbortController().signal },
   );
   const before = { round: r, returned, versionBefore: serving.current.version, servingBefore: serving.figures };
   if (out.kind === 'skipped') {
@@ -173,6 +176,26 @@ async function oracle(o: SiteRunOptions): Promise<Figures> {
     runs.push(scoreArtifact(res.artifact, o.domain.test));
   }
   return runs.sort((a, b) => a.macroF1 - b.macroF1)[1] as Figures;
+}
+
+/**
+ * An operator's labelled set drawn from `ws`: `k` windows of each class (all of a class with fewer), at random by
+ * `seed`, in their order in `ws`. The site's train split is the recording its agent streams, so these are windows
+ * the site saw; HAR's train and test windows of a subject overlap in time, which flatters a head fitted to them.
+ */
+function perClass(ws: WindowSet, k: number, seed: number): WindowSet {
+  const y = ws.y;
+  if (y === undefined) throw new SitekdError(ErrorCode.INPUT_SHAPE, 'a labelled set needs the labels of the train split');
+  const rng = createRng(seed);
+  const byClass = new Map<number, number[]>();
+  y.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]));
+  const keep: number[] = [];
+  for (const idx of byClass.values()) keep.push(...rng.shuffle(idx).slice(0, k));
+  keep.sort((a, b) => a - b);
+  const per = ws.channels * ws.length;
+  const x = new Float32Array(keep.length * per);
+  keep.forEach((i, j) => x.set(ws.x.subarray(i * per, (i + 1) * per), j * per));
+  return { n: keep.length, channels: ws.channels, length: ws.length, x, y: Uint8Array.from(keep, (i) => y[i]!) };
 }
 
 /** A 32-bit number from a domain id (its SHA-256), so an id seeds the same agent in every run. */

@@ -95,6 +95,7 @@ export const adaptEvalSpec = {
     'gate-reference': opt.choice(['adapted-teacher', 'teacher'], { description: "the model the hub's gate judges candidates against", placeholder: 'name', defaultLabel: "the hub's (adapted-teacher)" }),
     'adapt-source-prior': opt.number({ description: "the hub's site-adapt: share of the model's own batch-norm statistics kept against the site's", placeholder: 'x', min: 0, max: 1, defaultLabel: "the hub's (0.25)" }),
     'random-share': opt.number({ description: "share of the agent's returned windows sampled uniformly (the rest: its most uncertain)", placeholder: 'x', min: 0, max: 1, defaultLabel: "the agent's" }),
+    'labelled-per-class': opt.int({ description: "give each site an operator's labelled set: this many windows per class of its train split (the hub gates on it and fits the head to it)", min: 1, max: 100_000, defaultLabel: 'none (label-free)' }),
     json: opt.flag({ description: 'end with one line of JSON holding the summary and every figure' }),
     backend: opt.choice(BACKEND_PREFERENCES, {
       description: "tfjs backend of the hub's training worker and of the scoring",

@@ -50,7 +50,7 @@ export interface GateInput {
   /** Named in the reasons, e.g. `adapted-teacher`. */
   readonly reference: string;
   /** The operator's labelled set: correctness per window, and macro-F1 in percent. */
-  readonly labelled?: { readonly correct: PairedCounts; readonly candidateMacroF1: number; readonly currentMacroF1: number };
+  readonly labelled?: { readonly correct: PairedCounts; readonly candidateMacroF1: number; readonly currentMacroF1: number; readonly head?: string };
   readonly settings: GateSettings;
 }
 
@@ -143,6 +143,7 @@ export function decideGate(g: GateInput): GateDecision {
   }
   const { correct, candidateMacroF1: f1c, currentMacroF1: f1p } = g.labelled;
   const lab = pairedTest(correct, s);
+  if (g.labelled.head !== undefined) reasons.push(g.labelled.head);
   reasons.push(describe(`accuracy on ${correct.n} labelled windows`, correct, lab, s));
   const f1Ok = Number.isFinite(f1c) && Number.isFinite(f1p) && f1c + 100 * s.margin + 1e-9 >= f1p;
   reasons.push(`macro-F1 there: candidate ${fmt(f1c)} vs current ${fmt(f1p)}${f1Ok ? '' : `, more than ${fmt(100 * s.margin)} points lower`}`);

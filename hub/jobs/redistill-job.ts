@@ -7,6 +7,7 @@
  */
 import { JobSkipped, type Job, type ReportProgress } from './job-queue';
 import type { WindowSet } from '../../shared/ml/types';
+import { decodeCnnArtifact } from '../../shared/artifact/cnn-artifact';
 import { ErrorCode, SitekdError } from '../../shared/errors';
 import type { GateDecision } from './gate';
 import type { Logger } from '../../shared/log';
@@ -98,7 +99,8 @@ export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, 
   let result: RedistillResult;
   if (gate.pass) {
     const manifest = await d.publisher.publish(site, out.artifact, {
-      algorithm: 'unikd',
+      // What made it (`site-adapt`, `site-adapt+labels`, `unikd`), as the artifact says.
+      algorithm: decodeCnnArtifact(out.artifact).algorithm,
       metrics: { candidateAgreement: ev.candidateAgreement, currentAgreement: ev.currentAgreement, heldOutWindows: ev.heldOut, trainWindows, ...(ev.labelled ? { labelledMacroF1: ev.labelled.candidateMacroF1 } : {}) },
       teacherVersion: bundle.teacher.version,
     });

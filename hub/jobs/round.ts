@@ -42,6 +42,8 @@ export interface RoundSettings {
   readonly roundRecipe: RoundRecipe;
   readonly adaptIterations: number;
   readonly adaptSourcePrior: number;
+  /** Fit a `site-adapt` candidate's head to the site's labelled set, when there is one (hub/worker/labelled-eval.ts). */
+  readonly fitLabelledHead: boolean;
   /**
    * How `site-adapt` rounds get the gate's evidence: `cross-fit` (two folds, each judged by a candidate adapted to the
    * other; the published student adapted to all windows: hub/jobs/cross-fit.ts) or `holdout` (a held-out share never
@@ -177,7 +179,7 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
   const output = await d.run(
     {
       kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adapt: siteAdaptSettings(s), ...(s.roundRecipe === 'unikd' ? { source: d.source } : {}),
-      target: p.target, heldOut: p.heldOut, ...(p.crossFit ? { crossFit: p.crossFit } : {}), ...(r.labelled ? { labelled: r.labelled } : {}),
+      target: p.target, heldOut: p.heldOut, ...(p.crossFit ? { crossFit: p.crossFit } : {}), ...(r.labelled ? { labelled: r.labelled, fitLabelledHead: s.fitLabelledHead } : {}),
       teacher: r.teacher.teacher.bytes, generic: r.teacher.generic.bytes, current: current.bytes, seed: s.seed + versionNumber(current.version),
       hparams: { ...s.hparams, epochs: s.epochs }, unikd: UNIKD_PRESETS[s.preset],
       meta: { kind: 'student', version: `c-${r.jobId}`, algorithm: 'unikd', teacherVersion: r.teacher.teacher.version, target: r.site, seed: s.seed, metrics: {}, ...named(d.input) },
@@ -199,7 +201,7 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
   r.report(0.92, 'gate');
   const gate = decideGate({
     agreement: pairedCounts(ev.agrees.candidate, ev.agrees.current), reference: ev.reference,
-    ...(ev.labelled ? { labelled: { correct: pairedCounts(ev.labelled.correct.candidate, ev.labelled.correct.current), candidateMacroF1: ev.labelled.candidateMacroF1, currentMacroF1: ev.labelled.currentMacroF1 } } : {}),
+    ...(ev.labelled ? { labelled: { correct: pairedCounts(ev.labelled.correct.candidate, ev.labelled.correct.current), candidateMacroF1: ev.labelled.candidateMacroF1, currentMacroF1: ev.labelled.currentMacroF1, head: ev.labelled.head.why } } : {}),
     settings: { confidence: s.gateConfidence, margin: s.gateMargin, minGain: s.gateMinGain, minHeldOut: s.minHeldOutWindows },
   });
   const ms = (a: number, b: number): number => Math.max(0, b - a) / 1000;

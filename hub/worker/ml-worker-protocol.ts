@@ -51,6 +51,8 @@ export interface RedistillTask {
   readonly heldOut: WindowSet;
   /** An operator's labelled set for the site, if any. */
   readonly labelled?: WindowSet;
+  /** Fit a `site-adapt` candidate's head to `labelled` (hub/worker/labelled-eval.ts); default true. */
+  readonly fitLabelledHead?: boolean;
   readonly teacher: Uint8Array;
   /** The generic student (what `site-adapt` adapts). */
   readonly generic: Uint8Array;
@@ -113,8 +115,10 @@ export interface Evaluation {
     readonly currentMacroF1: number;
     readonly candidateAccuracy: number;
     readonly currentAccuracy: number;
-    /** Correctness on each labelled window. */
+    /** Correctness on each labelled window (of a fitted head: cross-fitted, hub/worker/labelled-eval.ts). */
     readonly correct: PairedVectors;
+    /** Whether the candidate's head was fitted to the labelled set, and why (not), for the gate's reasons. */
+    readonly head: { readonly fitted: boolean; readonly why: string };
   };
 }
 

@@ -9,7 +9,6 @@ import { cnnFromArtifact, decodeCnnArtifact, encodeCnn } from '../../shared/arti
 import { ErrorCode, isSitekdError, SitekdError } from '../../shared/errors';
 import { selectBackend } from '../../shared/ml/backend';
 import type { Cnn } from '../../shared/ml/cnn';
-import { accuracy, macroF1 } from '../../shared/ml/metrics';
 import { HParamsSchema } from '../../shared/ml/algorithms/algorithm';
 import { disposeVars } from '../../shared/ml/params';
 import { adaptToSite, centroidsOfHead } from '../../shared/ml/site-adapt';
@@ -17,6 +16,7 @@ import { argmaxRows, predictLogits, train, type TrainResult } from '../../shared
 import type { WindowSet } from '../../shared/ml/types';
 import { matches } from '../jobs/gate';
 import { crossFitAgreement } from './cross-fit-eval';
+import { labelledRound } from './labelled-eval';
 import type { Evaluation, PairedVectors, RedistillOutput, RedistillTask, TaskRequest, TrainOutput, TrainTask, WorkerMessage, WorkerStart, WorkerTask } from './ml-worker-protocol';
 import { inTaskScope, taskMemory } from './task-scope';
 import { runPredict } from './predict-worker';
@@ -121,15 +121,19 @@ function runRedistill(task: RedistillTask, backend: string): RedistillOutput {
   // The gate's reference (or the cross-fitted folds) first: the round's timing counts it apart from the candidate.
   const reference = folds === undefined ? referenceNet(task, teacher) : undefined;
   const crossAgrees = folds !== undefined ? crossFitted(task, folds, teacher, current) : undefined;
-  const { net, result: r } = candidateNet(task, teacher, current);
-  const agrees = crossAgrees ?? heldOutJudged(task, reference ?? teacher, current, net);
+  const made = candidateNet(task, teacher, current);
+  const agrees = crossAgrees ?? heldOutJudged(task, reference ?? teacher, current, made.net);
+  const fit = task.recipe !== 'site-adapt' ? `${task.recipe} rounds do not fit one` : task.fitLabelledHead === false ? 'fitLabelledHead is off' : true;
+  const lab = task.labelled !== undefined ? labelledRound(made.net, current, task.labelled, fit) : undefined;
+  const net = lab?.net ?? made.net;
+  const r = net === made.net ? made.result : { ...made.result, net };
   const evaluation: Evaluation = {
     reference: task.reference,
     heldOut: task.heldOut.n,
     candidateAgreement: share(agrees.candidate),
     currentAgreement: share(agrees.current),
     agrees,
-    ...(task.labelled !== undefined ? { labelled: scoreLabelled(net, current, task.labelled) } : {}),
+    ...(lab !== undefined ? { labelled: lab.scores } : {}),
   };
   const metrics: Record<string, number> = {
     candidateAgreement: evaluation.candidateAgreement,
@@ -138,23 +142,9 @@ function runRedistill(task: RedistillTask, backend: string): RedistillOutput {
     trainWindows: task.target.n,
     ...(evaluation.labelled ? { labelledMacroF1: evaluation.labelled.candidateMacroF1, labelledAccuracy: evaluation.labelled.candidateAccuracy } : {}),
   };
-  const meta = { ...task.meta, algorithm: task.recipe };
+  // A fitted head is not a centroid head: the next round must not warm-start from it (warmStart).
+  const meta = { ...task.meta, algorithm: lab?.scores.head.fitted === true ? 'site-adapt+labels' : task.recipe };
   return { artifact: encodeResult({ ...task, meta }, r, backend, metrics), history: r.history, trainSeconds: r.trainSeconds, backend, evaluation };
-}
-
-function scoreLabelled(candidate: Cnn, current: Cnn, ws: WindowSet): NonNullable<Evaluation['labelled']> {
-  const y = ws.y;
-  if (y === undefined) throw new SitekdError(ErrorCode.INPUT_SHAPE, 'the labelled set of the site has no labels');
-  const [c, p] = [argmaxRows(predictLogits(candidate, ws)), argmaxRows(predictLogits(current, ws))];
-  const k = candidate.spec.numClasses;
-  return {
-    n: ws.n,
-    candidateMacroF1: 100 * macroF1(y, c, k),
-    currentMacroF1: 100 * macroF1(y, p, k),
-    candidateAccuracy: 100 * accuracy(y, c),
-    currentAccuracy: 100 * accuracy(y, p),
-    correct: { candidate: matches(c, y), current: matches(p, y) },
-  };
 }
 
 /** Share of ones in a 0/1 vector (0 when empty). */

@@ -104,7 +104,8 @@ export function centroidsOfHead(net: Cnn): Float32Array {
   return out;
 }
 
-function cloneCnn(base: Cnn): Cnn {
+/** A copy of `base` with its own variables (disposing one leaves the other). */
+export function cloneCnn(base: Cnn): Cnn {
   const vars: VarMap = {};
   for (const [name, v] of Object.entries(base.vars)) {
     vars[name] = constantVar([...v.shape], 0, name, v.trainable);

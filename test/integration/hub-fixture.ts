@@ -31,11 +31,14 @@ export interface Fixture {
   cleanup(): void;
 }
 
+/** The synthetic data set of every fixture: three sites, 12 train and 4 test windows per class. */
+export const FIXTURE_SPEC = { ...defaultSyntheticSpec.harLike, sites: 3, trainPerClass: 12, testPerClass: 4 };
+
 export function makeFixture(name: string): Fixture {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sitekd-${name}-`));
   const dataDir = path.join(dir, 'data');
   const stateDir = path.join(dir, 'state');
-  const spec = { ...defaultSyntheticSpec.harLike, sites: 3, trainPerClass: 12, testPerClass: 4 };
+  const spec = FIXTURE_SPEC;
   const domains = generateSites(spec);
   writeDataset(dataDir, { name: 'SYN', classNames: syntheticClassNames(spec.numClasses), domains });
   return {

@@ -109,7 +109,7 @@ test('redistill over hub/cmd: one reply per command id, job events, a new signed
   if (end.state === 'done') {
     const m = await waitFor('the new manifest', () => (manifests.get('site-1')?.version === end.result?.version ? manifests.get('site-1') : undefined));
     assert.match(m.version, /^2-[0-9a-f]{8}$/);
-    assert.equal(m.algorithm, 'unikd');
+    assert.equal(m.algorithm, 'site-adapt', 'what made it, as the artifact says');
     assert.ok(verifyManifest(m, fs.readFileSync(`${fx.stateDir}/keys/hub-ed25519.pub.pem`, 'utf8')).ok);
     assert.equal(m.metrics['candidateAgreement'], end.result?.candidateAgreement);
   } else {
@@ -234,7 +234,7 @@ test('a candidate that passes the gate is signed and published as the next versi
   const version = end.result?.version ?? '';
   assert.match(version, /^2-[0-9a-f]{8}$/);
   const m = await waitFor('the new manifest', () => (manifests.get('site-1')?.version === version ? manifests.get('site-1') : undefined));
-  assert.equal(m.algorithm, 'unikd');
+  assert.equal(m.algorithm, 'site-adapt', 'what made it, as the artifact says');
   assert.ok(verifyManifest(m, fs.readFileSync(`${fx.stateDir}/keys/hub-ed25519.pub.pem`, 'utf8')).ok);
   assert.equal(m.metrics['candidateAgreement'], end.result?.candidateAgreement);
   // The previous version's retained chunks are cleared once the new manifest is out.
