@@ -40,7 +40,7 @@ export const hubSpec = {
     seed: opt.int({ description: 'random seed', min: 0, max: 2 ** 31 - 1, defaultLabel: '0' }),
     backend: { ...backendOptions.backend, description: 'tfjs backend of the training worker', defaultLabel: 'env SITEKD_BACKEND, else wasm' },
     'labelled-sites': opt.string({
-      description: 'labelled sets that also gate rounds: site=domain[@dir],… scored on their test split; dir defaults to --data',
+      description: "labelled sets that decide a site's rounds and, with 20 windows of every class, fit its student's head: site=domain[@dir],… (their test split); dir defaults to --data",
       placeholder: 'list',
     }),
     'round-recipe': opt.choice(['site-adapt', 'unikd'], { description: "how a round makes a site's candidate: the generic student adapted to the site's windows, or UNI-KD", placeholder: 'name', defaultLabel: 'site-adapt' }),
