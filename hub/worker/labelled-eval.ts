@@ -6,8 +6,9 @@
  * windows are (docs/adaptation.md §2): the labelled windows fall into two halves (alternately within each class, so
  * both halves hold every class), each half is predicted by a head fitted to the other half, and the serving student
  * by itself on all of them. The published head is fitted to all of them. Each fold's head saw half the labels the
- * published one sees, so the test errs towards rejecting. Windows that overlap in time and fall into different halves
- * flatter the fold heads; an operator's set of separate recordings has none.
+ * published one sees, so the test errs towards rejecting; so does a serving student whose head an earlier round fitted
+ * to this same set, judged on the windows it was fitted to. Windows that overlap in time and fall into different
+ * halves flatter the fold heads; an operator's set of separate recordings has none.
  */
 import type { Cnn } from '../../shared/ml/cnn';
 import { fitHead, headArgmax, headOf, labelledShortfall, withHead } from '../../shared/ml/labelled-head';
