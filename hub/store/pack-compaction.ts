@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type { DurableWriter } from './durable-writer';
 import type { SegmentRef } from './group-commit';
 import { framePack, packName, type PackBook } from './sample-packs';
-import type { SiteState } from './sample-site';
+import { replaceSegment, type SiteState } from './sample-site';
 
 /** A pack is rewritten once its live batches are at most this share of those written in it. */
 export const SPARSE_SHARE = 0.25;
@@ -71,10 +71,7 @@ export async function compactPacks(h: CompactionHost): Promise<number> {
   }
   h.packs.created(pack, moving.length, bytes.length);
   h.packs.hold(pack, moving.length);
-  moving.forEach((x, i) => {
-    const at = x.st.segments.indexOf(x.ref);
-    if (at >= 0) x.st.segments[at] = { ...x.ref, file, pack, offset: offsets[i] as number };
-  });
+  moving.forEach((x, i) => replaceSegment(x.st, x.ref, { ...x.ref, file, pack, offset: offsets[i] as number }));
   for (const old of retiring) await h.packs.drop(old);
   return retiring.length;
 }

@@ -85,7 +85,7 @@ async function loadPackedSegments(host: OpenHost): Promise<void> {
     } catch (err) {
       return (err as Error).message;
     }
-    const twin = st.segments.find((s) => s.batchId === h.batchId);
+    const twin = st.byBatch.get(h.batchId);
     if (twin !== undefined && (await sameBytes(twin, x.bytes))) return SAME_BATCH;
     const problem = segmentProblem(st, h);
     if (problem === undefined) attachSegment(st, { file: x.file, pack: x.pack, offset: x.offset, batchId: h.batchId, seq: h.seq, n: h.n, bytes: x.bytes.length });
