@@ -65,7 +65,7 @@ function render(done: readonly Done[], meta: { command: string; startedAt: strin
     `Command: \`${meta.command}\``,
     `Run ${meta.startedAt}, Node ${process.version}, backend ${meta.backend}, ${cpus().length} cores` +
       (first ? `; hub settings: student epochs ${first.settings.epochs}, teacher epochs ${first.settings.teacherEpochs}, preset ${first.settings.preset}, ` +
-        `round recipe ${first.settings.roundRecipe}, gate reference ${first.settings.gateReference}, adapt source prior ${first.settings.adaptSourcePrior}, gate split ${first.settings.gateSplit}, gate confidence ${first.settings.gateConfidence}, ` +
+        `round recipe ${first.settings.roundRecipe}, gate reference ${first.settings.gateReference}, adapt source prior ${first.settings.adaptSourcePrior}, adapt turn degrees ${first.settings.adaptTurnDegrees}, gate split ${first.settings.gateSplit}, gate confidence ${first.settings.gateConfidence}, ` +
         `margin ${first.settings.gateMargin}, minimum gain ${first.settings.gateMinGain}, held-out fraction ${first.settings.holdoutFraction}, min train windows ${first.settings.minTrainWindows}; ` +
         `agent randomShare ${first.settings.randomShare}` +
         (first.settings.labelledPerClass > 0 ? `; each site's labelled set: ${first.settings.labelledPerClass} windows per class of its train split (the hub gates on it and fits the head to it, fitLabelledHead).` : '.') : '.'),
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       data: { type: 'string' }, source: { type: 'string', default: '2,7,12,9,6' }, sites: { type: 'string', default: '11,13,16,18,23' },
       windows: { type: 'string', default: '300,100' }, rounds: { type: 'string', default: '2' }, seeds: { type: 'string', default: '0,1' },
       backend: { type: 'string', default: 'wasm' }, out: { type: 'string' }, 'round-recipe': { type: 'string' }, 'adapt-source-prior': { type: 'string' },
-      'labelled-per-class': { type: 'string' },
+      'adapt-turn-degrees': { type: 'string' }, 'labelled-per-class': { type: 'string' },
     },
   });
   const recipe = v['round-recipe'];
@@ -106,10 +106,13 @@ async function main(): Promise<void> {
   const priorText = v['adapt-source-prior'];
   const prior = priorText === undefined ? undefined : priorText.trim() === '' ? Number.NaN : Number(priorText);
   if (prior !== undefined && !(prior >= 0 && prior <= 1)) benchUsage(`--adapt-source-prior must be in [0, 1], got ${v['adapt-source-prior']}`);
+  const turnText = v['adapt-turn-degrees'];
+  const turn = turnText === undefined ? undefined : turnText.trim() === '' ? Number.NaN : Number(turnText);
+  if (turn !== undefined && !(turn >= 0 && turn <= 180)) benchUsage(`--adapt-turn-degrees must be in [0, 180], got ${turnText}`);
   const perClassText = v['labelled-per-class'];
   const perClass = perClassText === undefined ? undefined : Number(perClassText);
   if (perClass !== undefined && !(Number.isInteger(perClass) && perClass >= 1)) benchUsage(`--labelled-per-class must be a whole number from 1, got ${perClassText}`);
-  const flags = (recipe === undefined ? '' : ` --round-recipe ${recipe}`) + (prior === undefined ? '' : ` --adapt-source-prior ${prior}`) + (perClass === undefined ? '' : ` --labelled-per-class ${perClass}`);
+  const flags = (recipe === undefined ? '' : ` --round-recipe ${recipe}`) + (prior === undefined ? '' : ` --adapt-source-prior ${prior}`) + (turn === undefined ? '' : ` --adapt-turn-degrees ${turn}`) + (perClass === undefined ? '' : ` --labelled-per-class ${perClass}`);
   const data = resolveDataDir(v.data);
   const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
   const configs: Config[] = list(v.windows).flatMap((w) => list(v.seeds).map((seed) => ({ windows: Number(w), seed: Number(seed) })));
@@ -127,7 +130,7 @@ async function main(): Promise<void> {
     const start = loadNote();
     const t0 = performance.now();
     const result = await runAdaptEval({
-      data, source: list(v.source), sites: list(v.sites), windows: config.windows, rounds: Number(v.rounds), seed: config.seed, backend, log, roundRecipe: recipe as 'site-adapt' | 'unikd' | undefined, adaptSourcePrior: prior, labelledPerClass: perClass,
+      data, source: list(v.source), sites: list(v.sites), windows: config.windows, rounds: Number(v.rounds), seed: config.seed, backend, log, roundRecipe: recipe as 'site-adapt' | 'unikd' | undefined, adaptSourcePrior: prior, adaptTurnDegrees: turn, labelledPerClass: perClass,
       onSite: (s) => process.stderr.write(`${config.windows} windows, seed ${config.seed}, site ${s.site}: ${s.generic.macroF1.toFixed(1)} → ${s.final.macroF1.toFixed(1)} (oracle ${s.oracle.macroF1.toFixed(1)})\n`),
     });
     done.push({ config, command, result, wallSeconds: (performance.now() - t0) / 1000, load: { start, end: loadNote() } });

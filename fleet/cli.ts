@@ -13,7 +13,7 @@ import { defineCommand, type CommandIo } from '../shared/cli/command';
 import { logLevelFlag } from '../shared/cli/option-groups';
 import type { Parsed } from '../shared/cli/options';
 import { resolveDataDir, writeDataset } from '../shared/data/har';
-import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../shared/data/synthetic';
+import { defaultSyntheticSpec, generateSites, syntheticChannelNames, syntheticClassNames } from '../shared/data/synthetic';
 import { MqttTransport } from '../shared/transport/mqtt-transport';
 import { freePort, runCli, startChild, stopChild, type Child } from './processes';
 import { FleetView } from './view';
@@ -79,7 +79,7 @@ function prepareData(a: FleetArgs, state: string): FleetData {
   if (har !== undefined) return { dataDir: har, source: a.source, simData: ['--data', har] };
   const dataDir = join(state, 'synthetic-data');
   const spec = defaultSyntheticSpec.harLike;
-  writeDataset(dataDir, { classNames: syntheticClassNames(spec.numClasses), domains: generateSites({ ...spec, sites: a.sites + 1 }) });
+  writeDataset(dataDir, { classNames: syntheticClassNames(spec.numClasses), channelNames: syntheticChannelNames(spec.channels), domains: generateSites({ ...spec, sites: a.sites + 1 }) });
   return { dataDir, source: 'site-0', simData: ['--synthetic'] };
 }
 

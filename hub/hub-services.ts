@@ -24,7 +24,7 @@ import { publishJobEvent, type JobTrigger } from './jobs/job-events';
 import { interruptedJobEvent, JobJournal } from './jobs/job-journal';
 import { JobQueue, type EnqueueResult } from './jobs/job-queue';
 import { runRedistill, type RedistillResult } from './jobs/redistill-job';
-import { siteAdaptSettings } from './jobs/round';
+import { referenceAdaptSettings } from './jobs/round';
 import { runRollback, type RollbackRequest } from './jobs/rollback-job';
 import { RolloutWatcher } from './jobs/rollout-watcher';
 import { Triggers } from './jobs/triggers';
@@ -127,7 +127,7 @@ function createWatcher(ctx: HubContext, files: ModelFiles, rollback: Constructor
   const c = ctx.config;
   return new RolloutWatcher({
     store: ctx.store, registry: ctx.registry, files, run: ctx.run, rollback, now: ctx.now, log: ctx.log, signal: ctx.abort,
-    referenceFor: async () => ({ bytes: (await ctx.teacher()).teacher.bytes, ...(c.gateReference === 'adapted-teacher' ? { adapt: siteAdaptSettings(c) } : {}) }),
+    referenceFor: async () => ({ bytes: (await ctx.teacher()).teacher.bytes, ...(c.gateReference === 'adapted-teacher' ? { adapt: referenceAdaptSettings(c) } : {}) }),
     referenceName: c.gateReference,
     settings: {
       enabled: c.rollbackOnEvidence, confidence: c.rollbackConfidence, margin: c.rollbackMargin, minWindows: c.rollbackMinWindows,

@@ -26,7 +26,7 @@ import { SampleStore } from '../hub/store/sample-store';
 import type { MlRunner } from '../hub/worker/ml-runner';
 import type { RoundRecipe } from '../hub/worker/ml-worker-protocol';
 
-/** Overrides of the hub's defaults (its worker's backend, epochs, round recipe, held-out share, gate confidence, minimum training windows, gate split, gate reference, adaptation's source prior); undefined keeps the default. */
+/** Overrides of the hub's defaults (its worker's backend, epochs, round recipe, held-out share, gate confidence, minimum training windows, gate split, gate reference, adaptation's source prior and largest turn); undefined keeps the default. */
 export interface HubOverrides {
   readonly backend?: BackendPreference | undefined;
   readonly epochs?: number | undefined;
@@ -38,9 +38,10 @@ export interface HubOverrides {
   readonly gateSplit?: GateSplit | undefined;
   readonly gateReference?: 'adapted-teacher' | 'teacher' | undefined;
   readonly adaptSourcePrior?: number | undefined;
+  readonly adaptTurnDegrees?: number | undefined;
 }
 
-const HUB_OVERRIDE_KEYS = ['backend', 'epochs', 'teacherEpochs', 'roundRecipe', 'holdoutFraction', 'gateConfidence', 'minTrainWindows', 'gateSplit', 'gateReference', 'adaptSourcePrior'] as const satisfies ReadonlyArray<keyof HubOverrides>;
+const HUB_OVERRIDE_KEYS = ['backend', 'epochs', 'teacherEpochs', 'roundRecipe', 'holdoutFraction', 'gateConfidence', 'minTrainWindows', 'gateSplit', 'gateReference', 'adaptSourcePrior', 'adaptTurnDegrees'] as const satisfies ReadonlyArray<keyof HubOverrides>;
 
 export interface AdaptHubOptions extends HubOverrides {
   readonly data: string;

@@ -5,6 +5,7 @@
  * Too few windows → `JobSkipped` with the reason. Every outcome is recorded in the site registry (the schedule's
  * catch-up and the new-window counter read it).
  */
+import { describeTurn, type Turn } from '../../shared/ml/sensor-frame';
 import { JobSkipped, type Job, type ReportProgress } from './job-queue';
 import type { WindowSet } from '../../shared/ml/types';
 import { decodeCnnArtifact } from '../../shared/artifact/cnn-artifact';
@@ -56,6 +57,8 @@ export interface RedistillResult {
   /** The gate's figures: discordant counts, p-value and bound of each paired test, and what decided. */
   readonly gate: Omit<GateDecision, 'reasons'>;
   readonly currentVersion: string | undefined;
+  /** `site-adapt`: the turn of the site's sensors the candidate applies (0 degrees: none). */
+  readonly turn?: Turn;
 }
 
 export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, report: ReportProgress, signal: AbortSignal): Promise<RedistillResult> {
@@ -94,7 +97,7 @@ export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, 
   const { reasons, ...figures } = gate;
   const base = {
     candidateAgreement: ev.candidateAgreement, currentAgreement: ev.currentAgreement, ...(ev.labelled ? { labelled: ev.labelled } : {}),
-    windows: trainWindows, heldOut, trainSeconds: out.trainSeconds, reasons, gate: figures, currentVersion,
+    windows: trainWindows, heldOut, trainSeconds: out.trainSeconds, reasons, gate: figures, currentVersion, ...(out.turn !== undefined && { turn: out.turn }),
   };
   let result: RedistillResult;
   if (gate.pass) {
@@ -111,6 +114,6 @@ export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, 
     result = { outcome: 'rejected', ...base, seconds: (d.now() - started) / 1000 };
   }
   d.registry.setNewWindows(site, d.store.countSince(site, marker));
-  d.log.info('redistill round finished', { site, job: job.id, outcome: result.outcome, version: result.version, candidateAgreement: ev.candidateAgreement, currentAgreement: ev.currentAgreement, windows: trainWindows, heldOut, seconds: result.seconds, gate: reasons.join('; ') });
+  d.log.info('redistill round finished', { site, job: job.id, outcome: result.outcome, version: result.version, candidateAgreement: ev.candidateAgreement, currentAgreement: ev.currentAgreement, windows: trainWindows, heldOut, seconds: result.seconds, ...(out.turn !== undefined && { turn: describeTurn(out.turn) }), gate: reasons.join('; ') });
   return result;
 }

@@ -12,6 +12,7 @@ import type { HParams } from '../../shared/ml/algorithms/algorithm';
 import { UNIKD_PRESETS } from '../../shared/ml/algorithms/unikd-options';
 import type { BackendPreference } from '../../shared/ml/backend';
 import { specFor } from '../../shared/ml/model-spec';
+import { axisGroups } from '../../shared/ml/sensor-frame';
 import type { SiteAdaptSettings } from '../../shared/ml/site-adapt';
 import type { WindowSet } from '../../shared/ml/types';
 import { ErrorCode, SitekdError } from '../../shared/errors';
@@ -42,6 +43,8 @@ export interface RoundSettings {
   readonly roundRecipe: RoundRecipe;
   readonly adaptIterations: number;
   readonly adaptSourcePrior: number;
+  /** Largest turn of the site's 3-axis sensors tried (shared/ml/sensor-frame.ts); 0: none. */
+  readonly adaptTurnDegrees: number;
   /** Fit a `site-adapt` candidate's head to the site's labelled set, when there is one (hub/worker/labelled-eval.ts). */
   readonly fitLabelledHead: boolean;
   /**
@@ -157,8 +160,26 @@ async function prepare(d: RoundDeps, site: string): Promise<Prepared> {
   }
 }
 
-/** How the hub's config adapts a model to a site, as the worker takes it (candidate, gate reference, rollout watch). */
-export function siteAdaptSettings(s: Pick<RoundSettings, 'adaptIterations' | 'adaptSourcePrior'>): SiteAdaptSettings {
+/** Degrees between the turns of a site's sensors that `site-adapt` tries. */
+export const TURN_STEP_DEGREES = 10;
+
+/**
+ * How the hub's config adapts a model to a site, as the worker takes it (candidate, gate reference, rollout watch):
+ * with the data set's 3-axis channel groups when it names any, so that a turned mounting can be searched.
+ */
+export function siteAdaptSettings(s: Pick<RoundSettings, 'adaptIterations' | 'adaptSourcePrior' | 'adaptTurnDegrees'>, input: Pick<InputLayout, 'channelNames'>): SiteAdaptSettings {
+  const groups = axisGroups(input.channelNames ?? []);
+  const frame = groups.length > 0 && s.adaptTurnDegrees > 0 ? { groups, maxDegrees: s.adaptTurnDegrees, stepDegrees: TURN_STEP_DEGREES } : undefined;
+  return { iterations: s.adaptIterations, sourcePrior: s.adaptSourcePrior, ...(frame !== undefined && { frame }) };
+}
+
+/**
+ * How the gate's adapted-teacher reference (and the rollout watch's) is adapted: the same steps, but never a turn of the
+ * sensors. The candidate picks its turn by its own confidence; a reference that picked one the same way would share the
+ * mistake when that confidence misleads (HAR subject 10, seed 1: a turn that made the student and the teacher alike
+ * surer and worse, 57.0 → 50.0 macro-F1, passed such a gate; docs/adaptation.md §1.5).
+ */
+export function referenceAdaptSettings(s: Pick<RoundSettings, 'adaptIterations' | 'adaptSourcePrior'>): SiteAdaptSettings {
   return { iterations: s.adaptIterations, sourcePrior: s.adaptSourcePrior };
 }
 
@@ -178,7 +199,7 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
   const phaseEnd = { reference: read, candidate: read };
   const output = await d.run(
     {
-      kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adapt: siteAdaptSettings(s), ...(s.roundRecipe === 'unikd' ? { source: d.source } : {}),
+      kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adapt: siteAdaptSettings(s, d.input), referenceAdapt: referenceAdaptSettings(s), ...(s.roundRecipe === 'unikd' ? { source: d.source } : {}),
       target: p.target, heldOut: p.heldOut, ...(p.crossFit ? { crossFit: p.crossFit } : {}), ...(r.labelled ? { labelled: r.labelled, fitLabelledHead: s.fitLabelledHead } : {}),
       teacher: r.teacher.teacher.bytes, generic: r.teacher.generic.bytes, current: current.bytes, seed: s.seed + versionNumber(current.version),
       hparams: { ...s.hparams, epochs: s.epochs }, unikd: UNIKD_PRESETS[s.preset],

@@ -66,7 +66,7 @@ export function loadSourceData(c: Pick<HubConfig, 'data' | 'source' | 'labelledS
     domains.length === 1
       ? (domains[0] as Domain)
       : { id: ids.join(','), train: concatWindowSets(domains.map((d) => d.train), ids), test: concatWindowSets(domains.map((d) => d.test), ids) };
-  const input = { ...inputFor(manifest.channels, manifest.length, manifest.classNames.length), classNames: manifest.classNames };
+  const input = { ...inputFor(manifest.channels, manifest.length, manifest.classNames.length), classNames: manifest.classNames, ...(manifest.channelNames !== undefined && { channelNames: manifest.channelNames }) };
   if (source.train.channels !== manifest.channels || source.train.length !== manifest.length) {
     throw new SitekdError(ErrorCode.CONFIG_INVALID, `source ${source.id} has ${source.train.channels}×${source.train.length} windows, the data set ${manifest.channels}×${manifest.length}`);
   }

@@ -22,8 +22,8 @@ import { quarantineFile, writeFileAtomic } from '../store/atomic-file';
 import type { Logger } from '../../shared/log';
 import type { MlRunner } from '../worker/ml-runner';
 
-/** What the models take and say: window shape, classes and, when the data set names them, the class names. */
-export type InputLayout = Omit<CnnSpec, 'midChannels' | 'finalChannels'> & { readonly classNames?: readonly string[] };
+/** What the models take and say: window shape, classes and, when the data set names them, the class and channel names. */
+export type InputLayout = Omit<CnnSpec, 'midChannels' | 'finalChannels'> & { readonly classNames?: readonly string[]; readonly channelNames?: readonly string[] };
 
 export interface ModelBytes {
   readonly bytes: Uint8Array;

@@ -18,6 +18,8 @@ export interface CrossFitNets {
   readonly current: Cnn;
   readonly reference: GateReference;
   readonly adapt: SiteAdaptSettings;
+  /** How the adapted-teacher reference is adapted (RedistillTask.referenceAdapt). */
+  readonly referenceAdapt: SiteAdaptSettings;
   /** Warm-start centroids of the candidate (the serving student's, when a `site-adapt` round made it). */
   readonly init?: Float32Array | undefined;
 }
@@ -30,7 +32,7 @@ export function crossFitAgreement(folds: readonly [WorkerFold, WorkerFold], m: C
 
 function judgeFold(judged: WindowSet, adaptTo: WindowSet, m: CrossFitNets): PairedVectors {
   if (judged.n === 0) return { candidate: new Uint8Array(0), current: new Uint8Array(0) };
-  const ref = m.reference === 'teacher' ? m.teacher : adaptToSite(m.teacher, adaptTo, m.adapt).net;
+  const ref = m.reference === 'teacher' ? m.teacher : adaptToSite(m.teacher, adaptTo, m.referenceAdapt).net;
   const cand = adaptToSite(m.generic, adaptTo, { ...m.adapt, ...(m.init !== undefined ? { init: m.init } : {}) }).net;
   try {
     const truth = argmaxRows(predictLogits(ref, judged));

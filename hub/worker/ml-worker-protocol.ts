@@ -8,6 +8,7 @@ import type { CnnArtifactMeta } from '../../shared/artifact/cnn-artifact';
 import type { HParams } from '../../shared/ml/algorithms/algorithm';
 import type { UniKdOptions } from '../../shared/ml/algorithms/unikd-options';
 import type { BackendPreference } from '../../shared/ml/backend';
+import type { Turn } from '../../shared/ml/sensor-frame';
 import type { SiteAdaptSettings } from '../../shared/ml/site-adapt';
 import type { CnnSpec } from '../../shared/ml/model-spec';
 import type { WindowSet } from '../../shared/ml/types';
@@ -61,8 +62,13 @@ export interface RedistillTask {
   readonly seed: number;
   readonly hparams: Partial<HParams>;
   readonly unikd: Partial<UniKdOptions>;
-  /** How `site-adapt` adapts (and the adapted-teacher reference). */
+  /** How `site-adapt` adapts. */
   readonly adapt: SiteAdaptSettings;
+  /**
+   * How the `adapted-teacher` reference is adapted: as `adapt` but never turned (hub/jobs/round.ts
+   * referenceAdaptSettings says why).
+   */
+  readonly referenceAdapt: SiteAdaptSettings;
   readonly meta: Omit<CnnArtifactMeta, 'hparams' | 'options' | 'backend'>;
   /**
    * Whose argmax the gate compares with on the held-out windows: `teacher` (the hub's teacher as it is) or
@@ -124,6 +130,8 @@ export interface Evaluation {
 
 export interface RedistillOutput extends TrainOutput {
   readonly evaluation: Evaluation;
+  /** `site-adapt`: the turn of the site's sensors the candidate applies (shared/ml/sensor-frame.ts; 0 degrees: none). */
+  readonly turn?: Turn;
 }
 
 export type WorkerOutput<T extends WorkerTask> = T extends PredictTask ? PredictOutput : T extends RedistillTask ? RedistillOutput : TrainOutput;

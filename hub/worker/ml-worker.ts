@@ -11,6 +11,7 @@ import { selectBackend } from '../../shared/ml/backend';
 import type { Cnn } from '../../shared/ml/cnn';
 import { HParamsSchema } from '../../shared/ml/algorithms/algorithm';
 import { disposeVars } from '../../shared/ml/params';
+import type { Turn } from '../../shared/ml/sensor-frame';
 import { adaptToSite, centroidsOfHead } from '../../shared/ml/site-adapt';
 import { argmaxRows, predictLogits, train, type TrainResult } from '../../shared/ml/train';
 import type { WindowSet } from '../../shared/ml/types';
@@ -65,7 +66,7 @@ function runTrain(task: TrainTask, backend: string): TrainOutput {
  * the teacher's version and the site's windows), costs no training, and no candidate is distilled from it.
  */
 function referenceNet(task: RedistillTask, teacher: Cnn): Cnn {
-  const net = task.reference === 'teacher' ? teacher : adaptToSite(teacher, task.target, task.adapt).net;
+  const net = task.reference === 'teacher' ? teacher : adaptToSite(teacher, task.target, task.referenceAdapt).net;
   post({ type: 'progress', phase: 'reference', epoch: 1, epochs: 1, losses: {} });
   return net;
 }
@@ -81,7 +82,7 @@ function crossFitted(task: RedistillTask, folds: NonNullable<RedistillTask['cros
   const generic = loadNet(task.generic);
   try {
     const init = warmStart(task, current, generic);
-    const agrees = crossFitAgreement(folds, { teacher, generic, current, reference: task.reference, adapt: task.adapt, init });
+    const agrees = crossFitAgreement(folds, { teacher, generic, current, reference: task.reference, adapt: task.adapt, referenceAdapt: task.referenceAdapt, init });
     post({ type: 'progress', phase: 'reference', epoch: 1, epochs: 1, losses: {} });
     return agrees;
   } finally {
@@ -98,7 +99,7 @@ function heldOutJudged(task: RedistillTask, reference: Cnn, current: Cnn, net: C
 }
 
 /** The round's candidate: see RedistillTask.recipe. */
-function candidateNet(task: RedistillTask, teacher: Cnn, current: Cnn): { net: Cnn; result: TrainResult } {
+function candidateNet(task: RedistillTask, teacher: Cnn, current: Cnn): { net: Cnn; result: TrainResult; turn?: Turn } {
   if (task.recipe === 'unikd') {
     const r = trainNet(task, 'unikd', teacher, task.target);
     return { net: r.net, result: r };
@@ -110,8 +111,8 @@ function candidateNet(task: RedistillTask, teacher: Cnn, current: Cnn): { net: C
   disposeVars(generic.vars);
   const warm = init !== undefined;
   post({ type: 'progress', phase: 'candidate', epoch: 1, epochs: 1, losses: {} });
-  const history = [{ relabelled: a.relabelled, warmStart: warm ? 1 : 0 }];
-  return { net: a.net, result: { net: a.net, hparams: HParamsSchema.parse(task.hparams), history, trainSeconds: (performance.now() - started) / 1000 } };
+  const history = [{ relabelled: a.relabelled, warmStart: warm ? 1 : 0, turnAxis: a.turn.axis, turnDegrees: a.turn.degrees }];
+  return { net: a.net, turn: a.turn, result: { net: a.net, hparams: HParamsSchema.parse(task.hparams), history, trainSeconds: (performance.now() - started) / 1000 } };
 }
 
 function runRedistill(task: RedistillTask, backend: string): RedistillOutput {
@@ -144,7 +145,7 @@ function runRedistill(task: RedistillTask, backend: string): RedistillOutput {
   };
   // A fitted head is not a centroid head: the next round must not warm-start from it (warmStart).
   const meta = { ...task.meta, algorithm: lab?.scores.head.fitted === true ? 'site-adapt+labels' : task.recipe };
-  return { artifact: encodeResult({ ...task, meta }, r, backend, metrics), history: r.history, trainSeconds: r.trainSeconds, backend, evaluation };
+  return { artifact: encodeResult({ ...task, meta }, r, backend, metrics), history: r.history, trainSeconds: r.trainSeconds, backend, evaluation, ...(made.turn !== undefined && { turn: made.turn }) };
 }
 
 /** Share of ones in a 0/1 vector (0 when empty). */

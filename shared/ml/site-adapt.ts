@@ -12,14 +12,20 @@
  *     rounds of nearest-centroid labels, by cosine). Logits are `scale · f · ĉ_k`, so the argmax is the nearest
  *     centroid; `scale` keeps the logits' spread equal to the original head's on the same windows (the agents'
  *     confidence and entropy figures keep their meaning).
- * Both use only the windows, never labels. `init` warm-starts the clustering from earlier centroids (the site's
+ *  3. **A turn of the site's sensors** (only with `frame`, for data sets whose channels form x/y/z triples;
+ *     sensor-frame.ts): steps 1 and 2 run once per angle tried about the site's vertical, each with the turn folded
+ *     into the first convolution, and the adapted model that is surest of the site's windows while still using its
+ *     classes (lowest mean entropy minus entropy of the mean prediction) is kept. A sensor worn or fixed turned
+ *     round the vertical mixes its horizontal channels, which batch-norm statistics cannot undo.
+ * All use only the windows, never labels. `init` warm-starts the clustering from earlier centroids (the site's
  * previous round) instead of the predictions. Measured against UNI-KD rounds by `npm run bench:adaptation`
  * (bench/results/adaptation-har.md).
  */
 import { gatherRows, joinRows, mapChunks, toChannelsLast, windowsTensor, type Rows } from './batches';
 import { classify, type Cnn } from './cnn';
 import { bnReluPoolEval, BN_EPS } from './ops';
-import { constantVar, type VarMap } from './params';
+import { constantVar, disposeVars, type VarMap } from './params';
+import { searchAngles, turnedInput, verticalAxis, type FrameSearch, type Turn } from './sensor-frame';
 import { tf, type Tensor2D, type Tensor3D } from './tf';
 import { argmaxRows, featureRows } from './train';
 import type { WindowSet } from './types';
@@ -31,6 +37,8 @@ export interface SiteAdaptSettings {
   readonly iterations: number;
   /** Share (0..1) of the model's own batch-norm statistics kept against the site's; default 0, the site's alone. */
   readonly sourcePrior?: number;
+  /** Turns of the site's 3-axis sensors to try (sensor-frame.ts); absent: the input as it is. */
+  readonly frame?: FrameSearch | undefined;
 }
 
 export interface SiteAdaptOptions extends SiteAdaptSettings {
@@ -44,6 +52,8 @@ export interface SiteAdaptResult {
   readonly centroids: Float32Array;
   /** Windows whose nearest-centroid label differs from the original model's argmax. */
   readonly relabelled: number;
+  /** The turn `net` applies to its input (0 degrees: none), folded into its first convolution. */
+  readonly turn: Turn;
 }
 
 const CHUNK = 256;
@@ -54,6 +64,38 @@ export function adaptToSite(base: Cnn, ws: WindowSet, o: SiteAdaptOptions): Site
   const prior = o.sourcePrior ?? 0;
   if (!(prior >= 0 && prior <= 1)) throw new SitekdError(ErrorCode.CONFIG_INVALID, `sourcePrior must be in [0, 1], got ${prior}`);
   const rows = toChannelsLast(ws);
+  const f = o.frame;
+  const axis = f !== undefined && f.maxDegrees > 0 && f.groups.length > 0 ? verticalAxis(ws, f.groups) : undefined;
+  if (f === undefined || axis === undefined) return adaptOnce(base, rows, o, prior, { axis: 0, degrees: 0 }).result;
+  // Every angle is adapted the same way; the one whose adapted model is most sure of its windows while still using
+  // its classes (information maximisation: mean entropy minus the entropy of the mean prediction) is kept. Angle 0
+  // is tried first and a tie keeps the smaller turn.
+  let best: Adapted | undefined;
+  for (const degrees of searchAngles(f)) {
+    const turned = turnedInput(base, f.groups, { axis, degrees });
+    let a: Adapted;
+    try {
+      a = adaptOnce(turned, rows, o, prior, { axis, degrees });
+    } finally {
+      turned.vars['fe.conv1.w']!.dispose();
+    }
+    if (best === undefined || a.score < best.score - 1e-9) {
+      if (best !== undefined) disposeVars(best.result.net.vars);
+      best = a;
+    } else {
+      disposeVars(a.result.net.vars);
+    }
+  }
+  return best!.result;
+}
+
+interface Adapted {
+  readonly result: SiteAdaptResult;
+  /** Information-maximisation loss of the adapted model on the site's windows (lower: surer, classes still used). */
+  readonly score: number;
+}
+
+function adaptOnce(base: Cnn, rows: Rows, o: SiteAdaptOptions, prior: number, turn: Turn): Adapted {
   const net = cloneCnn(base);
   try {
     const features = siteBatchNorm(net, rows, prior);
@@ -68,11 +110,37 @@ export function adaptToSite(base: Cnn, ws: WindowSet, o: SiteAdaptOptions): Site
     const before = argmaxRows(originalLogits);
     let relabelled = 0;
     labels.forEach((l, i) => (relabelled += l === before[i] ? 0 : 1));
-    return { net, centroids, relabelled };
+    return { result: { net, centroids, relabelled, turn }, score: infoMaxLoss(features, centroids, scale) };
   } catch (err) {
-    for (const v of Object.values(net.vars)) v.dispose();
+    disposeVars(net.vars);
     throw err;
   }
+}
+
+/** Mean entropy of the head's predictions minus the entropy of their mean (both in nats). */
+function infoMaxLoss(f: Rows, centroids: Float32Array, scale: number): number {
+  const k = centroids.length / f.width;
+  const mean = new Float64Array(k);
+  let entropy = 0;
+  const z = new Float64Array(k);
+  for (let i = 0; i < f.n; i++) {
+    for (let c = 0; c < k; c++) {
+      let s = 0;
+      for (let j = 0; j < f.width; j++) s += f.data[i * f.width + j]! * centroids[c * f.width + j]!;
+      z[c] = scale * s;
+    }
+    const m = Math.max(...z);
+    let sum = 0;
+    for (let c = 0; c < k; c++) sum += z[c] = Math.exp(z[c]! - m);
+    for (let c = 0; c < k; c++) {
+      const p = z[c]! / sum;
+      mean[c]! += p / f.n;
+      if (p > 0) entropy -= (p * Math.log(p)) / f.n;
+    }
+  }
+  let marginal = 0;
+  for (const p of mean) if (p > 0) marginal -= p * Math.log(p);
+  return entropy - marginal;
 }
 
 /**

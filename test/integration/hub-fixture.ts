@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { systemClock, type Clock } from '../../shared/clock';
 import { writeDataset } from '../../shared/data/har';
-import { defaultSyntheticSpec, generateSites, syntheticClassNames } from '../../shared/data/synthetic';
+import { defaultSyntheticSpec, generateSites, syntheticChannelNames, syntheticClassNames } from '../../shared/data/synthetic';
 import type { Domain } from '../../shared/ml/types';
 import { decode, encode, f32ToBytes } from '../../shared/protocol/codec';
 import { HubReplySchema, JobEventSchema, type HubReply, type JobEvent, type SampleBatch } from '../../shared/protocol/messages';
@@ -40,7 +40,7 @@ export function makeFixture(name: string): Fixture {
   const stateDir = path.join(dir, 'state');
   const spec = FIXTURE_SPEC;
   const domains = generateSites(spec);
-  writeDataset(dataDir, { name: 'SYN', classNames: syntheticClassNames(spec.numClasses), domains });
+  writeDataset(dataDir, { name: 'SYN', classNames: syntheticClassNames(spec.numClasses), channelNames: syntheticChannelNames(spec.channels), domains });
   return {
     dir, dataDir, stateDir, domains,
     config: (overrides = {}) =>

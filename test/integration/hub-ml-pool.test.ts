@@ -48,7 +48,7 @@ function trainTask(seed: number, epochs = 1): TrainTask {
 function redistillTask(net: Uint8Array): RedistillTask {
   return {
     kind: 'redistill', backend: 'wasm', spec: SPEC, recipe: 'site-adapt', source: SRC, target: TGT, heldOut: HELD, teacher: net, generic: net, current: net,
-    seed: 0, hparams: {}, unikd: {}, adapt: { iterations: 2, sourcePrior: 0.25 }, reference: 'adapted-teacher',
+    seed: 0, hparams: {}, unikd: {}, adapt: { iterations: 2, sourcePrior: 0.25 }, referenceAdapt: { iterations: 2, sourcePrior: 0.25 }, reference: 'adapted-teacher',
     meta: { kind: 'student', version: '2-00000000', algorithm: 'site-adapt', source: 'site-0', seed: 0, metrics: {} },
   };
 }

@@ -1,0 +1,64 @@
+/**
+ * The hub's round searches a turn of the site's sensors when the data set names x/y/z channels (the fixture's
+ * synthetic data does: s0_x … s2_z; shared/ml/sensor-frame.ts): the round function itself, in the real worker, on a
+ * real sample store. The turn it reports is about the site's own vertical, one of the angles tried, recorded in the
+ * round's history and folded into the first convolution only; `adaptTurnDegrees: 0` leaves the input as it is.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { decodeCnnArtifact } from '../../shared/artifact/cnn-artifact';
+import { axisGroups, searchAngles, verticalAxis } from '../../shared/ml/sensor-frame';
+import { runRound, siteAdaptSettings, TURN_STEP_DEGREES, type RoundOutcome, type RoundSettings } from '../../hub/jobs/round';
+import type { AdaptHub, SiteIntake } from '../../lab/adapt-hub';
+import { fedAdaptSite } from './adapt-site-fixture';
+import type { Fixture } from './hub-fixture';
+
+let fx: Fixture;
+let hub: AdaptHub;
+let intake: SiteIntake;
+const logs: string[] = [];
+
+before(async () => {
+  ({ fx, hub, intake } = await fedAdaptSite('turn', logs));
+});
+
+after(async () => {
+  await intake?.close();
+  fx.cleanup();
+});
+
+async function round(jobId: string, over: Partial<RoundSettings> = {}): Promise<Extract<RoundOutcome, { kind: 'decided' }>> {
+  const settings = { ...hub.settings, minTrainWindows: 16, minHeldOutWindows: 4, ...over };
+  const out = await runRound(
+    { store: intake.store, source: hub.source.train, input: hub.input, run: hub.run, settings, now: () => Date.now() },
+    { site: 'site-1', jobId, teacher: hub.bundle, current: async () => ({ version: '1-00000000', bytes: hub.bundle.generic.bytes }), report: () => undefined, signal: new AbortController().signal },
+  );
+  assert.equal(out.kind, 'decided', `the round adapts (${out.kind === 'skipped' ? out.reason : ''})`);
+  return out as Extract<RoundOutcome, { kind: 'decided' }>;
+}
+
+test('a round on named x/y/z channels searches a turn about the site\'s vertical and folds it into the first convolution only', async () => {
+  assert.deepEqual(axisGroups(hub.input.channelNames ?? []), [[0, 1, 2], [3, 4, 5], [6, 7, 8]], 'the fixture names its channels');
+  assert.equal(hub.settings.adaptTurnDegrees, 40, 'the default');
+  const out = await round('r-turn');
+  const turn = out.output.turn;
+  assert.ok(turn !== undefined, 'a site-adapt round reports its turn');
+  const windows = fx.domains[1]!.train;
+  assert.equal(turn.axis, verticalAxis(windows, axisGroups(hub.input.channelNames!)), 'about the site\'s vertical');
+  assert.ok(searchAngles({ maxDegrees: 40, stepDegrees: TURN_STEP_DEGREES }).includes(turn.degrees), `${turn.degrees}° is one of the angles tried`);
+  const artifact = decodeCnnArtifact(out.output.artifact);
+  assert.equal(out.output.history[0]?.['turnDegrees'], turn.degrees, 'the round\'s history records it');
+  const generic = decodeCnnArtifact(hub.bundle.generic.bytes).weights;
+  assert.deepEqual(Array.from(artifact.weights['fe.conv2.w']!.data), Array.from(generic['fe.conv2.w']!.data), 'later convolutions are the generic student\'s');
+  const off = await round('r-off', { adaptTurnDegrees: 0 });
+  assert.deepEqual(off.output.turn, { axis: 0, degrees: 0 }, 'adaptTurnDegrees 0: no turn');
+  assert.deepEqual(Array.from(decodeCnnArtifact(off.output.artifact).weights['fe.conv1.w']!.data), Array.from(generic['fe.conv1.w']!.data), 'the first convolution as it was');
+});
+
+test('the settings carry the channel triples only when the data set names some and turns are on', () => {
+  const s = { adaptIterations: 1, adaptSourcePrior: 0.25, adaptTurnDegrees: 40 };
+  assert.deepEqual(siteAdaptSettings(s, { channelNames: ['a_x', 'a_y', 'a_z', 'temp'] }).frame, { groups: [[0, 1, 2]], maxDegrees: 40, stepDegrees: TURN_STEP_DEGREES });
+  assert.equal(siteAdaptSettings(s, { channelNames: ['ch0', 'ch1', 'ch2'] }).frame, undefined);
+  assert.equal(siteAdaptSettings(s, {}).frame, undefined);
+  assert.equal(siteAdaptSettings({ ...s, adaptTurnDegrees: 0 }, { channelNames: ['a_x', 'a_y', 'a_z'] }).frame, undefined);
+});
