@@ -71,20 +71,23 @@ export function adaptToSite(base: Cnn, ws: WindowSet, o: SiteAdaptOptions): Site
   // its classes (information maximisation: mean entropy minus the entropy of the mean prediction) is kept. Angle 0
   // is tried first and a tie keeps the smaller turn.
   let best: Adapted | undefined;
-  for (const degrees of searchAngles(f)) {
-    const turned = turnedInput(base, f.groups, { axis, degrees });
-    let a: Adapted;
-    try {
-      a = adaptOnce(turned, rows, o, prior, { axis, degrees });
-    } finally {
-      turned.vars['fe.conv1.w']!.dispose();
+  try {
+    for (const degrees of searchAngles(f)) {
+      const turned = turnedInput(base, f.groups, { axis, degrees });
+      let a: Adapted;
+      try {
+        a = adaptOnce(turned, rows, o, prior, { axis, degrees });
+      } finally {
+        turned.vars['fe.conv1.w']!.dispose();
+      }
+      const worse = best !== undefined && !(a.score < best.score - 1e-9);
+      if (!worse && best !== undefined) disposeVars(best.result.net.vars);
+      if (worse) disposeVars(a.result.net.vars);
+      else best = a;
     }
-    if (best === undefined || a.score < best.score - 1e-9) {
-      if (best !== undefined) disposeVars(best.result.net.vars);
-      best = a;
-    } else {
-      disposeVars(a.result.net.vars);
-    }
+  } catch (err) {
+    if (best !== undefined) disposeVars(best.result.net.vars);
+    throw err;
   }
   return best!.result;
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { decodeCnnArtifact } from '../../shared/artifact/cnn-artifact';
 import { axisGroups, searchAngles, verticalAxis } from '../../shared/ml/sensor-frame';
-import { runRound, siteAdaptSettings, TURN_STEP_DEGREES, type RoundOutcome, type RoundSettings } from '../../hub/jobs/round';
+import { referenceAdaptSettings, runRound, siteAdaptSettings, TURN_STEP_DEGREES, type RoundOutcome, type RoundSettings } from '../../hub/jobs/round';
 import type { AdaptHub, SiteIntake } from '../../lab/adapt-hub';
 import { fedAdaptSite } from './adapt-site-fixture';
 import type { Fixture } from './hub-fixture';
@@ -55,10 +55,11 @@ test('a round on named x/y/z channels searches a turn about the site\'s vertical
   assert.deepEqual(Array.from(decodeCnnArtifact(off.output.artifact).weights['fe.conv1.w']!.data), Array.from(generic['fe.conv1.w']!.data), 'the first convolution as it was');
 });
 
-test('the settings carry the channel triples only when the data set names some and turns are on', () => {
+test('the settings carry the channel triples only when the data set names some and turns are on; the gate\'s reference never turns', () => {
   const s = { adaptIterations: 1, adaptSourcePrior: 0.25, adaptTurnDegrees: 40 };
   assert.deepEqual(siteAdaptSettings(s, { channelNames: ['a_x', 'a_y', 'a_z', 'temp'] }).frame, { groups: [[0, 1, 2]], maxDegrees: 40, stepDegrees: TURN_STEP_DEGREES });
   assert.equal(siteAdaptSettings(s, { channelNames: ['ch0', 'ch1', 'ch2'] }).frame, undefined);
   assert.equal(siteAdaptSettings(s, {}).frame, undefined);
   assert.equal(siteAdaptSettings({ ...s, adaptTurnDegrees: 0 }, { channelNames: ['a_x', 'a_y', 'a_z'] }).frame, undefined);
+  assert.deepEqual(referenceAdaptSettings(s), { iterations: 1, sourcePrior: 0.25 });
 });

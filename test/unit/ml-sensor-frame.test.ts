@@ -97,6 +97,10 @@ test('site adaptation turns a site whose sensors are mounted turned back, withou
   const [onSource, before, plainAfter, after] = [net, net, plain.net, searched.net].map((m, i) => evaluate(m, i === 0 ? source!.test : site.test).accuracy) as [number, number, number, number];
   assert.ok(before < onSource - 10, `the turn costs accuracy (source ${onSource.toFixed(1)}, turned site ${before.toFixed(1)})`);
   assert.ok(after > plainAfter && after >= onSource - 2, `turned back: ${after.toFixed(1)} (batch-norm and centroids alone ${plainAfter.toFixed(1)}, source ${onSource.toFixed(1)})`);
+  // Nine adaptations, one kept: the other eight and every turned weight are disposed.
+  const live = liveTensors();
+  disposeVars(adaptToSite(net, site.train, { iterations: 1, frame }).net.vars);
+  assert.equal(liveTensors(), live, 'no tensor left behind by the search');
   // On the source's own windows the search keeps them as they are.
   const home = adaptToSite(net, source!.train, { iterations: 1, frame });
   assert.equal(home.turn.degrees, 0);
