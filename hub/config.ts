@@ -158,10 +158,11 @@ export const HubConfigSchema = z
     adaptSourcePrior: z.number().min(0).max(1).default(0.25),
     /**
      * Largest turn of a site's 3-axis sensors about its vertical that `site-adapt` tries, either way, in steps of 10°
-     * (0: none). Only for data sets whose channel names form x/y/z triples (shared/ml/sensor-frame.ts);
-     * docs/adaptation.md §1.5 has what it measured.
+     * (0: none, the default). Only for data sets whose channel names form x/y/z triples (shared/ml/sensor-frame.ts).
+     * Off by default: on HAR the label-free choice of the turn gained on some seeds and lost on others, and published
+     * students up to 8.6 points worse that the gate did not catch (docs/adaptation.md §1.5).
      */
-    adaptTurnDegrees: z.number().min(0).max(180).default(40),
+    adaptTurnDegrees: z.number().min(0).max(180).default(0),
     /**
      * How a `site-adapt` round gets the gate's evidence: `cross-fit` (two folds by batch hash, each judged by a
      * candidate and reference adapted to the other fold; the published student adapted to all windows) or `holdout`

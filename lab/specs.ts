@@ -94,7 +94,7 @@ export const adaptEvalSpec = {
     'gate-split': opt.choice(['cross-fit', 'holdout'], { description: "how the hub's site-adapt round gets its gate's evidence", placeholder: 'name', defaultLabel: "the hub's (cross-fit)" }),
     'gate-reference': opt.choice(['adapted-teacher', 'teacher'], { description: "the model the hub's gate judges candidates against", placeholder: 'name', defaultLabel: "the hub's (adapted-teacher)" }),
     'adapt-source-prior': opt.number({ description: "the hub's site-adapt: share of the model's own batch-norm statistics kept against the site's", placeholder: 'x', min: 0, max: 1, defaultLabel: "the hub's (0.25)" }),
-    'adapt-turn-degrees': opt.number({ description: "the hub's site-adapt: largest turn of a site's 3-axis sensors tried, in degrees (0: none)", placeholder: 'deg', min: 0, max: 180, defaultLabel: "the hub's (40)" }),
+    'adapt-turn-degrees': opt.number({ description: "the hub's site-adapt: largest turn of a site's 3-axis sensors tried, in degrees (0: none)", placeholder: 'deg', min: 0, max: 180, defaultLabel: "the hub's (0)" }),
     'random-share': opt.number({ description: "share of the agent's returned windows sampled uniformly (the rest: its most uncertain)", placeholder: 'x', min: 0, max: 1, defaultLabel: "the agent's" }),
     'labelled-per-class': opt.int({ description: "give each site an operator's labelled set: this many windows per class of its train split (the hub gates on it and fits the head to it)", min: 1, max: 100_000, defaultLabel: 'none (label-free)' }),
     json: opt.flag({ description: 'end with one line of JSON holding the summary and every figure' }),

@@ -1,8 +1,9 @@
 /**
- * The hub's round searches a turn of the site's sensors when the data set names x/y/z channels (the fixture's
- * synthetic data does: s0_x … s2_z; shared/ml/sensor-frame.ts): the round function itself, in the real worker, on a
- * real sample store. The turn it reports is about the site's own vertical, one of the angles tried, recorded in the
- * round's history and folded into the first convolution only; `adaptTurnDegrees: 0` leaves the input as it is.
+ * With `adaptTurnDegrees` set (off by default), the hub's round searches a turn of the site's sensors when the data set
+ * names x/y/z channels (the fixture's synthetic data does: s0_x … s2_z; shared/ml/sensor-frame.ts): the round
+ * function itself, in the real worker, on a real sample store. The turn it reports is about the site's own vertical,
+ * one of the angles tried, recorded in the round's history and folded into the first convolution only; the default
+ * leaves the input as it is.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -37,10 +38,10 @@ async function round(jobId: string, over: Partial<RoundSettings> = {}): Promise<
   return out as Extract<RoundOutcome, { kind: 'decided' }>;
 }
 
-test('a round on named x/y/z channels searches a turn about the site\'s vertical and folds it into the first convolution only', async () => {
+test('a round on named x/y/z channels with turns on searches a turn about the site\'s vertical and folds it into the first convolution only; the default does not', async () => {
   assert.deepEqual(axisGroups(hub.input.channelNames ?? []), [[0, 1, 2], [3, 4, 5], [6, 7, 8]], 'the fixture names its channels');
-  assert.equal(hub.settings.adaptTurnDegrees, 40, 'the default');
-  const out = await round('r-turn');
+  assert.equal(hub.settings.adaptTurnDegrees, 0, 'off by default');
+  const out = await round('r-turn', { adaptTurnDegrees: 40 });
   const turn = out.output.turn;
   assert.ok(turn !== undefined, 'a site-adapt round reports its turn');
   const windows = fx.domains[1]!.train;
@@ -50,8 +51,8 @@ test('a round on named x/y/z channels searches a turn about the site\'s vertical
   assert.equal(out.output.history[0]?.['turnDegrees'], turn.degrees, 'the round\'s history records it');
   const generic = decodeCnnArtifact(hub.bundle.generic.bytes).weights;
   assert.deepEqual(Array.from(artifact.weights['fe.conv2.w']!.data), Array.from(generic['fe.conv2.w']!.data), 'later convolutions are the generic student\'s');
-  const off = await round('r-off', { adaptTurnDegrees: 0 });
-  assert.deepEqual(off.output.turn, { axis: 0, degrees: 0 }, 'adaptTurnDegrees 0: no turn');
+  const off = await round('r-off');
+  assert.deepEqual(off.output.turn, { axis: 0, degrees: 0 }, 'the default: no turn');
   assert.deepEqual(Array.from(decodeCnnArtifact(off.output.artifact).weights['fe.conv1.w']!.data), Array.from(generic['fe.conv1.w']!.data), 'the first convolution as it was');
 });
 
