@@ -57,7 +57,7 @@ export interface RedistillResult {
   /** The gate's figures: discordant counts, p-value and bound of each paired test, and what decided. */
   readonly gate: Omit<GateDecision, 'reasons'>;
   readonly currentVersion: string | undefined;
-  /** `site-adapt`: the turn of the site's sensors the candidate applies (0 degrees: none). */
+  /** `site-adapt` with turns on: the turn of the site's sensors the candidate applies. */
   readonly turn?: Turn;
 }
 

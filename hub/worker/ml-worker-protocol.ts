@@ -130,7 +130,7 @@ export interface Evaluation {
 
 export interface RedistillOutput extends TrainOutput {
   readonly evaluation: Evaluation;
-  /** `site-adapt`: the turn of the site's sensors the candidate applies (shared/ml/sensor-frame.ts; 0 degrees: none). */
+  /** `site-adapt` with turns on: the turn of the site's sensors the candidate applies (shared/ml/sensor-frame.ts). */
   readonly turn?: Turn;
 }
 

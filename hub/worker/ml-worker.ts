@@ -111,8 +111,8 @@ function candidateNet(task: RedistillTask, teacher: Cnn, current: Cnn): { net: C
   disposeVars(generic.vars);
   const warm = init !== undefined;
   post({ type: 'progress', phase: 'candidate', epoch: 1, epochs: 1, losses: {} });
-  const history = [{ relabelled: a.relabelled, warmStart: warm ? 1 : 0, turnAxis: a.turn.axis, turnDegrees: a.turn.degrees }];
-  return { net: a.net, turn: a.turn, result: { net: a.net, hparams: HParamsSchema.parse(task.hparams), history, trainSeconds: (performance.now() - started) / 1000 } };
+  const history = [{ relabelled: a.relabelled, warmStart: warm ? 1 : 0, ...(a.turn !== undefined && { turnAxis: a.turn.axis, turnDegrees: a.turn.degrees }) }];
+  return { net: a.net, ...(a.turn !== undefined && { turn: a.turn }), result: { net: a.net, hparams: HParamsSchema.parse(task.hparams), history, trainSeconds: (performance.now() - started) / 1000 } };
 }
 
 function runRedistill(task: RedistillTask, backend: string): RedistillOutput {

@@ -52,8 +52,8 @@ export interface SiteAdaptResult {
   readonly centroids: Float32Array;
   /** Windows whose nearest-centroid label differs from the original model's argmax. */
   readonly relabelled: number;
-  /** The turn `net` applies to its input (0 degrees: none), folded into its first convolution. */
-  readonly turn: Turn;
+  /** The turn `net` applies to its input, folded into its first convolution; absent when no turn was searched. */
+  readonly turn?: Turn;
 }
 
 const CHUNK = 256;
@@ -66,7 +66,7 @@ export function adaptToSite(base: Cnn, ws: WindowSet, o: SiteAdaptOptions): Site
   const rows = toChannelsLast(ws);
   const f = o.frame;
   const axis = f !== undefined && f.maxDegrees > 0 && f.groups.length > 0 ? verticalAxis(ws, f.groups) : undefined;
-  if (f === undefined || axis === undefined) return adaptOnce(base, rows, o, prior, { axis: 0, degrees: 0 }).result;
+  if (f === undefined || axis === undefined) return adaptOnce(base, rows, o, prior).result;
   // Every angle is adapted the same way; the one whose adapted model is most sure of its windows while still using
   // its classes (information maximisation: mean entropy minus the entropy of the mean prediction) is kept. Angle 0
   // is tried first and a tie keeps the smaller turn.
@@ -98,7 +98,7 @@ interface Adapted {
   readonly score: number;
 }
 
-function adaptOnce(base: Cnn, rows: Rows, o: SiteAdaptOptions, prior: number, turn: Turn): Adapted {
+function adaptOnce(base: Cnn, rows: Rows, o: SiteAdaptOptions, prior: number, turn?: Turn): Adapted {
   const net = cloneCnn(base);
   try {
     const features = siteBatchNorm(net, rows, prior);
@@ -113,7 +113,7 @@ function adaptOnce(base: Cnn, rows: Rows, o: SiteAdaptOptions, prior: number, tu
     const before = argmaxRows(originalLogits);
     let relabelled = 0;
     labels.forEach((l, i) => (relabelled += l === before[i] ? 0 : 1));
-    return { result: { net, centroids, relabelled, turn }, score: infoMaxLoss(features, centroids, scale) };
+    return { result: { net, centroids, relabelled, ...(turn !== undefined && { turn }) }, score: infoMaxLoss(features, centroids, scale) };
   } catch (err) {
     disposeVars(net.vars);
     throw err;
