@@ -5,6 +5,7 @@
  * Every macro-F1 and accuracy is in percent on the site's labelled test split, which the hub never sees. "Points"
  * are differences of those percentages.
  */
+import { describeTurn, type Turn } from '../shared/ml/sensor-frame';
 import type { RoundTiming } from '../hub/jobs/round';
 
 export interface Figures {
@@ -31,8 +32,8 @@ export interface RoundRow {
    * shared/ml/site-adapt.ts `labelledCentroidHead`): what the best centroid head could do on those features.
    */
   readonly candidateLabelledHead?: Figures;
-  /** The turn of the site's sensors the candidate applies (`site-adapt` with x/y/z channels), e.g. `+20° about x`. */
-  readonly turn?: string;
+  /** The turn of the site's sensors the candidate applies (`site-adapt` with turns on; shared/ml/sensor-frame.ts). */
+  readonly turn?: Turn;
   readonly versionAfter: string;
   readonly servingAfter: Figures;
   readonly gate?: { readonly candidateAgreement: number; readonly currentAgreement: number; readonly reasons: readonly string[] };
@@ -127,7 +128,7 @@ export function renderSite(s: SiteResult): string[] {
   ];
   for (const r of s.rounds) {
     const t = r.timing;
-    lines.push(`| ${r.round} | ${r.returned} | ${r.trainWindows} / ${r.heldOut} / ${r.setAside} | ${r.versionBefore}: ${f1(r.servingBefore)} | ${f1(r.candidate)}${r.turn !== undefined && !r.turn.startsWith('0°') ? `, turned ${r.turn}` : ''} | ${f1(r.candidateLabelledHead)} | ` +
+    lines.push(`| ${r.round} | ${r.returned} | ${r.trainWindows} / ${r.heldOut} / ${r.setAside} | ${r.versionBefore}: ${f1(r.servingBefore)} | ${f1(r.candidate)}${r.turn !== undefined && r.turn.degrees !== 0 ? `, turned ${describeTurn(r.turn)}` : ''} | ${f1(r.candidateLabelledHead)} | ` +
       `${r.outcome === 'published' ? 'yes' : r.outcome === 'rejected' ? 'no' : `skipped: ${r.reason ?? ''}`} | ${r.versionAfter}: ${f1(r.servingAfter)} | ` +
       `${r.gate ? `${pct(r.gate.candidateAgreement)} / ${pct(r.gate.currentAgreement)}` : '–'} | ` +
       `${t ? `${t.total.toFixed(1)} (${t.reference.toFixed(1)} + ${t.student.toFixed(1)} + ${t.evaluate.toFixed(1)})` : '–'} |`);

@@ -14,7 +14,6 @@ import type { Logger } from '../shared/log';
 import { evaluate } from '../shared/ml/evaluate';
 import { specFor } from '../shared/ml/model-spec';
 import { disposeVars } from '../shared/ml/params';
-import { describeTurn } from '../shared/ml/sensor-frame';
 import { labelledCentroidHead } from '../shared/ml/site-adapt';
 import type { Domain, WindowSet } from '../shared/ml/types';
 import { createRng, deriveSeed } from '../shared/random';
@@ -146,7 +145,7 @@ async function oneRound(
   const next = out.gate.pass ? serve(artifact, nextVersion(serving.current.version, sha256Hex(artifact)), candidate, shape) : serving;
   const ev = out.output.evaluation;
   const row: RoundRow = {
-    ...before, outcome: out.gate.pass ? 'published' : 'rejected', trainWindows: out.trainWindows, heldOut: out.heldOut, setAside: out.setAside, candidate, candidateLabelledHead, ...(out.output.turn !== undefined && { turn: describeTurn(out.output.turn) }),
+    ...before, outcome: out.gate.pass ? 'published' : 'rejected', trainWindows: out.trainWindows, heldOut: out.heldOut, setAside: out.setAside, candidate, candidateLabelledHead, ...(out.output.turn !== undefined && { turn: out.output.turn }),
     versionAfter: next.current.version, servingAfter: next.figures, timing: out.timing, trainSeconds: out.output.trainSeconds,
     gate: { candidateAgreement: ev.candidateAgreement, currentAgreement: ev.currentAgreement, reasons: out.gate.reasons },
   };

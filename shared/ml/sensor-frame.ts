@@ -92,9 +92,14 @@ export function searchAngles(s: Pick<FrameSearch, 'maxDegrees' | 'stepDegrees'>)
   return out;
 }
 
-/** The two axes a turn about `axis` moves, in the order that makes a positive angle right-handed. */
-function plane(axis: 0 | 1 | 2): [number, number] {
-  return axis === 0 ? [1, 2] : axis === 1 ? [2, 0] : [0, 1];
+/**
+ * A turn as the 2-D rotation it applies: cosine, sine, and the slots (0 x, 1 y, 2 z) of the two axes it moves, in the
+ * order that makes a positive angle right-handed.
+ */
+function rotation(turn: Turn): { c: number; s: number; a: number; b: number } {
+  const rad = (turn.degrees * Math.PI) / 180;
+  const [a, b] = turn.axis === 0 ? [1, 2] : turn.axis === 1 ? [2, 0] : [0, 1];
+  return { c: Math.cos(rad), s: Math.sin(rad), a, b };
 }
 
 /**
@@ -106,11 +111,9 @@ export function turnedInput(net: Cnn, groups: readonly AxisGroup[], turn: Turn):
   const w = net.vars['fe.conv1.w'];
   if (w === undefined) throw new SitekdError(ErrorCode.MODEL_SPEC_MISMATCH, 'cnn has no first convolution');
   const [k, cin, cout] = w.shape as [number, number, number];
-  const data = Float32Array.from(w.dataSync() as Float32Array);
-  const src = Float32Array.from(data);
-  const rad = (turn.degrees * Math.PI) / 180;
-  const [c, s] = [Math.cos(rad), Math.sin(rad)];
-  const [a, b] = plane(turn.axis);
+  const src = w.dataSync() as Float32Array;
+  const data = Float32Array.from(src);
+  const { c, s, a, b } = rotation(turn);
   for (const g of groups) {
     const [p, q] = [g[a]!, g[b]!];
     if (p >= cin || q >= cin) throw new SitekdError(ErrorCode.MODEL_SPEC_MISMATCH, `channel ${Math.max(p, q)} of a 3-axis group is beyond the model's ${cin}`);
@@ -131,9 +134,7 @@ export function turnedInput(net: Cnn, groups: readonly AxisGroup[], turn: Turn):
 /** Windows turned as turnedInput turns a model's view of them (tests and benchmarks: `net'(x) = net(turnWindows(x))`). */
 export function turnWindows(ws: WindowSet, groups: readonly AxisGroup[], turn: Turn): WindowSet {
   const x = Float32Array.from(ws.x);
-  const rad = (turn.degrees * Math.PI) / 180;
-  const [c, s] = [Math.cos(rad), Math.sin(rad)];
-  const [a, b] = plane(turn.axis);
+  const { c, s, a, b } = rotation(turn);
   for (let i = 0; i < ws.n; i++) {
     for (const g of groups) {
       const p = (i * ws.channels + g[a]!) * ws.length;
