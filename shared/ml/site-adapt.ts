@@ -113,36 +113,31 @@ function adaptOnce(base: Cnn, rows: Rows, o: SiteAdaptOptions, prior: number, tu
     const before = argmaxRows(originalLogits);
     let relabelled = 0;
     labels.forEach((l, i) => (relabelled += l === before[i] ? 0 : 1));
-    return { result: { net, centroids, relabelled, ...(turn !== undefined && { turn }) }, score: infoMaxLoss(features, centroids, scale) };
+    return { result: { net, centroids, relabelled, ...(turn !== undefined && { turn }) }, score: infoMaxLoss(headRows(net, features)) };
   } catch (err) {
     disposeVars(net.vars);
     throw err;
   }
 }
 
-/** Mean entropy of the head's predictions minus the entropy of their mean (both in nats). */
-function infoMaxLoss(f: Rows, centroids: Float32Array, scale: number): number {
-  const k = centroids.length / f.width;
+/**
+ * Information-maximisation loss of logit rows: mean entropy of the softmax predictions minus the entropy of their
+ * mean (nats). Lower: surer of each window while still using the classes; a turn's score (bench/turn-vote.ts too).
+ */
+export function infoMaxLoss(logits: Rows): number {
+  const k = logits.width;
   const mean = new Float64Array(k);
   let entropy = 0;
-  const z = new Float64Array(k);
-  for (let i = 0; i < f.n; i++) {
+  const p = softmaxRows(logits).data;
+  for (let i = 0; i < logits.n; i++) {
     for (let c = 0; c < k; c++) {
-      let s = 0;
-      for (let j = 0; j < f.width; j++) s += f.data[i * f.width + j]! * centroids[c * f.width + j]!;
-      z[c] = scale * s;
-    }
-    const m = Math.max(...z);
-    let sum = 0;
-    for (let c = 0; c < k; c++) sum += z[c] = Math.exp(z[c]! - m);
-    for (let c = 0; c < k; c++) {
-      const p = z[c]! / sum;
-      mean[c]! += p / f.n;
-      if (p > 0) entropy -= (p * Math.log(p)) / f.n;
+      const q = p[i * k + c]!;
+      mean[c]! += q / logits.n;
+      if (q > 0) entropy -= (q * Math.log(q)) / logits.n;
     }
   }
   let marginal = 0;
-  for (const p of mean) if (p > 0) marginal -= p * Math.log(p);
+  for (const q of mean) if (q > 0) marginal -= q * Math.log(q);
   return entropy - marginal;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Label-free site adaptation (shared/ml/site-adapt.ts): the site's batch-norm statistics, block by block, against
  * statistics computed here from the formulas; the centroid head's argmax is the nearest centroid; the base model is
- * left untouched; warm starts; coded errors; and on a synthetic site with a sensor gain and offset error, accuracy
+ * left untouched; warm starts; coded errors; the information-maximisation loss on hand-made logits; and on a synthetic site with a sensor gain and offset error, accuracy
  * the adaptation wins back without labels.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { generateSites } from '../../shared/data/synthetic';
 import { evaluate } from '../../shared/ml/evaluate';
 import { parseCnnSpec } from '../../shared/ml/model-spec';
 import { disposeVars, exportVars } from '../../shared/ml/params';
-import { adaptToSite, centroidsOfHead, labelledCentroidHead } from '../../shared/ml/site-adapt';
+import { adaptToSite, centroidsOfHead, infoMaxLoss, labelledCentroidHead } from '../../shared/ml/site-adapt';
 import { tf } from '../../shared/ml/tf';
 import { argmaxRows, predictLogits, train } from '../../shared/ml/train';
 import type { WindowSet } from '../../shared/ml/types';
@@ -174,4 +174,17 @@ test('site adaptation: a site whose sensors have gain and offset errors gets bac
   assert.ok(after >= before + 10, `adaptation wins back at least 10 points: ${before.toFixed(1)} → ${after.toFixed(1)}`);
   disposeVars(net.vars);
   disposeVars(adapted.vars);
+});
+
+test('information-maximisation loss: 0 when unsure or one class only, −ln k when sure and every class used', () => {
+  const rows = (data: number[][]) => ({ n: data.length, width: data[0]!.length, data: Float32Array.from(data.flat()) });
+  const near = (a: number, b: number): void => assert.ok(Math.abs(a - b) < 1e-6, `${a} is not ${b}`);
+  // Every prediction uniform: entropy ln 3, mean uniform: ln 3.
+  near(infoMaxLoss(rows([[0, 0, 0], [1, 1, 1]])), 0);
+  // Sure of each window and the three classes equally used: about 0 − ln 3.
+  near(infoMaxLoss(rows([[40, 0, 0], [0, 40, 0], [0, 0, 40]])), -Math.log(3));
+  // Sure, but one class for all: no diversity, about 0.
+  near(infoMaxLoss(rows([[40, 0, 0], [40, 0, 0]])), 0);
+  // Sure of two classes of three, equally used: −ln 2, between the two.
+  near(infoMaxLoss(rows([[40, 0, 0], [0, 40, 0]])), -Math.log(2));
 });
