@@ -93,7 +93,10 @@ async function main(): Promise<void> {
   const windowCounts = ints(v.windows, 'windows');
   const [draws] = ints(v.draws, 'draws');
   const [maxDegrees] = ints(v['max-degrees'], 'max-degrees');
+  if (windowCounts.some((w) => w < 2) || !(draws! >= 1)) benchUsage('--windows takes counts of at least 2 and --draws at least 1');
   const data = resolveDataDir(v.data);
+  // The sites first: an unknown id fails now, not after the hubs have trained.
+  const domains = sites.map((id) => loadDomain(data, id));
   const backend = await selectBackend(v.backend as BackendPreference);
   const started = performance.now();
   const startLoad = loadNote();
@@ -112,8 +115,8 @@ async function main(): Promise<void> {
   const groups = axisGroups(channelNames);
   if (groups.length === 0) benchUsage(`the data set's channels (${channelNames.join(', ')}) form no x/y/z triple: nothing to turn`);
   const cases: Case[] = [];
-  for (const site of sites) {
-    const d = loadDomain(data, site);
+  for (const [i, site] of sites.entries()) {
+    const d = domains[i]!;
     const axis = verticalAxis(d.train, groups) ?? benchUsage(`site ${site} shows no vertical (no group with a static component)`);
     const generic = students.map((s) => score(s, d.test));
     for (let draw = 0; draw < draws!; draw++) {
