@@ -1,8 +1,8 @@
 /**
  * The evidence for one look of the rollout watch (hub/jobs/rollout-watcher.ts): the windows that agents serving the
  * watched version N returned since its rollout and sampled uniformly (the only ones representative of the site), N's,
- * the replaced version P's and a reference model's predictions on them from the ML worker, and the figures read from
- * the returned logits. Windows of an agent whose returned logits are not what the hub's own copy of N computes are
+ * the replaced version P's and a reference model's predictions on them from the ML worker (an adapted reference adapted
+ * to all of the site's stored windows), and the figures read from the returned logits. Windows of an agent whose returned logits are not what the hub's own copy of N computes are
  * left out (rollout-figures.ts `agentsServing`): such an agent does not really serve N.
  */
 import type { SiteAdaptSettings } from '../../shared/ml/site-adapt';
@@ -73,8 +73,15 @@ export async function gatherEvidence(d: EvidenceDeps, site: string, w: RolloutWa
   const k = post.numClasses;
   if (post.n === 0) return { counts: pairedCounts([], []), claimed: 0, excludedWindows: 0, excludedAgents: [], servingConfidence: null, previousConfidence: null, classMixShift: null };
   const reference = await d.referenceFor(site);
+  // An adapted reference adapts to the site's stored windows (as many as a round reads), not to the fresh windows
+  // alone: those come from the stretch of time since the rollout, often one or two activities, and a reference adapted
+  // to them alone misjudges (npm start, HAR 11: it rolled a student of 99.0 % back to one of 92.8 %, test split).
+  const adaptTo = reference.adapt === undefined ? undefined : sampleSetToWindowSet(await d.store.read(site, { limit: d.maxReadWindows }));
   const out = await d.run(
-    { kind: 'predict', backend: d.backend, models: [rolledOut.bytes, previous.bytes, reference.bytes], windows: sampleSetToWindowSet(post), ...(reference.adapt !== undefined ? { adaptLast: reference.adapt } : {}) },
+    {
+      kind: 'predict', backend: d.backend, models: [rolledOut.bytes, previous.bytes, reference.bytes], windows: sampleSetToWindowSet(post),
+      ...(reference.adapt !== undefined ? { adaptLast: reference.adapt, adaptTo } : {}),
+    },
     d.signal !== undefined ? { signal: d.signal } : {},
   );
   const [nLogits, pLogits, refLogits] = out.logits as [Float32Array, Float32Array, Float32Array];

@@ -15,10 +15,12 @@ export interface PredictTask {
   /** Channels-first, as WindowSet always is. */
   readonly windows: WindowSet;
   /**
-   * Adapt the last model to `windows` first (shared/ml/site-adapt.ts, label-free, with these settings): how the gate's
+   * Adapt the last model to `adaptTo` (else `windows`) first (shared/ml/site-adapt.ts, label-free, with these settings): how the gate's
    * `adapted-teacher` reference is made.
    */
   readonly adaptLast?: SiteAdaptSettings;
+  /** The windows the last model adapts to, when not `windows` (the rollout watch: all of the site's stored windows). */
+  readonly adaptTo?: WindowSet;
 }
 
 export interface PredictOutput {

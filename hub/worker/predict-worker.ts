@@ -10,7 +10,7 @@ export function runPredict(task: PredictTask, backend: string): PredictOutput {
   task.models.forEach((bytes, i) => {
     let net = cnnFromArtifact(decodeCnnArtifact(bytes));
     if (task.adaptLast !== undefined && i === task.models.length - 1) {
-      const adapted = adaptToSite(net, task.windows, task.adaptLast).net;
+      const adapted = adaptToSite(net, task.adaptTo ?? task.windows, task.adaptLast).net;
       for (const v of Object.values(net.vars)) v.dispose();
       net = adapted;
     }
