@@ -1,10 +1,14 @@
 /**
  * A round's test bench: the hub's round machinery (lab/adapt-hub.ts, as `sitekd adapt-eval` runs it) with a fixture
- * teacher, and site-1's train windows delivered as 6-window batches of agent gw-1 into a real sample store.
+ * teacher, and site-1's train windows delivered as 6-window batches of agent gw-1 into a real sample store; and the
+ * hub's round function run on it with the small minimums these few windows need.
  */
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
+import type { WindowSet } from '../../shared/ml/types';
 import { encode } from '../../shared/protocol/codec';
+import { runRound, type RoundOutcome, type RoundSettings } from '../../hub/jobs/round';
 import { runMlTask } from '../../hub/worker/ml-runner';
 import { SiteIntake, startAdaptHub, type AdaptHub } from '../../lab/adapt-hub';
 import { makeBatch, makeFixture, testLogger, type Fixture } from './hub-fixture';
@@ -35,4 +39,55 @@ export async function fedAdaptSite(name: string, logs: string[], selectedBy: (b:
     uniform += by === 0 ? 6 : 0;
   }
   return { fx, hub, intake, stored, uniform };
+}
+
+/**
+ * A fed site for a test file: set up before its tests (`fedAdaptSite`), closed and removed after them. Read `site`
+ * inside tests, once `before` has run.
+ */
+export function fedAdaptSiteHooks(name: string, logs: string[], selectedBy?: (b: number) => 0 | 1): { readonly site: FedSite } {
+  let site: FedSite | undefined;
+  before(async () => {
+    site = await fedAdaptSite(name, logs, selectedBy);
+  });
+  after(async () => {
+    await site?.intake.close();
+    site?.fx.cleanup();
+  });
+  return {
+    get site(): FedSite {
+      assert.ok(site !== undefined, 'the fed site is set up in before()');
+      return site;
+    },
+  };
+}
+
+export interface RoundOn {
+  readonly jobId?: string;
+  /** The serving student (default: the generic one as version 1-00000000). */
+  readonly current?: { readonly version: string; readonly bytes: Uint8Array };
+  readonly labelled?: WindowSet;
+  /** On top of the hub's settings and the small minimums (16 train, 4 held-out windows). */
+  readonly settings?: Partial<RoundSettings>;
+}
+
+/** The hub's round function on site-1's stored windows. */
+export async function roundOn(s: FedSite, o: RoundOn = {}): Promise<RoundOutcome> {
+  const { hub, intake } = s;
+  const settings = { ...hub.settings, minTrainWindows: 16, minHeldOutWindows: 4, ...o.settings };
+  const current = o.current ?? { version: '1-00000000', bytes: hub.bundle.generic.bytes };
+  return await runRound(
+    { store: intake.store, source: hub.source.train, input: hub.input, run: hub.run, settings, now: () => Date.now() },
+    {
+      site: 'site-1', jobId: o.jobId ?? 'j', teacher: hub.bundle, current: async () => current, ...(o.labelled !== undefined && { labelled: o.labelled }),
+      report: () => undefined, signal: new AbortController().signal,
+    },
+  );
+}
+
+/** roundOn, asserting that the round adapted a candidate and decided on it. */
+export async function decidedRoundOn(s: FedSite, o: RoundOn = {}): Promise<Extract<RoundOutcome, { kind: 'decided' }>> {
+  const out = await roundOn(s, o);
+  assert.equal(out.kind, 'decided', `the round adapts (${out.kind === 'skipped' ? out.reason : ''})`);
+  return out as Extract<RoundOutcome, { kind: 'decided' }>;
 }

@@ -5,38 +5,18 @@
  * did not sample uniformly are adapted to but never judged; folds too small for a candidate skip the round.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { runRound, type RoundOutcome, type RoundSettings } from '../../hub/jobs/round';
-import type { AdaptHub, SiteIntake } from '../../lab/adapt-hub';
-import { fedAdaptSite } from './adapt-site-fixture';
-import type { Fixture } from './hub-fixture';
+import { test } from 'node:test';
+import type { RoundSettings } from '../../hub/jobs/round';
+import { fedAdaptSiteHooks, roundOn } from './adapt-site-fixture';
 
-let fx: Fixture;
-let hub: AdaptHub;
-let intake: SiteIntake;
-let stored: number;
-let uniform: number;
 const logs: string[] = [];
+// Every third batch's windows were chosen for uncertainty (selectedBy 1), as the agent's selector may do.
+const fed = fedAdaptSiteHooks('cross-fit', logs, (b) => (b % 3 === 2 ? 1 : 0));
 
-before(async () => {
-  // Every third batch's windows were chosen for uncertainty (selectedBy 1), as the agent's selector may do.
-  ({ fx, hub, intake, stored, uniform } = await fedAdaptSite('cross-fit', logs, (b) => (b % 3 === 2 ? 1 : 0)));
-});
-
-after(async () => {
-  await intake?.close();
-  fx.cleanup();
-});
-
-async function round(over: Partial<RoundSettings>): Promise<RoundOutcome> {
-  const settings = { ...hub.settings, minTrainWindows: 16, minHeldOutWindows: 4, ...over };
-  return await runRound(
-    { store: intake.store, source: hub.source.train, input: hub.input, run: hub.run, settings, now: () => Date.now() },
-    { site: 'site-1', jobId: 'j', teacher: hub.bundle, current: async () => ({ version: '1-00000000', bytes: hub.bundle.generic.bytes }), report: () => undefined, signal: new AbortController().signal },
-  );
-}
+const round = async (settings: Partial<RoundSettings>) => await roundOn(fed.site, { settings });
 
 test('cross-fit adapts to every window and judges every uniformly sampled one; holdout judges one side', async () => {
+  const { hub, stored, uniform } = fed.site;
   assert.equal(hub.settings.gateSplit, 'cross-fit', 'the default');
   const cross = await round({});
   assert.equal(cross.kind, 'decided', cross.kind === 'skipped' ? cross.reason : '');
@@ -54,6 +34,7 @@ test('cross-fit adapts to every window and judges every uniformly sampled one; h
 });
 
 test('folds smaller than minTrainWindows skip the round and say so', async () => {
+  const { stored } = fed.site;
   const out = await round({ minTrainWindows: Math.ceil(stored / 2) + 1 });
   assert.equal(out.kind, 'skipped');
   if (out.kind === 'skipped') assert.match(out.reason, /too few windows to cross-fit: \d+ in folds of \d+ and \d+ \(each needs \d+\)/);

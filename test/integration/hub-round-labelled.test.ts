@@ -5,44 +5,25 @@
  * warm-start from a head that holds no centroids; with `fitLabelledHead` off the candidate keeps its centroid head.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { decodeCnnArtifact } from '../../shared/artifact/cnn-artifact';
 import { generateSites } from '../../shared/data/synthetic';
 import { LABELLED_HEAD_MIN_PER_CLASS } from '../../shared/ml/labelled-head';
 import type { WindowSet } from '../../shared/ml/types';
-import { runRound, type RoundOutcome, type RoundSettings } from '../../hub/jobs/round';
-import type { AdaptHub, SiteIntake } from '../../lab/adapt-hub';
-import { fedAdaptSite } from './adapt-site-fixture';
-import { FIXTURE_SPEC, type Fixture } from './hub-fixture';
+import type { RoundSettings } from '../../hub/jobs/round';
+import { decidedRoundOn, fedAdaptSiteHooks, type RoundOn } from './adapt-site-fixture';
+import { FIXTURE_SPEC } from './hub-fixture';
 
-let fx: Fixture;
-let hub: AdaptHub;
-let intake: SiteIntake;
-let labelled: WindowSet;
 const logs: string[] = [];
+const fed = fedAdaptSiteHooks('labelled', logs);
+// The fixture's site 1 again, with a test split of the size a fitted head needs (same site shift: sites depend on their index).
+const labelled: WindowSet = generateSites({ ...FIXTURE_SPEC, testPerClass: 2 * LABELLED_HEAD_MIN_PER_CLASS })[1]!.test;
 
-before(async () => {
-  ({ fx, hub, intake } = await fedAdaptSite('labelled', logs));
-  // The fixture's site 1 again, with a test split of the size a fitted head needs (same site shift: sites depend on their index).
-  labelled = generateSites({ ...FIXTURE_SPEC, testPerClass: 2 * LABELLED_HEAD_MIN_PER_CLASS })[1]!.test;
-});
-
-after(async () => {
-  await intake?.close();
-  fx.cleanup();
-});
-
-async function round(jobId: string, current: { version: string; bytes: Uint8Array }, over: Partial<RoundSettings> = {}): Promise<Extract<RoundOutcome, { kind: 'decided' }>> {
-  const settings = { ...hub.settings, minTrainWindows: 16, minHeldOutWindows: 4, ...over };
-  const out = await runRound(
-    { store: intake.store, source: hub.source.train, input: hub.input, run: hub.run, settings, now: () => Date.now() },
-    { site: 'site-1', jobId, teacher: hub.bundle, current: async () => current, labelled, report: () => undefined, signal: new AbortController().signal },
-  );
-  assert.equal(out.kind, 'decided', `the round trains (${out.kind === 'skipped' ? out.reason : ''})`);
-  return out as Extract<RoundOutcome, { kind: 'decided' }>;
-}
+const round = async (jobId: string, current: NonNullable<RoundOn['current']>, settings: Partial<RoundSettings> = {}) =>
+  await decidedRoundOn(fed.site, { jobId, current, labelled, settings });
 
 test('a labelled set with enough of every class: the head is fitted, the labelled set decides and says how it was judged; the next round starts cold', async () => {
+  const { hub } = fed.site;
   const generic = { version: '1-00000000', bytes: hub.bundle.generic.bytes };
   const fitted = await round('r1', generic);
   const lab = fitted.output.evaluation.labelled;

@@ -6,39 +6,19 @@
  * leaves the input as it is.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { decodeCnnArtifact } from '../../shared/artifact/cnn-artifact';
 import { axisGroups, searchAngles, verticalAxis } from '../../shared/ml/sensor-frame';
-import { referenceAdaptSettings, runRound, siteAdaptSettings, TURN_STEP_DEGREES, type RoundOutcome, type RoundSettings } from '../../hub/jobs/round';
-import type { AdaptHub, SiteIntake } from '../../lab/adapt-hub';
-import { fedAdaptSite } from './adapt-site-fixture';
-import type { Fixture } from './hub-fixture';
+import { referenceAdaptSettings, siteAdaptSettings, TURN_STEP_DEGREES, type RoundSettings } from '../../hub/jobs/round';
+import { decidedRoundOn, fedAdaptSiteHooks } from './adapt-site-fixture';
 
-let fx: Fixture;
-let hub: AdaptHub;
-let intake: SiteIntake;
 const logs: string[] = [];
+const fed = fedAdaptSiteHooks('turn', logs);
 
-before(async () => {
-  ({ fx, hub, intake } = await fedAdaptSite('turn', logs));
-});
-
-after(async () => {
-  await intake?.close();
-  fx.cleanup();
-});
-
-async function round(jobId: string, over: Partial<RoundSettings> = {}): Promise<Extract<RoundOutcome, { kind: 'decided' }>> {
-  const settings = { ...hub.settings, minTrainWindows: 16, minHeldOutWindows: 4, ...over };
-  const out = await runRound(
-    { store: intake.store, source: hub.source.train, input: hub.input, run: hub.run, settings, now: () => Date.now() },
-    { site: 'site-1', jobId, teacher: hub.bundle, current: async () => ({ version: '1-00000000', bytes: hub.bundle.generic.bytes }), report: () => undefined, signal: new AbortController().signal },
-  );
-  assert.equal(out.kind, 'decided', `the round adapts (${out.kind === 'skipped' ? out.reason : ''})`);
-  return out as Extract<RoundOutcome, { kind: 'decided' }>;
-}
+const round = async (jobId: string, settings: Partial<RoundSettings> = {}) => await decidedRoundOn(fed.site, { jobId, settings });
 
 test('a round on named x/y/z channels with turns on searches a turn about the site\'s vertical and folds it into the first convolution only; the default does not', async () => {
+  const { hub, fx } = fed.site;
   assert.deepEqual(axisGroups(hub.input.channelNames ?? []), [[0, 1, 2], [3, 4, 5], [6, 7, 8]], 'the fixture names its channels');
   assert.equal(hub.settings.adaptTurnDegrees, 0, 'off by default');
   const out = await round('r-turn', { adaptTurnDegrees: 40 });

@@ -6,40 +6,19 @@
  * used); the artifacts say which round started warm.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { decodeCnnArtifact } from '../../shared/artifact/cnn-artifact';
-import { runRound, type RoundOutcome } from '../../hub/jobs/round';
-import type { AdaptHub, SiteIntake } from '../../lab/adapt-hub';
-import { fedAdaptSite } from './adapt-site-fixture';
-import type { Fixture } from './hub-fixture';
+import { decidedRoundOn, fedAdaptSiteHooks, type RoundOn } from './adapt-site-fixture';
 
-let fx: Fixture;
-let hub: AdaptHub;
-let intake: SiteIntake;
 const logs: string[] = [];
+const fed = fedAdaptSiteHooks('warm-start', logs);
 
-before(async () => {
-  ({ fx, hub, intake } = await fedAdaptSite('warm-start', logs));
-});
-
-after(async () => {
-  await intake?.close();
-  fx.cleanup();
-});
-
-async function round(jobId: string, current: { version: string; bytes: Uint8Array }): Promise<Extract<RoundOutcome, { kind: 'decided' }>> {
-  // No nearest-centroid rounds: on this well-separated synthetic site any start ends in the same partition after one,
-  // so the start itself is what the heads show.
-  const settings = { ...hub.settings, minTrainWindows: 16, minHeldOutWindows: 4, adaptIterations: 0 };
-  const out = await runRound(
-    { store: intake.store, source: hub.source.train, input: hub.input, run: hub.run, settings, now: () => Date.now() },
-    { site: 'site-1', jobId, teacher: hub.bundle, current: async () => current, report: () => undefined, signal: new AbortController().signal },
-  );
-  assert.equal(out.kind, 'decided', `the round trains (${out.kind === 'skipped' ? out.reason : ''})`);
-  return out as Extract<RoundOutcome, { kind: 'decided' }>;
-}
+// No nearest-centroid rounds: on this well-separated synthetic site any start ends in the same partition after one,
+// so the start itself is what the heads show.
+const round = async (jobId: string, current: NonNullable<RoundOn['current']>) => await decidedRoundOn(fed.site, { jobId, current, settings: { adaptIterations: 0 } });
 
 test('a second round starts from the first round\'s centroids; a cold round on the same windows does not', async () => {
+  const { hub } = fed.site;
   assert.equal(hub.settings.roundRecipe, 'site-adapt', 'the default recipe');
   const generic = { version: '1-00000000', bytes: hub.bundle.generic.bytes };
   const first = await round('r1', generic);
