@@ -3,7 +3,7 @@
  * several independently trained students voting choose better than one. For each hub seed in --models the hub's own
  * start (lab/adapt-hub.ts: its teacher and its generic student) runs once; then for every site, window count and draw,
  * a random subset of the site's train windows (as a round would see) is given to every generic student turned by each
- * angle from −D to +D (10° steps) and adapted as `adaptTurnDegrees` adapts it (shared/ml/site-adapt.ts, no turn
+ * angle from −D to +D (the round's step, hub/jobs/round.ts TURN_STEP_DEGREES) and adapted as `adaptTurnDegrees` adapts it (shared/ml/site-adapt.ts, no turn
  * search inside), and each adapted model's information-maximisation loss on those windows and macro-F1 on the site's
  * test split are recorded. Rules compared, each choosing one angle per student: `unturned` (0°, the default), `own`
  * (the student's own loss: what `adaptTurnDegrees` ships), `vote` (the sum of all students' losses: one angle for all),
@@ -22,10 +22,11 @@ import type { Cnn } from '../shared/ml/cnn';
 import { macroF1 } from '../shared/ml/metrics';
 import { disposeVars } from '../shared/ml/params';
 import { axisGroups, searchAngles, turnedInput, verticalAxis } from '../shared/ml/sensor-frame';
-import { adaptToSite, infoMaxLoss } from '../shared/ml/site-adapt';
+import { adaptToSite, infoMaxLoss, type SiteAdaptSettings } from '../shared/ml/site-adapt';
 import { argmaxRows, predictLogits } from '../shared/ml/train';
 import type { WindowSet } from '../shared/ml/types';
 import { createRng, deriveSeed } from '../shared/random';
+import { siteAdaptSettings, TURN_STEP_DEGREES } from '../hub/jobs/round';
 import { runMlTask } from '../hub/worker/ml-runner';
 import { startAdaptHub } from '../lab/adapt-hub';
 import { benchArgs, benchUsage, loadNote, runBench, writeReport } from './timing';
@@ -103,11 +104,14 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sitekd-turn-vote-'));
   const students: Cnn[] = [];
   let channelNames: readonly string[] = [];
+  let adapt: SiteAdaptSettings | undefined;
   try {
     for (const seed of models) {
       const hub = await startAdaptHub({ data, source: v.source, seed, stateDir: join(dir, `hub-${seed}`), run: runMlTask, log: silentLogger });
       students.push(cnnFromArtifact(decodeCnnArtifact(hub.bundle.generic.bytes)));
       channelNames = hub.input.channelNames ?? [];
+      // The round's own adaptation settings (hub config defaults), without its turn search: the bench turns.
+      adapt = siteAdaptSettings({ ...hub.settings, adaptTurnDegrees: 0 }, hub.input);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -123,12 +127,12 @@ async function main(): Promise<void> {
       const order = createRng(deriveSeed(draw, Number.parseInt(site, 10) || 0)).permutation(d.train.n);
       for (const windows of windowCounts) {
         const ws = windowsAt(d.train, order.subarray(0, Math.min(windows, d.train.n)));
-        const angles = searchAngles({ maxDegrees: maxDegrees!, stepDegrees: 10 }).sort((a, b) => a - b).map((degrees) => {
+        const angles = searchAngles({ maxDegrees: maxDegrees!, stepDegrees: TURN_STEP_DEGREES }).sort((a, b) => a - b).map((degrees) => {
           const loss: number[] = [];
           const f1: number[] = [];
           for (const s of students) {
             const turned = turnedInput(s, groups, { axis, degrees });
-            const adapted = adaptToSite(turned, ws, { iterations: 1, sourcePrior: 0.25 }).net;
+            const adapted = adaptToSite(turned, ws, adapt!).net;
             loss.push(infoMaxLoss(predictLogits(adapted, ws)));
             f1.push(score(adapted, d.test));
             turned.vars['fe.conv1.w']!.dispose();
@@ -148,7 +152,7 @@ async function main(): Promise<void> {
     `Command: \`npm run bench:turn-vote -- --source ${v.source} --models ${v.models} --sites ${v.sites} --windows ${v.windows} --draws ${v.draws} --max-degrees ${v['max-degrees']}\``,
     `Run ${new Date().toISOString()}, Node ${process.version}, backend ${backend.name}; ${startLoad} at start, ${loadNote()} at the end; ${((performance.now() - started) / 1000).toFixed(0)} s.`,
     '',
-    'Each student is the generic student of a hub started with that seed (its own teacher). Per site, window count and draw, the windows are a random subset of the site\'s train split; every student is turned by each angle and adapted to them (batch-norm statistics with prior 0.25 and the centroid head, as a round does). gain = macro-F1 (%) on the site\'s test split of the student adapted at the rule\'s angle minus the unadapted generic student, mean over sites and draws; "choices > 2 points below 0°" counts (site, draw, student) whose chosen angle scores more than 2 points below the same student adapted unturned.',
+    `Each student is the generic student of a hub started with that seed (its own teacher). Per site, window count and draw, the windows are a random subset of the site's train split; every student is turned by each angle and adapted to them as a round adapts (the hub's settings: ${adapt!.iterations} clustering round(s), source prior ${adapt!.sourcePrior}). gain = macro-F1 (%) on the site's test split of the student adapted at the rule's angle minus the unadapted generic student, mean over sites and draws; "choices > 2 points below 0°" counts (site, draw, student) whose chosen angle scores more than 2 points below the same student adapted unturned.`,
     '',
   ];
   for (const windows of windowCounts) {
