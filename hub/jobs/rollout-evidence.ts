@@ -2,8 +2,9 @@
  * The evidence for one look of the rollout watch (hub/jobs/rollout-watcher.ts): the windows that agents serving the
  * watched version N returned since its rollout and sampled uniformly (the only ones representative of the site), N's,
  * the replaced version P's and a reference model's predictions on them from the ML worker (an adapted reference adapted
- * to all of the site's stored windows), and the figures read from the returned logits. Windows of an agent whose returned logits are not what the hub's own copy of N computes are
- * left out (rollout-figures.ts `agentsServing`): such an agent does not really serve N.
+ * to all of the site's stored windows), and the figures read from the returned logits. Windows of an agent whose
+ * returned logits are not what the hub's own copy of N computes are left out (rollout-figures.ts `agentsServing`): such
+ * an agent does not really serve N.
  */
 import type { SiteAdaptSettings } from '../../shared/ml/site-adapt';
 import { ErrorCode, SitekdError } from '../../shared/errors';

@@ -15,8 +15,8 @@ export interface PredictTask {
   /** Channels-first, as WindowSet always is. */
   readonly windows: WindowSet;
   /**
-   * Adapt the last model to `adaptTo` (else `windows`) first (shared/ml/site-adapt.ts, label-free, with these settings): how the gate's
-   * `adapted-teacher` reference is made.
+   * Adapt the last model to `adaptTo` (else `windows`) first (shared/ml/site-adapt.ts, label-free, with these
+   * settings): how the gate's `adapted-teacher` reference is made.
    */
   readonly adaptLast?: SiteAdaptSettings;
   /** The windows the last model adapts to, when not `windows` (the rollout watch: all of the site's stored windows). */
