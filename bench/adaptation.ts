@@ -14,6 +14,7 @@ import { basename, join, resolve } from 'node:path';
 import { resolveDataDir } from '../shared/data/har';
 import { selectBackend, type BackendPreference } from '../shared/ml/backend';
 import { createLogger } from '../shared/log';
+import { turnVoters } from '../hub/models/teacher';
 import { runAdaptEval, resultJson, type AdaptEvalResult } from '../lab/adapt-eval';
 import { renderSite, renderSummary } from '../lab/adapt-report';
 import { benchArgs, benchUsage, loadNote, runBench } from './timing';
@@ -65,7 +66,7 @@ function render(done: readonly Done[], meta: { command: string; startedAt: strin
     `Command: \`${meta.command}\``,
     `Run ${meta.startedAt}, Node ${process.version}, backend ${meta.backend}, ${cpus().length} cores` +
       (first ? `; hub settings: student epochs ${first.settings.epochs}, teacher epochs ${first.settings.teacherEpochs}, preset ${first.settings.preset}, ` +
-        `round recipe ${first.settings.roundRecipe}, gate reference ${first.settings.gateReference}, adapt source prior ${first.settings.adaptSourcePrior}, adapt turn degrees ${first.settings.adaptTurnDegrees}, gate split ${first.settings.gateSplit}, gate confidence ${first.settings.gateConfidence}, ` +
+        `round recipe ${first.settings.roundRecipe}, gate reference ${first.settings.gateReference}, adapt source prior ${first.settings.adaptSourcePrior}, adapt turn degrees ${first.settings.adaptTurnDegrees}, turn voters ${first.settings.turnVoters}, gate split ${first.settings.gateSplit}, gate confidence ${first.settings.gateConfidence}, ` +
         `margin ${first.settings.gateMargin}, minimum gain ${first.settings.gateMinGain}, held-out fraction ${first.settings.holdoutFraction}, min train windows ${first.settings.minTrainWindows}; ` +
         `agent randomShare ${first.settings.randomShare}` +
         (first.settings.labelledPerClass > 0 ? `; each site's labelled set: ${first.settings.labelledPerClass} windows per class of its train split (the hub gates on it and fits the head to it, fitLabelledHead).` : '.') : '.'),
@@ -85,11 +86,17 @@ function render(done: readonly Done[], meta: { command: string; startedAt: strin
   ];
   for (const d of done) {
     lines.push(`## ${d.config.windows} windows, seed ${d.config.seed}`, '', `\`${d.command}\` — ${d.load.start} at start, ${d.load.end} at the end; ` +
-      `hub start (teacher + generic student) ${d.result.hubStartSeconds.toFixed(1)} s.`, '');
+      `hub start (teacher + generic student${voterNote(d.result.settings)}) ${d.result.hubStartSeconds.toFixed(1)} s.`, '');
     for (const s of d.result.sites) lines.push(...renderSite(s), '');
     lines.push(...renderSummary(d.result.summary), '', '<details><summary>--json line</summary>', '', '```json', resultJson(d.result), '```', '', '</details>', '');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The turn voters a hub start made too (hub/models/teacher.ts turnVoters), for the report. */
+function voterNote(s: { readonly adaptTurnDegrees: number; readonly turnVoters: number }): string {
+  const n = turnVoters(s);
+  return n === 0 ? '' : ` + ${n} turn voter${n === 1 ? '' : 's'}, each a teacher and a student`;
 }
 
 async function main(): Promise<void> {
@@ -98,7 +105,7 @@ async function main(): Promise<void> {
       data: { type: 'string' }, source: { type: 'string', default: '2,7,12,9,6' }, sites: { type: 'string', default: '11,13,16,18,23' },
       windows: { type: 'string', default: '300,100' }, rounds: { type: 'string', default: '2' }, seeds: { type: 'string', default: '0,1' },
       backend: { type: 'string', default: 'wasm' }, out: { type: 'string' }, 'round-recipe': { type: 'string' }, 'adapt-source-prior': { type: 'string' },
-      'adapt-turn-degrees': { type: 'string' }, 'labelled-per-class': { type: 'string' },
+      'adapt-turn-degrees': { type: 'string' }, 'turn-voters': { type: 'string' }, 'labelled-per-class': { type: 'string' },
     },
   });
   const recipe = v['round-recipe'];
@@ -109,10 +116,13 @@ async function main(): Promise<void> {
   const turnText = v['adapt-turn-degrees'];
   const turn = turnText === undefined ? undefined : turnText.trim() === '' ? Number.NaN : Number(turnText);
   if (turn !== undefined && !(turn >= 0 && turn <= 180)) benchUsage(`--adapt-turn-degrees must be in [0, 180], got ${turnText}`);
+  const votersText = v['turn-voters'];
+  const voters = votersText === undefined ? undefined : Number(votersText);
+  if (voters !== undefined && !(Number.isInteger(voters) && voters >= 0 && voters <= 8)) benchUsage(`--turn-voters must be a whole number from 0 to 8, got ${votersText}`);
   const perClassText = v['labelled-per-class'];
   const perClass = perClassText === undefined ? undefined : Number(perClassText);
   if (perClass !== undefined && !(Number.isInteger(perClass) && perClass >= 1)) benchUsage(`--labelled-per-class must be a whole number from 1, got ${perClassText}`);
-  const flags = (recipe === undefined ? '' : ` --round-recipe ${recipe}`) + (prior === undefined ? '' : ` --adapt-source-prior ${prior}`) + (turn === undefined ? '' : ` --adapt-turn-degrees ${turn}`) + (perClass === undefined ? '' : ` --labelled-per-class ${perClass}`);
+  const flags = (recipe === undefined ? '' : ` --round-recipe ${recipe}`) + (prior === undefined ? '' : ` --adapt-source-prior ${prior}`) + (turn === undefined ? '' : ` --adapt-turn-degrees ${turn}`) + (voters === undefined ? '' : ` --turn-voters ${voters}`) + (perClass === undefined ? '' : ` --labelled-per-class ${perClass}`);
   const data = resolveDataDir(v.data);
   const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
   const configs: Config[] = list(v.windows).flatMap((w) => list(v.seeds).map((seed) => ({ windows: Number(w), seed: Number(seed) })));
@@ -130,7 +140,7 @@ async function main(): Promise<void> {
     const start = loadNote();
     const t0 = performance.now();
     const result = await runAdaptEval({
-      data, source: list(v.source), sites: list(v.sites), windows: config.windows, rounds: Number(v.rounds), seed: config.seed, backend, log, roundRecipe: recipe as 'site-adapt' | 'unikd' | undefined, adaptSourcePrior: prior, adaptTurnDegrees: turn, labelledPerClass: perClass,
+      data, source: list(v.source), sites: list(v.sites), windows: config.windows, rounds: Number(v.rounds), seed: config.seed, backend, log, roundRecipe: recipe as 'site-adapt' | 'unikd' | undefined, adaptSourcePrior: prior, adaptTurnDegrees: turn, turnVoters: voters, labelledPerClass: perClass,
       onSite: (s) => process.stderr.write(`${config.windows} windows, seed ${config.seed}, site ${s.site}: ${s.generic.macroF1.toFixed(1)} → ${s.final.macroF1.toFixed(1)} (oracle ${s.oracle.macroF1.toFixed(1)})\n`),
     });
     done.push({ config, command, result, wallSeconds: (performance.now() - t0) / 1000, load: { start, end: loadNote() } });

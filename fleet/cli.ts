@@ -117,7 +117,7 @@ export const fleetCommand = defineCommand(fleetSpec, async (a, { io, log }) => {
   const loginFile = join(state, 'dashboard-login.txt');
   writeFileSync(loginFile, `user ${logins.view.user}\npassword ${logins.view.password}\n`, { mode: 0o600 });
   io.stdout.write(`dashboard http://127.0.0.1:${httpPort}/ (once the hub is up; operator login in ${loginFile})\n`);
-  io.stdout.write('starting the hub (trains the teacher and a generic student at first start)…\n');
+  io.stdout.write('starting the hub (trains the teacher and a generic student at first start, then the turn voters)…\n');
   const keyFile = join(state, 'hub', 'keys', 'hub-ed25519.pub.pem');
   if (!(await waitFor(keyFile, 300_000, () => hub.proc.exitCode === null))) {
     await stopAll();

@@ -23,7 +23,7 @@ export function hubProgress(logFile: string): string | undefined {
     return undefined;
   }
   for (const line of text.split('\n').reverse()) {
-    let m: { msg?: unknown; epoch?: unknown; epochs?: unknown };
+    let m: { msg?: unknown; epoch?: unknown; epochs?: unknown; voter?: unknown };
     try {
       m = JSON.parse(line) as typeof m;
     } catch {
@@ -31,6 +31,12 @@ export function hubProgress(logFile: string): string | undefined {
     }
     if (m.msg === 'hub running') return undefined;
     const at = typeof m.epoch === 'number' && typeof m.epochs === 'number' ? `: epoch ${m.epoch}/${m.epochs}` : '';
+    // Turn voters (hub config turnVoters) are made after the hub runs; rounds wait for them.
+    if (typeof m.voter === 'number') {
+      if (m.msg === 'teacher epoch' || m.msg === 'training the teacher from the source domain') return `hub: training turn voter ${m.voter}'s teacher${at} (rounds wait for the voters)`;
+      if (m.msg === 'generic student epoch' || m.msg === 'distilling the generic student') return `hub: distilling turn voter ${m.voter}'s student${at} (rounds wait for the voters)`;
+      return undefined;
+    }
     if (m.msg === 'teacher epoch') return `hub: training the teacher${at}`;
     if (m.msg === 'generic student epoch') return `hub: distilling the generic student${at}`;
     if (m.msg === 'training the teacher from the source domain') return 'hub: training the teacher';

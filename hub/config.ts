@@ -158,11 +158,19 @@ export const HubConfigSchema = z
     adaptSourcePrior: z.number().min(0).max(1).default(0.25),
     /**
      * Largest turn of a site's 3-axis sensors about its vertical that `site-adapt` tries, either way, in steps of 10°
-     * (0: none, the default). Only for data sets whose channel names form x/y/z triples (shared/ml/sensor-frame.ts).
-     * Off by default: on HAR the label-free choice of the turn gained on some seeds and lost on others, and published
-     * students up to 8.6 points worse that the gate did not catch (docs/adaptation.md §1.5).
+     * (0: none). Only for data sets whose channel names form x/y/z triples (shared/ml/sensor-frame.ts). The turn is
+     * chosen by a vote of the generic student and `turnVoters` others; a turned candidate is judged by the reference
+     * turned alike and must not be contradicted by the reference unturned, else the unturned candidate is judged
+     * instead (docs/adaptation.md §1.5 has what it measured, with and without).
      */
-    adaptTurnDegrees: z.number().min(0).max(180).default(0),
+    adaptTurnDegrees: z.number().min(0).max(180).default(40),
+    /**
+     * Extra teacher + generic student pairs (seeds after the hub's), made at first start after the generic student is
+     * served and kept in the state directory, whose losses are summed with the generic student's to choose a site's
+     * turn (read only with `adaptTurnDegrees`; rounds wait for them). One student's own loss picked a wrong turn about
+     * one time in ten on HAR (`npm run bench:turn-vote`). Each costs a teacher and a student training once.
+     */
+    turnVoters: z.number().int().min(0).max(8).default(3),
     /**
      * How a `site-adapt` round gets the gate's evidence: `cross-fit` (two folds by batch hash, each judged by a
      * candidate and reference adapted to the other fold; the published student adapted to all windows) or `holdout`

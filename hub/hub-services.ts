@@ -58,6 +58,8 @@ export interface HubContext {
   /** Aborts a running round (the hub's stop, after the grace period). */
   readonly abort: AbortSignal;
   teacher(): Promise<TeacherBundle>;
+  /** The teacher bundle with the turn voters, once made: what a round adapts. */
+  roundModels(): Promise<TeacherBundle>;
   state(): 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
   servedSites(): string[];
   servesSite(site: string): boolean;
@@ -155,7 +157,7 @@ function createJobs(ctx: HubContext, publish: Publish, publisher: ModelPublisher
     newId: jobIds(now),
     run: (job, report, signal) =>
       runRedistill(job, {
-        store, registry, publisher, files, teacher: () => ctx.teacher(), source: ctx.source.train,
+        store, registry, publisher, files, teacher: () => ctx.roundModels(), source: ctx.source.train,
         input: ctx.input, labelled: (site) => ctx.labelled.get(site), run: ctx.run, now, log,
         settings: { ...c },
       }, report, AbortSignal.any([signal, ctx.abort])),

@@ -30,7 +30,7 @@ import { MlWorkerPool } from './worker/ml-pool';
 import { SampleStore } from './store/sample-store';
 import { SiteRegistry } from './sites/site-registry';
 import { loadSourceData } from './models/source-data';
-import { prepareTeacher, type InputLayout, type TeacherBundle } from './models/teacher';
+import { prepareTeacher, prepareVoters, turnVoters, type InputLayout, type ModelBytes, type TeacherBundle, type TeacherOptions } from './models/teacher';
 import { HubOps } from './ops/hub-ops';
 import type { Readiness } from './ops/http-server';
 import { openShardState, type ShardState } from './shard/hub-shard';
@@ -63,6 +63,8 @@ export class Hub {
   private labelled: ReadonlyMap<string, WindowSet> = new Map();
   private teacher: Promise<TeacherBundle>;
   private resolveTeacher!: (b: TeacherBundle) => void;
+  /** The turn voters (none unless turns and `turnVoters` are on); made after the teacher (prepareModels). */
+  private voters: Promise<readonly ModelBytes[]> = Promise.resolve([]);
   private rejectTeacher!: (err: unknown) => void;
   private bundle: TeacherBundle | undefined;
   private broker: EmbeddedBroker | undefined;
@@ -276,7 +278,7 @@ export class Hub {
       config: this.c, log: this.log, clock: this.clock, now: this.now, run: this.run, transport: this.transport as MqttTransport,
       store: this.store as SampleStore, registry: this.registry as SiteRegistry, key: this.key as HubKey, drops: this.drops,
       source: this.source as Domain, input: this.input as InputLayout, labelled: this.labelled, abort: this.abort.signal, pool: this.pool,
-      teacher: () => this.teacher, state: () => this.state, servedSites: () => this.servedSites(), servesSite: (site) => this.servesSite(site),
+      teacher: () => this.teacher, roundModels: () => this.roundModels(), state: () => this.state, servedSites: () => this.servedSites(), servesSite: (site) => this.servesSite(site),
       scheduleStatus: () => this.status.schedule(), publishStatus: () => this.status.publish(), readiness: () => this.readiness(),
       statusPayload: () => this.statusPayload(), stats: () => this.stats(), services: () => this.services,
     };
@@ -284,11 +286,7 @@ export class Hub {
 
   private async prepareModels(): Promise<void> {
     try {
-      this.bundle = await this.hubWide(() => prepareTeacher({
-        stateDir: this.c.stateDir, teacherFile: this.c.teacher, source: this.source as Domain, input: this.input as InputLayout,
-        teacherEpochs: this.c.teacherEpochs, studentEpochs: this.c.epochs, seed: this.c.seed, backend: this.c.backend, run: this.run,
-        log: this.log, now: this.now, signal: this.startAbort.signal,
-      }));
+      this.bundle = await this.hubWide(() => prepareTeacher(this.teacherOptions()));
     } catch (err) {
       this.rejectTeacher(err);
       throw err;
@@ -297,6 +295,28 @@ export class Hub {
     this.status.publish();
     await Promise.all(this.servedSites().map((site) => this.services?.models.ensure(site)));
     this.status.publish();
+    // The turn voters after the generic student is out: agents need not wait for them, only rounds do (roundModels).
+    const count = turnVoters(this.c);
+    if (count > 0) {
+      this.voters = this.hubWide(() => prepareVoters(this.teacherOptions(), count));
+      this.voters.catch((err: unknown) => {
+        if (this.state !== 'stopping' && this.state !== 'stopped') this.log.error('cannot make the turn voters; rounds wait for them and fail', { error: err });
+      });
+    }
+  }
+
+  private teacherOptions(): TeacherOptions {
+    return {
+      stateDir: this.c.stateDir, teacherFile: this.c.teacher, source: this.source as Domain, input: this.input as InputLayout,
+      teacherEpochs: this.c.teacherEpochs, studentEpochs: this.c.epochs, seed: this.c.seed, backend: this.c.backend,
+      run: this.run, log: this.log, now: this.now, signal: this.startAbort.signal,
+    };
+  }
+
+  /** What a round adapts: the teacher bundle, with the turn voters once they are made (hub config `turnVoters`). */
+  private async roundModels(): Promise<TeacherBundle> {
+    const [bundle, voters] = await Promise.all([this.teacher, this.voters]);
+    return voters.length > 0 ? { ...bundle, voters } : bundle;
   }
 
   private statusPayload(): HubStatus {

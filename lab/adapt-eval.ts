@@ -46,7 +46,7 @@ export interface AdaptEvalResult {
   readonly summary: Summary;
   /** Seconds to train the hub's teacher and generic student. */
   readonly hubStartSeconds: number;
-  readonly settings: { readonly epochs: number; readonly teacherEpochs: number; readonly backend: string; readonly preset: string; readonly gateReference: string; readonly adaptSourcePrior: number; readonly adaptTurnDegrees: number; readonly holdoutFraction: number; readonly roundRecipe: string; readonly gateSplit: string; readonly gateConfidence: number; readonly gateMargin: number; readonly gateMinGain: number; readonly minTrainWindows: number; readonly randomShare: number; readonly labelledPerClass: number };
+  readonly settings: { readonly epochs: number; readonly teacherEpochs: number; readonly backend: string; readonly preset: string; readonly gateReference: string; readonly adaptSourcePrior: number; readonly adaptTurnDegrees: number; readonly turnVoters: number; readonly holdoutFraction: number; readonly roundRecipe: string; readonly gateSplit: string; readonly gateConfidence: number; readonly gateMargin: number; readonly gateMinGain: number; readonly minTrainWindows: number; readonly randomShare: number; readonly labelledPerClass: number };
 }
 
 /** Throws CLI_USAGE for requests that cannot measure anything. */
@@ -69,7 +69,7 @@ export async function runAdaptEval(r: AdaptEvalRequest): Promise<AdaptEvalResult
   try {
     const hub = await startAdaptHub({
       data: manifest.dir, source: r.source.join(','), seed: r.seed, backend: r.backend, epochs: r.epochs, teacherEpochs: r.teacherEpochs,
-      roundRecipe: r.roundRecipe, holdoutFraction: r.holdoutFraction, gateConfidence: r.gateConfidence, minTrainWindows: r.minTrainWindows, gateSplit: r.gateSplit, gateReference: r.gateReference, adaptSourcePrior: r.adaptSourcePrior, adaptTurnDegrees: r.adaptTurnDegrees, stateDir: join(dir, 'hub'), run: r.run ?? runMlTask, log: r.log,
+      roundRecipe: r.roundRecipe, holdoutFraction: r.holdoutFraction, gateConfidence: r.gateConfidence, minTrainWindows: r.minTrainWindows, gateSplit: r.gateSplit, gateReference: r.gateReference, adaptSourcePrior: r.adaptSourcePrior, adaptTurnDegrees: r.adaptTurnDegrees, turnVoters: r.turnVoters, stateDir: join(dir, 'hub'), run: r.run ?? runMlTask, log: r.log,
     });
     const sites: SiteResult[] = [];
     for (const [index, domain] of domains.entries()) {
@@ -84,7 +84,7 @@ export async function runAdaptEval(r: AdaptEvalRequest): Promise<AdaptEvalResult
     return {
       sites, summary: summarize(sites), hubStartSeconds: hub.startSeconds,
       settings: {
-        epochs: c.epochs, teacherEpochs: c.teacherEpochs, backend: c.backend, preset: c.preset, gateReference: c.gateReference, adaptSourcePrior: c.adaptSourcePrior, adaptTurnDegrees: c.adaptTurnDegrees, holdoutFraction: c.holdoutFraction,
+        epochs: c.epochs, teacherEpochs: c.teacherEpochs, backend: c.backend, preset: c.preset, gateReference: c.gateReference, adaptSourcePrior: c.adaptSourcePrior, adaptTurnDegrees: c.adaptTurnDegrees, turnVoters: c.turnVoters, holdoutFraction: c.holdoutFraction,
         roundRecipe: c.roundRecipe, gateSplit: c.gateSplit, gateConfidence: c.gateConfidence, gateMargin: c.gateMargin, gateMinGain: c.gateMinGain, minTrainWindows: c.minTrainWindows, randomShare: r.randomShare ?? UploadConfigSchema.parse({}).randomShare,
         labelledPerClass: r.labelledPerClass ?? 0,
       },
@@ -106,7 +106,7 @@ export const adaptEvalCommand = defineCommand(adaptEvalSpec, async (a, { io, log
   const backend = (await chooseBackend(a.backend ?? (io.env.SITEKD_BACKEND as BackendPreference | undefined) ?? 'wasm', io, log)).name;
   const res = await runAdaptEval({
     data: a.data, source: a.source, sites: a.sites, windows: a.windows, rounds: a.rounds, seed: a.seed, epochs: a.epochs, teacherEpochs: a['teacher-epochs'],
-    roundRecipe: a['round-recipe'], randomShare: a['random-share'], holdoutFraction: a['holdout-fraction'], gateConfidence: a['gate-confidence'], minTrainWindows: a['min-train-windows'], gateSplit: a['gate-split'], gateReference: a['gate-reference'], adaptSourcePrior: a['adapt-source-prior'], adaptTurnDegrees: a['adapt-turn-degrees'], labelledPerClass: a['labelled-per-class'],
+    roundRecipe: a['round-recipe'], randomShare: a['random-share'], holdoutFraction: a['holdout-fraction'], gateConfidence: a['gate-confidence'], minTrainWindows: a['min-train-windows'], gateSplit: a['gate-split'], gateReference: a['gate-reference'], adaptSourcePrior: a['adapt-source-prior'], adaptTurnDegrees: a['adapt-turn-degrees'], turnVoters: a['turn-voters'], labelledPerClass: a['labelled-per-class'],
     backend, log, onSite: (s) => io.stdout.write(`${renderSite(s).join('\n')}\n\n`),
   });
   io.stdout.write(`${renderSummary(res.summary).join('\n')}\n`);

@@ -19,7 +19,7 @@ import { samplesTopic } from '../shared/protocol/topics';
 import { parseHubConfig, type HubConfig } from '../hub/config';
 import type { GateSplit, RoundSettings } from '../hub/jobs/round';
 import { loadSourceData } from '../hub/models/source-data';
-import { prepareTeacher, type InputLayout, type TeacherBundle } from '../hub/models/teacher';
+import { prepareTeacher, prepareVoters, turnVoters, type InputLayout, type TeacherBundle } from '../hub/models/teacher';
 import { Inbound } from '../hub/mqtt/inbound';
 import { SiteRegistry } from '../hub/sites/site-registry';
 import { SampleStore } from '../hub/store/sample-store';
@@ -39,9 +39,10 @@ export interface HubOverrides {
   readonly gateReference?: 'adapted-teacher' | 'teacher' | undefined;
   readonly adaptSourcePrior?: number | undefined;
   readonly adaptTurnDegrees?: number | undefined;
+  readonly turnVoters?: number | undefined;
 }
 
-const HUB_OVERRIDE_KEYS = ['backend', 'epochs', 'teacherEpochs', 'roundRecipe', 'holdoutFraction', 'gateConfidence', 'minTrainWindows', 'gateSplit', 'gateReference', 'adaptSourcePrior', 'adaptTurnDegrees'] as const satisfies ReadonlyArray<keyof HubOverrides>;
+const HUB_OVERRIDE_KEYS = ['backend', 'epochs', 'teacherEpochs', 'roundRecipe', 'holdoutFraction', 'gateConfidence', 'minTrainWindows', 'gateSplit', 'gateReference', 'adaptSourcePrior', 'adaptTurnDegrees', 'turnVoters'] as const satisfies ReadonlyArray<keyof HubOverrides>;
 
 export interface AdaptHubOptions extends HubOverrides {
   readonly data: string;
@@ -71,10 +72,13 @@ export async function startAdaptHub(o: AdaptHubOptions): Promise<AdaptHub> {
   const config = parseHubConfig(flags);
   const { source, input } = loadSourceData(config, o.log);
   const started = performance.now();
-  const bundle = await prepareTeacher({
+  const made = {
     stateDir: config.stateDir, teacherFile: config.teacher, source, input, teacherEpochs: config.teacherEpochs, studentEpochs: config.epochs,
     seed: config.seed, backend: config.backend, run: o.run, log: o.log, now: () => Date.now(),
-  });
+  };
+  const own = await prepareTeacher(made);
+  const voters = await prepareVoters(made, turnVoters(config));
+  const bundle = voters.length > 0 ? { ...own, voters } : own;
   return { config, source, input, bundle, settings: { ...config }, run: o.run, startSeconds: (performance.now() - started) / 1000 };
 }
 

@@ -49,6 +49,12 @@ export interface GateInput {
   readonly agreement: PairedCounts;
   /** Named in the reasons, e.g. `adapted-teacher`. */
   readonly reference: string;
+  /**
+   * With turns of the site's sensors on (docs/adaptation.md §1.5): agreement with the reference adapted unturned. The
+   * candidate must also be not worse than the margin against it, with the same confidence (no gain needed): a wrong
+   * turn that the turned reference shares, and so passes, is caught by a judge that does not share it.
+   */
+  readonly unturned?: PairedCounts;
   /** The operator's labelled set: correctness per window, and macro-F1 in percent. */
   readonly labelled?: { readonly correct: PairedCounts; readonly candidateMacroF1: number; readonly currentMacroF1: number; readonly head?: string };
   readonly settings: GateSettings;
@@ -138,8 +144,17 @@ export function decideGate(g: GateInput): GateDecision {
   reasons.push(describe(`${g.reference} agreement on ${n} held-out windows`, g.agreement, agree, s));
   if (g.labelled === undefined) {
     const enough = n >= s.minHeldOut;
-    reasons.push(enough ? verdict(agree, g.agreement) : `reject: only ${n} held-out windows, the gate needs ${s.minHeldOut}`);
-    return { pass: agree.pass && enough, reasons, decidedBy: 'agreement', agreement: agree };
+    // A second judge that does not share the turn: not worse than the margin against it, with the same confidence.
+    const u = g.unturned;
+    const ut = u === undefined ? undefined : pairedTest(u, s);
+    if (u !== undefined && ut !== undefined) reasons.push(describe(`${g.reference} (unturned) agreement on ${u.n} held-out windows`, u, ut, s));
+    const unturnedOk = ut === undefined || ut.lowerBound >= -s.margin - 1e-12;
+    reasons.push(
+      !enough ? `reject: only ${n} held-out windows, the gate needs ${s.minHeldOut}`
+      : agree.pass && !unturnedOk ? `reject: against the reference adapted unturned the candidate is not shown to be no worse than the margin (bound ${signed(100 * ut!.lowerBound)} points): its turn is not confirmed`
+      : verdict(agree, g.agreement),
+    );
+    return { pass: agree.pass && enough && unturnedOk, reasons, decidedBy: 'agreement', agreement: agree };
   }
   const { correct, candidateMacroF1: f1c, currentMacroF1: f1p } = g.labelled;
   const lab = pairedTest(correct, s);

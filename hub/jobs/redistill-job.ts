@@ -18,7 +18,7 @@ import type { ModelFiles } from '../models/model-files';
 import type { ModelPublisher } from '../models/model-publisher';
 import type { SampleStore } from '../store/sample-store';
 import type { RedistillRecord, SiteRegistry } from '../sites/site-registry';
-import type { InputLayout, TeacherBundle } from '../models/teacher';
+import { turnVoters, type InputLayout, type TeacherBundle } from '../models/teacher';
 import { runRound, type RoundSettings } from './round';
 
 export type { RoundSettings } from './round';
@@ -64,7 +64,7 @@ export interface RedistillResult {
 export async function runRedistill(job: Job<RedistillResult>, d: RedistillDeps, report: ReportProgress, signal: AbortSignal): Promise<RedistillResult> {
   const started = d.now();
   const { site } = job;
-  report(0.01, 'waiting for the teacher');
+  report(0.01, turnVoters(d.settings) > 0 ? 'waiting for the teacher and the turn voters' : 'waiting for the teacher');
   const bundle = await d.teacher();
   const marker = d.store.lastSeq(site);
   const record = (r: Omit<RedistillRecord, 'at' | 'jobId'>): Promise<void> =>

@@ -16,9 +16,9 @@ import { axisGroups } from '../../shared/ml/sensor-frame';
 import type { SiteAdaptSettings } from '../../shared/ml/site-adapt';
 import type { WindowSet } from '../../shared/ml/types';
 import { ErrorCode, SitekdError } from '../../shared/errors';
-import { decideGate, pairedCounts, type GateDecision } from './gate';
+import { decideGate, pairedCounts, type GateDecision, type GateInput, type GateSettings } from './gate';
 import type { MlRunner } from '../worker/ml-runner';
-import type { GateReference, RedistillOutput, RoundRecipe, WorkerFold } from '../worker/ml-worker-protocol';
+import type { Evaluation, GateReference, RedistillOutput, RoundRecipe, WorkerFold } from '../worker/ml-worker-protocol';
 import { crossFitSplit, joinWindows } from './cross-fit';
 import type { SampleSet, SampleStore } from '../store/sample-store';
 import { named, type InputLayout, type TeacherBundle } from '../models/teacher';
@@ -45,6 +45,8 @@ export interface RoundSettings {
   readonly adaptSourcePrior: number;
   /** Largest turn of the site's 3-axis sensors tried (shared/ml/sensor-frame.ts); 0: none. */
   readonly adaptTurnDegrees: number;
+  /** Extra students voting on the turn (TeacherBundle.voters; hub/models/teacher.ts turnVoters). */
+  readonly turnVoters: number;
   /** Fit a `site-adapt` candidate's head to the site's labelled set, when there is one (hub/worker/labelled-eval.ts). */
   readonly fitLabelledHead: boolean;
   /**
@@ -174,13 +176,38 @@ export function siteAdaptSettings(s: Pick<RoundSettings, 'adaptIterations' | 'ad
 }
 
 /**
- * How the gate's adapted-teacher reference (and the rollout watch's) is adapted: the same steps, but never a turn of the
- * sensors. The candidate picks its turn by its own confidence; a reference that picked one the same way would share the
- * mistake when that confidence misleads (HAR subject 10, seed 1: a turn that made the student and the teacher alike
- * surer and worse, 57.0 → 50.0 macro-F1, passed such a gate; docs/adaptation.md §1.5).
+ * How the gate's adapted-teacher reference (and the rollout watch's) is adapted: the same steps, but it never searches a
+ * turn of its own. With turns on, a cross-fitted round turns each fold's reference as that fold's candidate turned
+ * (hub/worker/cross-fit-eval.ts), so the reference judges the rest of the adaptation, and also judges with the
+ * reference unturned, against which the candidate must be not worse than the margin too (hub/jobs/gate.ts `unturned`):
+ * a reference turned alike shares the mistake when the losses mislead (HAR subject 10: turns that made the student and
+ * the teacher alike surer and worse, e.g. 57.0 → 50.0 macro-F1; docs/adaptation.md §1.5).
  */
 export function referenceAdaptSettings(s: Pick<RoundSettings, 'adaptIterations' | 'adaptSourcePrior'>): SiteAdaptSettings {
   return { iterations: s.adaptIterations, sourcePrior: s.adaptSourcePrior };
+}
+
+/**
+ * The gate on the worker's output. With turns on, a turned candidate the gate rejects gives way to the same candidate
+ * adapted without a turn, judged as with turns off (RedistillOutput.withoutTurn): a turn not confirmed costs the site
+ * the turn, not the rest of the adaptation.
+ */
+export function decideRound(raw: RedistillOutput, settings: GateSettings): { output: RedistillOutput; gate: GateDecision } {
+  const { withoutTurn, ...turned } = raw;
+  const gate = decideGate(gateInput(turned.evaluation, settings));
+  if (gate.pass || withoutTurn === undefined) return { output: turned, gate };
+  const plain = decideGate(gateInput(withoutTurn.evaluation, settings));
+  const reasons = [...gate.reasons, ...plain.reasons.map((x) => `without a turn: ${x}`), plain.pass ? 'the candidate adapted without a turn is published instead' : 'without a turn it is rejected too'];
+  return plain.pass ? { output: withoutTurn, gate: { ...plain, reasons } } : { output: turned, gate: { ...gate, reasons } };
+}
+
+function gateInput(ev: Evaluation, settings: GateSettings): GateInput {
+  return {
+    agreement: pairedCounts(ev.agrees.candidate, ev.agrees.current), reference: ev.reference,
+    ...(ev.unturned !== undefined && { unturned: pairedCounts(ev.unturned.candidate, ev.unturned.current) }),
+    ...(ev.labelled ? { labelled: { correct: pairedCounts(ev.labelled.correct.candidate, ev.labelled.correct.current), candidateMacroF1: ev.labelled.candidateMacroF1, currentMacroF1: ev.labelled.currentMacroF1, head: ev.labelled.head.why } } : {}),
+    settings,
+  };
 }
 
 /** One round's decision (see the module comment). Throws MODEL_SPEC_MISMATCH for stored windows the models cannot take. */
@@ -197,11 +224,11 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
   const read = d.now();
   r.report(0.05, `training on ${p.trainWindows} site windows (${p.heldOut.n} ${p.crossFit ? 'judged in cross-fitted folds split' : 'held out'} by ${p.by})`);
   const phaseEnd = { reference: read, candidate: read };
-  const output = await d.run(
+  const raw = await d.run(
     {
       kind: 'redistill', backend: s.backend, spec: specFor(d.input, 'student'), recipe: s.roundRecipe, adapt: siteAdaptSettings(s, d.input), referenceAdapt: referenceAdaptSettings(s), ...(s.roundRecipe === 'unikd' ? { source: d.source } : {}),
       target: p.target, heldOut: p.heldOut, ...(p.crossFit ? { crossFit: p.crossFit } : {}), ...(r.labelled ? { labelled: r.labelled, fitLabelledHead: s.fitLabelledHead } : {}),
-      teacher: r.teacher.teacher.bytes, generic: r.teacher.generic.bytes, current: current.bytes, seed: s.seed + versionNumber(current.version),
+      teacher: r.teacher.teacher.bytes, generic: r.teacher.generic.bytes, ...(r.teacher.voters !== undefined && r.teacher.voters.length > 0 && { voters: r.teacher.voters.map((v) => v.bytes) }), current: current.bytes, seed: s.seed + versionNumber(current.version),
       hparams: { ...s.hparams, epochs: s.epochs }, unikd: UNIKD_PRESETS[s.preset],
       meta: { kind: 'student', version: `c-${r.jobId}`, algorithm: 'unikd', teacherVersion: r.teacher.teacher.version, target: r.site, seed: s.seed, metrics: {}, ...named(d.input) },
       reference: s.gateReference,
@@ -218,13 +245,8 @@ export async function runRound(d: RoundDeps, r: RoundRequest): Promise<RoundOutc
     },
   );
   const ran = d.now();
-  const ev = output.evaluation;
   r.report(0.92, 'gate');
-  const gate = decideGate({
-    agreement: pairedCounts(ev.agrees.candidate, ev.agrees.current), reference: ev.reference,
-    ...(ev.labelled ? { labelled: { correct: pairedCounts(ev.labelled.correct.candidate, ev.labelled.correct.current), candidateMacroF1: ev.labelled.candidateMacroF1, currentMacroF1: ev.labelled.currentMacroF1, head: ev.labelled.head.why } } : {}),
-    settings: { confidence: s.gateConfidence, margin: s.gateMargin, minGain: s.gateMinGain, minHeldOut: s.minHeldOutWindows },
-  });
+  const { output, gate } = decideRound(raw, { confidence: s.gateConfidence, margin: s.gateMargin, minGain: s.gateMinGain, minHeldOut: s.minHeldOutWindows });
   const ms = (a: number, b: number): number => Math.max(0, b - a) / 1000;
   const refEnd = Math.max(read, phaseEnd.reference);
   const timing: RoundTiming = {

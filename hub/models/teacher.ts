@@ -37,6 +37,11 @@ export interface TeacherBundle {
   readonly generic: ModelBytes;
   /** Where the teacher came from. */
   readonly teacherOrigin: 'file' | 'state' | 'trained';
+  /**
+   * Generic students of other teachers (hub config `turnVoters`), each from its own teacher trained with another
+   * seed: they vote on a site's turn (shared/ml/site-adapt.ts `voters`). Never served to agents.
+   */
+  readonly voters?: readonly ModelBytes[];
 }
 
 export interface TeacherOptions {
@@ -66,26 +71,56 @@ export function safeVersion(a: Pick<DecodedArtifact, 'version' | 'sha256'>, pref
   return isValidId(a.version) ? a.version : `${prefix}-${a.sha256.slice(0, 8)}`;
 }
 
+/** How many voter pairs a hub config asks for: `turnVoters`, only when a turn is searched (`adaptTurnDegrees`). */
+export function turnVoters(c: { readonly adaptTurnDegrees: number; readonly turnVoters: number }): number {
+  return c.adaptTurnDegrees > 0 ? c.turnVoters : 0;
+}
+
+/** Where one teacher + generic student pair is kept, and the seed it is made with. */
+interface Slot {
+  readonly teacherFile: string;
+  readonly genericFile: string;
+  readonly seed: number;
+  /** Log context: which voter (absent for the hub's own pair). */
+  readonly voter?: number;
+}
+
 export async function prepareTeacher(o: TeacherOptions): Promise<TeacherBundle> {
   await fs.mkdir(modelsDir(o.stateDir), { recursive: true });
-  const { teacher, origin } = await loadOrTrainTeacher(o);
-  const generic = await loadOrDistillGeneric(o, teacher);
+  const own: Slot = { teacherFile: TEACHER_FILE, genericFile: GENERIC_FILE, seed: o.seed };
+  const { teacher, origin } = await loadOrTrainTeacher(o, own);
+  const generic = await loadOrDistillGeneric(o, teacher, own);
   return { teacher, generic, teacherOrigin: origin };
 }
 
-async function loadOrTrainTeacher(o: TeacherOptions): Promise<{ teacher: ModelBytes; origin: TeacherBundle['teacherOrigin'] }> {
+/**
+ * The turn voters (TeacherBundle.voters): `count` teacher + generic student pairs trained as the hub's own with seeds
+ * `seed + 1` …, kept as `<state>/models/voter-<i>-{teacher,student}.skdm` and loaded from there at later starts.
+ */
+export async function prepareVoters(o: TeacherOptions, count: number): Promise<ModelBytes[]> {
+  await fs.mkdir(modelsDir(o.stateDir), { recursive: true });
+  const voters: ModelBytes[] = [];
+  for (let i = 1; i <= count; i++) {
+    const slot: Slot = { teacherFile: `voter-${i}-teacher.skdm`, genericFile: `voter-${i}-student.skdm`, seed: o.seed + i, voter: i };
+    voters.push(await loadOrDistillGeneric(o, (await loadOrTrainTeacher({ ...o, teacherFile: undefined }, slot)).teacher, slot));
+  }
+  return voters;
+}
+
+async function loadOrTrainTeacher(o: TeacherOptions, slot: Slot): Promise<{ teacher: ModelBytes; origin: TeacherBundle['teacherOrigin'] }> {
   const want = specFor(o.input, 'teacher');
+  const ctx = slot.voter !== undefined ? { voter: slot.voter } : {};
   if (o.teacherFile !== undefined) {
     const bytes = await readBytes(o.teacherFile);
     const teacher = checkModel(bytes, o.input, `teacher ${o.teacherFile}`, 't');
     o.log.info('teacher loaded', { file: o.teacherFile, version: teacher.version });
     return { teacher, origin: 'file' };
   }
-  const file = join(modelsDir(o.stateDir), TEACHER_FILE);
+  const file = join(modelsDir(o.stateDir), slot.teacherFile);
   const stored = await loadStored(file, o.input, 'teacher', 't', o.log);
   const storedSource = stored === undefined ? undefined : decodeArtifact(stored.bytes).source;
   if (stored !== undefined && (storedSource === undefined || storedSource === o.source.id)) {
-    o.log.info('teacher loaded', { file, version: stored.version });
+    o.log.info('teacher loaded', { ...ctx, file, version: stored.version });
     return { teacher: stored, origin: 'state' };
   }
   if (stored !== undefined) {
@@ -93,46 +128,47 @@ async function loadOrTrainTeacher(o: TeacherOptions): Promise<{ teacher: ModelBy
     o.log.warn('the stored teacher was trained on another source; setting it aside and training a new one', { file, had: storedSource, source: o.source.id });
     await quarantineFile(file);
   }
-  o.log.info('training the teacher from the source domain', { source: o.source.id, windows: o.source.train.n, epochs: o.teacherEpochs });
-  const version = `t-${idPart(o.source.id)}-${o.now().toString(36)}`;
+  o.log.info('training the teacher from the source domain', { ...ctx, source: o.source.id, windows: o.source.train.n, epochs: o.teacherEpochs });
+  const version = `t-${idPart(o.source.id)}-${slot.voter !== undefined ? `v${slot.voter}-` : ''}${o.now().toString(36)}`;
   const out = await o.run(
     {
       kind: 'train', backend: o.backend, algorithm: 'source-only', spec: want, source: o.source.train, target: o.source.train,
-      seed: o.seed, hparams: { epochs: o.teacherEpochs },
-      meta: { kind: 'teacher', version, algorithm: 'source-only', source: o.source.id, seed: o.seed, metrics: {}, ...named(o.input) },
+      seed: slot.seed, hparams: { epochs: o.teacherEpochs },
+      meta: { kind: 'teacher', version, algorithm: 'source-only', source: o.source.id, seed: slot.seed, metrics: {}, ...named(o.input) },
     },
-    { onProgress: (e, n) => o.log.info('teacher epoch', { epoch: e, epochs: n }), ...(o.signal ? { signal: o.signal } : {}) },
+    { onProgress: (e, n) => o.log.info('teacher epoch', { ...ctx, epoch: e, epochs: n }), ...(o.signal ? { signal: o.signal } : {}) },
   );
   await writeFileAtomic(file, out.artifact);
   const teacher = checkModel(out.artifact, o.input, 'trained teacher', 't');
-  o.log.info('teacher trained', { version: teacher.version, seconds: Math.round(out.trainSeconds * 10) / 10, backend: out.backend });
+  o.log.info('teacher trained', { ...ctx, version: teacher.version, seconds: Math.round(out.trainSeconds * 10) / 10, backend: out.backend });
   return { teacher, origin: 'trained' };
 }
 
-async function loadOrDistillGeneric(o: TeacherOptions, teacher: ModelBytes): Promise<ModelBytes> {
-  const file = join(modelsDir(o.stateDir), GENERIC_FILE);
+async function loadOrDistillGeneric(o: TeacherOptions, teacher: ModelBytes, slot: Slot): Promise<ModelBytes> {
+  const ctx = slot.voter !== undefined ? { voter: slot.voter } : {};
+  const file = join(modelsDir(o.stateDir), slot.genericFile);
   const stored = await loadStored(file, o.input, 'generic student', 'g', o.log);
   if (stored !== undefined) {
     const a = decodeArtifact(stored.bytes);
     if (a.teacherVersion === teacher.version && stored.spec.midChannels === specFor(o.input, 'student').midChannels) {
-      o.log.info('generic student loaded', { file, version: stored.version });
+      o.log.info('generic student loaded', { ...ctx, file, version: stored.version });
       return stored;
     }
-    o.log.info('generic student was made from another teacher; distilling a new one', { had: a.teacherVersion, teacher: teacher.version });
+    o.log.info('generic student was made from another teacher; distilling a new one', { ...ctx, had: a.teacherVersion, teacher: teacher.version });
   }
-  o.log.info('distilling the generic student', { epochs: o.studentEpochs, windows: o.source.train.n });
-  const version = `g-${o.now().toString(36)}`;
+  o.log.info('distilling the generic student', { ...ctx, epochs: o.studentEpochs, windows: o.source.train.n });
+  const version = `g-${slot.voter !== undefined ? `v${slot.voter}-` : ""}${o.now().toString(36)}`;
   const out = await o.run(
     {
       kind: 'train', backend: o.backend, algorithm: 'kd', spec: specFor(o.input, 'student'), source: o.source.train, target: o.source.train,
-      teacher: teacher.bytes, seed: o.seed, hparams: { epochs: o.studentEpochs },
-      meta: { kind: 'student', version, algorithm: 'kd', teacherVersion: teacher.version, source: o.source.id, seed: o.seed, metrics: {}, ...named(o.input) },
+      teacher: teacher.bytes, seed: slot.seed, hparams: { epochs: o.studentEpochs },
+      meta: { kind: 'student', version, algorithm: 'kd', teacherVersion: teacher.version, source: o.source.id, seed: slot.seed, metrics: {}, ...named(o.input) },
     },
-    { onProgress: (e, n) => o.log.info('generic student epoch', { epoch: e, epochs: n }), ...(o.signal ? { signal: o.signal } : {}) },
+    { onProgress: (e, n) => o.log.info('generic student epoch', { ...ctx, epoch: e, epochs: n }), ...(o.signal ? { signal: o.signal } : {}) },
   );
   await writeFileAtomic(file, out.artifact);
   const generic = checkModel(out.artifact, o.input, 'generic student', 'g');
-  o.log.info('generic student distilled', { version: generic.version, seconds: Math.round(out.trainSeconds * 10) / 10 });
+  o.log.info('generic student distilled', { ...ctx, version: generic.version, seconds: Math.round(out.trainSeconds * 10) / 10 });
   return generic;
 }
 

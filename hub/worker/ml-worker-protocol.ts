@@ -57,6 +57,8 @@ export interface RedistillTask {
   readonly teacher: Uint8Array;
   /** The generic student (what `site-adapt` adapts). */
   readonly generic: Uint8Array;
+  /** Generic students of other teachers that vote on the site's turn (hub config `turnVoters`; read only with turns on). */
+  readonly voters?: readonly Uint8Array[];
   /** The student the site runs now (generic or an earlier round). */
   readonly current: Uint8Array;
   readonly seed: number;
@@ -65,8 +67,8 @@ export interface RedistillTask {
   /** How `site-adapt` adapts. */
   readonly adapt: SiteAdaptSettings;
   /**
-   * How the `adapted-teacher` reference is adapted: as `adapt` but never turned (hub/jobs/round.ts
-   * referenceAdaptSettings says why).
+   * How the `adapted-teacher` reference is adapted: as `adapt` but with no turn search of its own (cross-fitted, it is
+   * turned as each fold's candidate; hub/jobs/round.ts referenceAdaptSettings says why).
    */
   readonly referenceAdapt: SiteAdaptSettings;
   readonly meta: Omit<CnnArtifactMeta, 'hparams' | 'options' | 'backend'>;
@@ -115,6 +117,8 @@ export interface Evaluation {
   readonly currentAgreement: number;
   /** Agreement with the reference's argmax on each held-out window: the gate's paired input (hub/jobs/gate.ts). */
   readonly agrees: PairedVectors;
+  /** Cross-fitted with turns on: agreement with the reference adapted unturned (hub/worker/cross-fit-eval.ts). */
+  readonly unturned?: PairedVectors;
   readonly labelled?: {
     readonly n: number;
     readonly candidateMacroF1: number;
@@ -132,6 +136,12 @@ export interface RedistillOutput extends TrainOutput {
   readonly evaluation: Evaluation;
   /** `site-adapt` with turns on: the turn of the site's sensors the candidate applies (shared/ml/sensor-frame.ts). */
   readonly turn?: Turn;
+  /**
+   * Cross-fitted `site-adapt` with turns on, a fold's candidate turned and no labelled set: the candidate adapted with
+   * no turn, judged (per fold, adapted to the other) by the reference adapted unturned — what the round decides on when
+   * the turned candidate is rejected (hub/jobs/round.ts).
+   */
+  readonly withoutTurn?: RedistillOutput;
 }
 
 export type WorkerOutput<T extends WorkerTask> = T extends PredictTask ? PredictOutput : T extends RedistillTask ? RedistillOutput : TrainOutput;

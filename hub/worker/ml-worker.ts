@@ -16,7 +16,7 @@ import { adaptToSite, centroidsOfHead } from '../../shared/ml/site-adapt';
 import { argmaxRows, predictLogits, train, type TrainResult } from '../../shared/ml/train';
 import type { WindowSet } from '../../shared/ml/types';
 import { matches } from '../jobs/gate';
-import { crossFitAgreement } from './cross-fit-eval';
+import { crossFitAgreement, type CrossFitVectors } from './cross-fit-eval';
 import { labelledRound } from './labelled-eval';
 import type { Evaluation, PairedVectors, RedistillOutput, RedistillTask, TaskRequest, TrainOutput, TrainTask, WorkerMessage, WorkerStart, WorkerTask } from './ml-worker-protocol';
 import { inTaskScope, taskMemory } from './task-scope';
@@ -78,11 +78,11 @@ function warmStart(task: RedistillTask, current: Cnn, generic: Cnn): Float32Arra
 }
 
 /** The gate's vectors of a cross-fitted round (hub/worker/cross-fit-eval.ts). */
-function crossFitted(task: RedistillTask, folds: NonNullable<RedistillTask['crossFit']>, teacher: Cnn, current: Cnn): PairedVectors {
+function crossFitted(task: RedistillTask, folds: NonNullable<RedistillTask['crossFit']>, teacher: Cnn, current: Cnn, voters: readonly Cnn[]): CrossFitVectors {
   const generic = loadNet(task.generic);
   try {
     const init = warmStart(task, current, generic);
-    const agrees = crossFitAgreement(folds, { teacher, generic, current, reference: task.reference, adapt: task.adapt, referenceAdapt: task.referenceAdapt, init });
+    const agrees = crossFitAgreement(folds, { teacher, generic, current, reference: task.reference, adapt: task.adapt, referenceAdapt: task.referenceAdapt, init, voters });
     post({ type: 'progress', phase: 'reference', epoch: 1, epochs: 1, losses: {} });
     return agrees;
   } finally {
@@ -99,7 +99,7 @@ function heldOutJudged(task: RedistillTask, reference: Cnn, current: Cnn, net: C
 }
 
 /** The round's candidate: see RedistillTask.recipe. */
-function candidateNet(task: RedistillTask, teacher: Cnn, current: Cnn): { net: Cnn; result: TrainResult; turn?: Turn } {
+function candidateNet(task: RedistillTask, teacher: Cnn, current: Cnn, voters: readonly Cnn[]): { net: Cnn; result: TrainResult; turn?: Turn } {
   if (task.recipe === 'unikd') {
     const r = trainNet(task, 'unikd', teacher, task.target);
     return { net: r.net, result: r };
@@ -107,7 +107,7 @@ function candidateNet(task: RedistillTask, teacher: Cnn, current: Cnn): { net: C
   const started = performance.now();
   const generic = loadNet(task.generic);
   const init = warmStart(task, current, generic);
-  const a = adaptToSite(generic, task.target, { ...task.adapt, ...(init !== undefined ? { init } : {}) });
+  const a = adaptToSite(generic, task.target, { ...task.adapt, ...(init !== undefined ? { init } : {}), voters });
   disposeVars(generic.vars);
   const warm = init !== undefined;
   post({ type: 'progress', phase: 'candidate', epoch: 1, epochs: 1, losses: {} });
@@ -121,9 +121,26 @@ function runRedistill(task: RedistillTask, backend: string): RedistillOutput {
   const folds = task.recipe === 'site-adapt' ? task.crossFit : undefined;
   // The gate's reference (or the cross-fitted folds) first: the round's timing counts it apart from the candidate.
   const reference = folds === undefined ? referenceNet(task, teacher) : undefined;
-  const crossAgrees = folds !== undefined ? crossFitted(task, folds, teacher, current) : undefined;
-  const made = candidateNet(task, teacher, current);
-  const agrees = crossAgrees ?? heldOutJudged(task, reference ?? teacher, current, made.net);
+  // Voters only matter where a turn is searched.
+  const voters = task.recipe === 'site-adapt' && task.adapt.frame !== undefined ? (task.voters ?? []).map(loadNet) : [];
+  let crossAgrees: CrossFitVectors | undefined;
+  let made: ReturnType<typeof candidateNet>;
+  try {
+    crossAgrees = folds !== undefined ? crossFitted(task, folds, teacher, current, voters) : undefined;
+    made = candidateNet(task, teacher, current, voters);
+  } finally {
+    for (const v of voters) disposeVars(v.vars);
+  }
+  const out = finish(task, backend, current, made, crossAgrees?.agrees ?? heldOutJudged(task, reference ?? teacher, current, made.net), crossAgrees?.unturned);
+  // With turns on, also the candidate without a turn: what the round decides on when the turn is contradicted.
+  if (crossAgrees?.plain === undefined || task.labelled !== undefined) return out;
+  const { frame: _frame, ...plainAdapt } = task.adapt;
+  const plainTask = { ...task, adapt: plainAdapt };
+  return { ...out, withoutTurn: finish(plainTask, backend, current, candidateNet(plainTask, teacher, current, []), crossAgrees.plain, undefined) };
+}
+
+/** The output for one candidate and its gate vectors (with the operator's labelled set, when there is one). */
+function finish(task: RedistillTask, backend: string, current: Cnn, made: ReturnType<typeof candidateNet>, agrees: PairedVectors, unturned: PairedVectors | undefined): RedistillOutput {
   const fit = task.recipe !== 'site-adapt' ? `${task.recipe} rounds do not fit one` : task.fitLabelledHead === false ? 'fitLabelledHead is off' : true;
   const lab = task.labelled !== undefined ? labelledRound(made.net, current, task.labelled, fit) : undefined;
   const net = lab?.net ?? made.net;
@@ -134,6 +151,7 @@ function runRedistill(task: RedistillTask, backend: string): RedistillOutput {
     candidateAgreement: share(agrees.candidate),
     currentAgreement: share(agrees.current),
     agrees,
+    ...(unturned !== undefined && { unturned }),
     ...(lab !== undefined ? { labelled: lab.scores } : {}),
   };
   const metrics: Record<string, number> = {

@@ -15,8 +15,9 @@
  *  3. **A turn of the site's sensors** (only with `frame`, for data sets whose channels form x/y/z triples;
  *     sensor-frame.ts): steps 1 and 2 run once per angle tried about the site's vertical, each with the turn folded
  *     into the first convolution, and the adapted model that is surest of the site's windows while still using its
- *     classes (lowest mean entropy minus entropy of the mean prediction) is kept. A sensor worn or fixed turned
- *     round the vertical mixes its horizontal channels, which batch-norm statistics cannot undo.
+ *     classes (lowest mean entropy minus entropy of the mean prediction) is kept; with `voters`, the angle whose
+ *     loss summed over this model and the voters (each turned and adapted alike) is lowest. A sensor worn or fixed
+ *     turned round the vertical mixes its horizontal channels, which batch-norm statistics cannot undo.
  * All use only the windows, never labels. `init` warm-starts the clustering from earlier centroids (the site's
  * previous round) instead of the predictions. Measured against UNI-KD rounds by `npm run bench:adaptation`
  * (bench/results/adaptation-har.md).
@@ -41,9 +42,24 @@ export interface SiteAdaptSettings {
   readonly frame?: FrameSearch | undefined;
 }
 
+/** A turn already chosen (by a candidate): the model is adapted under it alone, no search (the gate's reference). */
+export interface FixedTurn {
+  readonly groups: FrameSearch['groups'];
+  readonly turn: Turn;
+}
+
 export interface SiteAdaptOptions extends SiteAdaptSettings {
   /** Centroids `[numClasses, features]` of an earlier adaptation to start from. */
   readonly init?: Float32Array;
+  /**
+   * Other models that vote on the turn: each is turned and adapted alike at every angle, and the angle kept is the
+   * one with the lowest sum of all their information-maximisation losses and this model's. Independently trained
+   * models err on different sites; one model's own loss picks a wrong angle about one time in ten
+   * (docs/adaptation.md §1.5, `npm run bench:turn-vote`). Only read with `frame`.
+   */
+  readonly voters?: readonly Cnn[] | undefined;
+  /** Adapt under this turn, without a search (overrides `frame`). */
+  readonly fixedTurn?: FixedTurn | undefined;
 }
 
 export interface SiteAdaptResult {
@@ -64,6 +80,7 @@ export function adaptToSite(base: Cnn, ws: WindowSet, o: SiteAdaptOptions): Site
   const prior = o.sourcePrior ?? 0;
   if (!(prior >= 0 && prior <= 1)) throw new SitekdError(ErrorCode.CONFIG_INVALID, `sourcePrior must be in [0, 1], got ${prior}`);
   const rows = toChannelsLast(ws);
+  if (o.fixedTurn !== undefined) return adaptTurned(base, rows, o, prior, o.fixedTurn.groups, o.fixedTurn.turn).result;
   const f = o.frame;
   const axis = f !== undefined && f.maxDegrees > 0 && f.groups.length > 0 ? verticalAxis(ws, f.groups) : undefined;
   if (f === undefined || axis === undefined) return adaptOnce(base, rows, o, prior).result;
@@ -73,23 +90,39 @@ export function adaptToSite(base: Cnn, ws: WindowSet, o: SiteAdaptOptions): Site
   let best: Adapted | undefined;
   try {
     for (const degrees of searchAngles(f)) {
-      const turned = turnedInput(base, f.groups, { axis, degrees });
-      let a: Adapted;
+      const turn = { axis, degrees };
+      const a = adaptTurned(base, rows, o, prior, f.groups, turn);
+      let score = a.score;
       try {
-        a = adaptOnce(turned, rows, o, prior, { axis, degrees });
-      } finally {
-        turned.vars['fe.conv1.w']!.dispose();
+        for (const v of o.voters ?? []) {
+          const va = adaptTurned(v, rows, { iterations: o.iterations }, prior, f.groups, turn);
+          disposeVars(va.result.net.vars);
+          score += va.score;
+        }
+      } catch (err) {
+        disposeVars(a.result.net.vars);
+        throw err;
       }
-      const worse = best !== undefined && !(a.score < best.score - 1e-9);
+      const worse = best !== undefined && !(score < best.score - 1e-9);
       if (!worse && best !== undefined) disposeVars(best.result.net.vars);
       if (worse) disposeVars(a.result.net.vars);
-      else best = a;
+      else best = { result: a.result, score };
     }
   } catch (err) {
     if (best !== undefined) disposeVars(best.result.net.vars);
     throw err;
   }
   return best!.result;
+}
+
+/** `base` adapted under one turn of its input (folded into a copy of its first convolution). */
+function adaptTurned(base: Cnn, rows: Rows, o: SiteAdaptOptions, prior: number, groups: FrameSearch['groups'], turn: Turn): Adapted {
+  const turned = turnedInput(base, groups, turn);
+  try {
+    return adaptOnce(turned, rows, o, prior, turn);
+  } finally {
+    turned.vars['fe.conv1.w']!.dispose();
+  }
 }
 
 interface Adapted {

@@ -10,6 +10,7 @@ import type { WindowSet } from '../../shared/ml/types';
 import { encode } from '../../shared/protocol/codec';
 import { runRound, type RoundOutcome, type RoundSettings } from '../../hub/jobs/round';
 import { runMlTask } from '../../hub/worker/ml-runner';
+import type { ModelBytes } from '../../hub/models/teacher';
 import { SiteIntake, startAdaptHub, type AdaptHub } from '../../lab/adapt-hub';
 import { makeBatch, makeFixture, testLogger, type Fixture } from './hub-fixture';
 
@@ -69,6 +70,8 @@ export interface RoundOn {
   readonly labelled?: WindowSet;
   /** On top of the hub's settings and the small minimums (16 train, 4 held-out windows). */
   readonly settings?: Partial<RoundSettings>;
+  /** Turn voters of the round instead of the hub's (TeacherBundle.voters; [] for none). */
+  readonly voters?: readonly ModelBytes[];
 }
 
 /** The hub's round function on site-1's stored windows. */
@@ -79,7 +82,7 @@ export async function roundOn(s: FedSite, o: RoundOn = {}): Promise<RoundOutcome
   return await runRound(
     { store: intake.store, source: hub.source.train, input: hub.input, run: hub.run, settings, now: () => Date.now() },
     {
-      site: 'site-1', jobId: o.jobId ?? 'j', teacher: hub.bundle, current: async () => current, ...(o.labelled !== undefined && { labelled: o.labelled }),
+      site: 'site-1', jobId: o.jobId ?? 'j', teacher: o.voters !== undefined ? { ...hub.bundle, voters: o.voters } : hub.bundle, current: async () => current, ...(o.labelled !== undefined && { labelled: o.labelled }),
       report: () => undefined, signal: new AbortController().signal,
     },
   );

@@ -45,7 +45,8 @@ test('a job cut short by a killed hub is reported failed (JOB_INTERRUPTED) by th
   // 2. A hub process with a long round: killed once the round runs.
   const file = path.join(fx.dir, 'hub-long.json');
   const { data, source, stateDir } = fx.config(base);
-  fs.writeFileSync(file, JSON.stringify({ ...base, data, source, stateDir, schedule: null, epochs: 10_000, teacherEpochs: 1, minTrainWindows: 16, minHeldOutWindows: 4, holdoutFraction: 0.3 }));
+  // No turn voters: with 10 000 epochs their students would never be made, and rounds wait for them.
+  fs.writeFileSync(file, JSON.stringify({ ...base, data, source, stateDir, schedule: null, epochs: 10_000, teacherEpochs: 1, turnVoters: 0, minTrainWindows: 16, minHeldOutWindows: 4, holdoutFraction: 0.3 }));
   const child = spawn(process.execPath, [CLI, 'hub', '--config', file], { stdio: 'ignore', env: { ...process.env, SITEKD_BACKEND: 'wasm' } });
   t.after(() => void child.kill('SIGKILL'));
   let online = false;

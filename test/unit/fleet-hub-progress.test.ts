@@ -20,6 +20,13 @@ test('the latest training step of the hub log, nothing once the hub runs or with
     assert.equal(hubProgress(file), 'hub: distilling the generic student: epoch 1/10');
     fs.appendFileSync(file, line({ msg: 'hub running' }) + line({ msg: 'model published' }));
     assert.equal(hubProgress(file), undefined);
+    // Turn voters are made after the hub runs: their steps show, and nothing once the last is made.
+    fs.appendFileSync(file, line({ msg: 'teacher epoch', voter: 2, epoch: 4, epochs: 10 }));
+    assert.equal(hubProgress(file), "hub: training turn voter 2's teacher: epoch 4/10 (rounds wait for the voters)");
+    fs.appendFileSync(file, line({ msg: 'distilling the generic student', voter: 2 }));
+    assert.equal(hubProgress(file), "hub: distilling turn voter 2's student (rounds wait for the voters)");
+    fs.appendFileSync(file, line({ msg: 'generic student distilled', voter: 2 }) + line({ msg: 'round done' }));
+    assert.equal(hubProgress(file), undefined);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

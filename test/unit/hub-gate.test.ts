@@ -129,3 +129,22 @@ test('the minimum held-out size is the smallest n on which some outcome passes',
   assert.equal(gateMinHeldOut({ confidence: 0.95, margin: 0.02 }), 6);
   assert.equal(gateMinHeldOut({ confidence: 0.99, margin: 0.02 }), 8);
 });
+
+test('with turns on, a candidate that passes against the turned reference must also be not worse than the margin against the unturned one', () => {
+  // HAR subject 10, seed 0 (docs/adaptation.md §1.5): the turn fools the reference turned alike, not the unturned one.
+  const contradicted = gate(counts(300, 21, 7), { unturned: counts(300, 11, 22) });
+  assert.equal(contradicted.pass, false);
+  assert.match(contradicted.reasons.join('\n'), /adapted-teacher \(unturned\) agreement on 300 held-out windows: .*candidate alone 11, current alone 22/);
+  assert.match(contradicted.reasons.at(-1)!, /reject: against the reference adapted unturned the candidate is not shown to be no worse than the margin \(bound −\d+\.\d points\): its turn is not confirmed/);
+  // Seed 2: more wins than losses there, but not enough windows to bound the loss within 2 points.
+  assert.equal(gate(counts(300, 39, 13), { unturned: counts(300, 26, 20) }).pass, false);
+  // Not worse there with the stated confidence: passes, no gain needed against the unturned reference.
+  const confirmed = gate(counts(300, 30, 2), { unturned: counts(300, 12, 3) });
+  assert.equal(confirmed.pass, true, confirmed.reasons.join('\n'));
+  assert.equal(gate(counts(300, 30, 2), { unturned: counts(300, 0, 0) }).pass, true, 'all agree: nothing against it');
+  // It never rescues a candidate the main test rejects.
+  assert.equal(gate(counts(300, 5, 5), { unturned: counts(300, 40, 0) }).pass, false);
+  // An operator's labelled set still decides alone.
+  const labelled = { correct: counts(120, 10, 1), candidateMacroF1: 95, currentMacroF1: 90 };
+  assert.equal(gate(counts(300, 40, 5), { unturned: counts(300, 0, 40), labelled }).pass, true);
+});

@@ -78,8 +78,8 @@ test('angles tried: 0 first, then outward both ways in steps; a step that is not
   assert.equal(describeTurn({ axis: 1, degrees: 0 }), '0° about y');
 });
 
-test('site adaptation turns a site whose sensors are mounted turned back, without labels, and wins back the accuracy the turn cost', async () => {
-  await useBackend('cpu');
+/** A synthetic 6-channel source site (two x/y/z triples, one with gravity) and a CNN trained on it. */
+function sourceModel(): { source: { train: WindowSet; test: WindowSet }; net: ReturnType<typeof createCnn>; groups: AxisGroup[]; axis: 0 | 1 | 2 } {
   const knobs = { rotationDeg: 0, gain: 0, offset: 0, noise: 0, timeScale: 0, intensity: 0, labelSkew: 0 };
   const [source] = generateSites({ seed: 3, sites: 1, channels: 6, length: 32, numClasses: 6, trainPerClass: 50, testPerClass: 40, shift: 0, knobs });
   const spec = parseCnnSpec({ ...SPEC9, inChannels: 6, numClasses: 6, dropout: 0.2 });
@@ -87,7 +87,13 @@ test('site adaptation turns a site whose sensors are mounted turned back, withou
   const groups = axisGroups(['acc_x', 'acc_y', 'acc_z', 'total_x', 'total_y', 'total_z']);
   const axis = verticalAxis(source!.train, groups);
   assert.notEqual(axis, undefined, 'the synthetic total acceleration carries gravity');
-  const mount = { axis: axis!, degrees: 30 };
+  return { source: source!, net, groups, axis: axis! };
+}
+
+test('site adaptation turns a site whose sensors are mounted turned back, without labels, and wins back the accuracy the turn cost', async () => {
+  await useBackend('cpu');
+  const { source, net, groups, axis } = sourceModel();
+  const mount = { axis, degrees: 30 };
   const site = { train: turnWindows(source!.train, groups, mount), test: turnWindows(source!.test, groups, mount) };
   const frame = { groups, maxDegrees: 40, stepDegrees: 10 };
   const plain = adaptToSite(net, site.train, { iterations: 1 });
@@ -105,4 +111,28 @@ test('site adaptation turns a site whose sensors are mounted turned back, withou
   const home = adaptToSite(net, source!.train, { iterations: 1, frame });
   assert.equal(home.turn?.degrees, 0);
   for (const m of [net, plain.net, searched.net, home.net]) disposeVars(m.vars);
+});
+
+test('voters: the angle kept minimises the sum of every model\'s loss; a fixed turn adapts under that turn alone', async () => {
+  await useBackend('cpu');
+  const { source, net, groups, axis } = sourceModel();
+  const site = turnWindows(source.train, groups, { axis, degrees: 30 });
+  const frame = { groups, maxDegrees: 40, stepDegrees: 10 };
+  // Voters that see the site's windows already turned back: for them the site needs no turn.
+  const undone = [turnedInput(net, groups, { axis, degrees: -30 }), turnedInput(net, groups, { axis, degrees: -30 })];
+  const live = liveTensors();
+  const alone = adaptToSite(net, site, { iterations: 1, frame });
+  const same = adaptToSite(net, site, { iterations: 1, frame, voters: [net, net] });
+  const outvoted = adaptToSite(net, site, { iterations: 1, frame, voters: undone });
+  assert.equal(alone.turn?.degrees, -30);
+  assert.equal(same.turn?.degrees, -30, 'copies of the model vote as it does');
+  assert.ok(outvoted.turn!.degrees > -30, `two voters for 0° against one for −30°: ${outvoted.turn!.degrees}°`);
+  const fixed = adaptToSite(net, site, { iterations: 1, frame, fixedTurn: { groups, turn: { axis, degrees: -30 } } });
+  assert.deepEqual(fixed.turn, { axis, degrees: -30 });
+  const [a, b] = [alone, fixed].map((r) => predictLogits(r.net, site).data);
+  a!.forEach((v, i) => assert.ok(Math.abs(v - b![i]!) < 1e-4, 'the same adapted model as the search\'s pick'));
+  for (const r of [alone, same, outvoted, fixed]) disposeVars(r.net.vars);
+  assert.equal(liveTensors(), live, 'voters\' adapted copies are disposed');
+  for (const u of undone) u.vars['fe.conv1.w']!.dispose();
+  disposeVars(net.vars);
 });
