@@ -137,9 +137,9 @@ export interface RedistillOutput extends TrainOutput {
   /** `site-adapt` with turns on: the turn of the site's sensors the candidate applies (shared/ml/sensor-frame.ts). */
   readonly turn?: Turn;
   /**
-   * Cross-fitted `site-adapt` with turns on, a fold's candidate turned and no labelled set: the candidate adapted with
-   * no turn, judged (per fold, adapted to the other) by the reference adapted unturned — what the round decides on when
-   * the turned candidate is rejected (hub/jobs/round.ts).
+   * Cross-fitted `site-adapt` with turns on and a fold's candidate turned: the candidate adapted with no turn, judged
+   * (per fold, adapted to the other) by the reference adapted unturned, or by the labelled set when there is one — what
+   * the round decides on when the turned candidate is rejected (hub/jobs/round.ts).
    */
   readonly withoutTurn?: RedistillOutput;
 }

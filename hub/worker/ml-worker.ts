@@ -132,8 +132,9 @@ function runRedistill(task: RedistillTask, backend: string): RedistillOutput {
     for (const v of voters) disposeVars(v.vars);
   }
   const out = finish(task, backend, current, made, crossAgrees?.agrees ?? heldOutJudged(task, reference ?? teacher, current, made.net), crossAgrees?.unturned);
-  // With turns on, also the candidate without a turn: what the round decides on when the turn is contradicted.
-  if (crossAgrees?.plain === undefined || task.labelled !== undefined) return out;
+  // With turns on, also the candidate without a turn: what the round decides on when the turned one is rejected (by
+  // the references or, when the site has one, by the operator's labelled set, with a head fitted to it alike).
+  if (crossAgrees?.plain === undefined) return out;
   const { frame: _frame, ...plainAdapt } = task.adapt;
   const plainTask = { ...task, adapt: plainAdapt };
   return { ...out, withoutTurn: finish(plainTask, backend, current, candidateNet(plainTask, teacher, current, []), crossAgrees.plain, undefined) };
