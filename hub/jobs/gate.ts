@@ -145,13 +145,12 @@ export function decideGate(g: GateInput): GateDecision {
   if (g.labelled === undefined) {
     const enough = n >= s.minHeldOut;
     // A second judge that does not share the turn: not worse than the margin against it, with the same confidence.
-    const u = g.unturned;
-    const ut = u === undefined ? undefined : pairedTest(u, s);
-    if (u !== undefined && ut !== undefined) reasons.push(describe(`${g.reference} (unturned) agreement on ${u.n} held-out windows`, u, ut, s));
-    const unturnedOk = ut === undefined || ut.lowerBound >= -s.margin - 1e-12;
+    const u = g.unturned === undefined ? undefined : { counts: g.unturned, test: pairedTest(g.unturned, s) };
+    if (u !== undefined) reasons.push(describe(`${g.reference} (unturned) agreement on ${u.counts.n} held-out windows`, u.counts, u.test, s));
+    const unturnedOk = u === undefined || u.test.lowerBound >= -s.margin - 1e-12;
     reasons.push(
       !enough ? `reject: only ${n} held-out windows, the gate needs ${s.minHeldOut}`
-      : agree.pass && !unturnedOk ? `reject: against the reference adapted unturned the candidate is not shown to be no worse than the margin (bound ${signed(100 * ut!.lowerBound)} points): its turn is not confirmed`
+      : agree.pass && u !== undefined && !unturnedOk ? `reject: against the reference adapted unturned the candidate is not shown to be no worse than the margin (bound ${signed(100 * u.test.lowerBound)} points): its turn is not confirmed`
       : verdict(agree, g.agreement),
     );
     return { pass: agree.pass && enough && unturnedOk, reasons, decidedBy: 'agreement', agreement: agree };

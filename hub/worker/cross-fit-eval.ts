@@ -63,7 +63,7 @@ interface FoldVectors {
 
 function judgeFold(judged: WindowSet, adaptTo: WindowSet, m: CrossFitNets): FoldVectors {
   if (judged.n === 0) return { agrees: { candidate: new Uint8Array(0), current: new Uint8Array(0) } };
-  const cand = adaptToSite(m.generic, adaptTo, { ...m.adapt, ...(m.init !== undefined && { init: m.init }), ...(m.voters !== undefined && { voters: m.voters }) });
+  const cand = adaptToSite(m.generic, adaptTo, { ...m.adapt, ...(m.init !== undefined && { init: m.init }), voters: m.voters });
   const nets: Cnn[] = [cand.net];
   try {
     const turn = cand.turn !== undefined && cand.turn.degrees !== 0 && m.adapt.frame !== undefined ? { groups: m.adapt.frame.groups, turn: cand.turn } : undefined;
